@@ -1,0 +1,1 @@
+//! Chat templates (filled in by the chat-template work).

@@ -1,0 +1,1 @@
+//! Tokenizer (filled in by the tokenizer work).
