@@ -94,7 +94,9 @@ impl GgmlType {
 
     /// Parse a name as ggml prints it (case-insensitive).
     pub fn from_name(name: &str) -> Option<GgmlType> {
-        Self::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name))
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
     }
 
     /// Elements per block.
