@@ -1,0 +1,117 @@
+//! f32 dot products: safe wrappers over the ISA kernels plus their scalar twins.
+
+use crate::isa::{isa, Isa};
+
+/// Scalar reference versions (the spec the SIMD kernels are tested against).
+pub mod scalar {
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+        // Eight partial sums, so the order is close to the SIMD one and the compiler can
+        // vectorize it.
+        let mut acc = [0f32; 8];
+        let n = a.len().min(b.len());
+        let main = n - n % 8;
+        for i in (0..main).step_by(8) {
+            for l in 0..8 {
+                acc[l] += a[i + l] * b[i + l];
+            }
+        }
+        let mut s: f32 = acc.iter().sum();
+        for i in main..n {
+            s += a[i] * b[i];
+        }
+        s
+    }
+
+    pub fn dot_4x2(w: [&[f32]; 4], x: [&[f32]; 2], k: usize) -> [[f32; 4]; 2] {
+        let mut out = [[0f32; 4]; 2];
+        for t in 0..2 {
+            for r in 0..4 {
+                out[t][r] = dot(&x[t][..k], &w[r][..k]);
+            }
+        }
+        out
+    }
+
+    pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi += a * xi;
+        }
+    }
+}
+
+/// `Σ a[i]·b[i]`. Panics if the lengths differ.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx2 {
+        // SAFETY: `isa()` only reports AVX2 when the CPU has AVX2+FMA; lengths checked.
+        return unsafe { crate::isa::x86_64::avx2::dot(a, b) };
+    }
+    scalar::dot(a, b)
+}
+
+/// Four weight rows against two activation rows over the first `k` elements.
+/// Panics if any slice is shorter than `k`.
+pub fn dot_4x2(w: [&[f32]; 4], x: [&[f32]; 2], k: usize) -> [[f32; 4]; 2] {
+    assert!(w.iter().all(|r| r.len() >= k) && x.iter().all(|r| r.len() >= k), "dot_4x2: short row");
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx2 {
+        // SAFETY: features proved by `isa()`; every slice holds at least `k` elements.
+        return unsafe { crate::isa::x86_64::avx2::dot_4x2(w, x, k) };
+    }
+    scalar::dot_4x2(w, x, k)
+}
+
+/// `y += a·x`. Panics if the lengths differ.
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    assert_eq!(x.len(), y.len(), "axpy: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx2 {
+        // SAFETY: features proved by `isa()`; lengths checked.
+        return unsafe { crate::isa::x86_64::avx2::axpy(a, x, y) };
+    }
+    scalar::axpy(a, x, y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rand_vec(seed: &mut u64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn simd_matches_scalar_on_ragged_lengths() {
+        let mut s = 7u64;
+        for n in [0usize, 1, 3, 7, 8, 9, 31, 32, 33, 63, 100, 640, 1027] {
+            let a = rand_vec(&mut s, n);
+            let b = rand_vec(&mut s, n);
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            let tol = 1e-5 * (n as f64).max(1.0);
+            assert!((dot(&a, &b) as f64 - want).abs() < tol, "dot n={n}");
+            assert!((scalar::dot(&a, &b) as f64 - want).abs() < tol, "scalar dot n={n}");
+            let w: Vec<Vec<f32>> = (0..4).map(|_| rand_vec(&mut s, n)).collect();
+            let x: Vec<Vec<f32>> = (0..2).map(|_| rand_vec(&mut s, n)).collect();
+            let got = dot_4x2([&w[0], &w[1], &w[2], &w[3]], [&x[0], &x[1]], n);
+            let refv = scalar::dot_4x2([&w[0], &w[1], &w[2], &w[3]], [&x[0], &x[1]], n);
+            for t in 0..2 {
+                for r in 0..4 {
+                    assert!((got[t][r] - refv[t][r]).abs() < tol as f32, "4x2 n={n}");
+                }
+            }
+            let mut y1 = rand_vec(&mut s, n);
+            let mut y2 = y1.clone();
+            axpy(0.37, &a, &mut y1);
+            scalar::axpy(0.37, &a, &mut y2);
+            for (p, q) in y1.iter().zip(&y2) {
+                assert!((p - q).abs() < 1e-6);
+            }
+        }
+    }
+}
