@@ -1,1 +1,55 @@
-fn main() {}
+//! `wren`: run, chat with, inspect and evaluate GGUF language models on the CPU.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod common;
+mod fetch;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "wren",
+    version,
+    about = "On-device LLM inference from GGUF files",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a prompt, streamed to stdout (statistics on stderr).
+    Run(commands::run::Args),
+    /// Interactive chat using the model's chat template.
+    Chat(commands::chat::Args),
+    /// Show a model's metadata and tensors.
+    Info(commands::info::Args),
+    /// Print the token ids of a text as a JSON array.
+    Tokenize(commands::tokenize::Args),
+    /// Print the top logits at every position as JSON.
+    Logits(commands::logits::Args),
+    /// Perplexity of a text file (llama-perplexity's method).
+    Perplexity(commands::perplexity::Args),
+    /// Download the default model into the cache (other commands do this on first use).
+    Fetch(commands::fetch_cmd::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => commands::run::main(a),
+        Command::Chat(a) => commands::chat::main(a),
+        Command::Info(a) => commands::info::main(a),
+        Command::Tokenize(a) => commands::tokenize::main(a),
+        Command::Logits(a) => commands::logits::main(a),
+        Command::Perplexity(a) => commands::perplexity::main(a),
+        Command::Fetch(a) => commands::fetch_cmd::main(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

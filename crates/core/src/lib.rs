@@ -1,6 +1,17 @@
 //! wren's engine: models, tokenizer, sampling, chat templates and the generation loop.
 #![forbid(unsafe_code)]
 
+pub mod attention;
 pub mod chat;
+pub mod error;
+pub mod generate;
+pub mod kv;
+pub mod linear;
+pub mod models;
+pub mod paths;
 pub mod sample;
+pub mod session;
+pub mod tensor;
 pub mod tokenizer;
+
+pub use error::{Error, Result};

@@ -9,7 +9,11 @@ use wren_gguf::{GgmlType, GgufFile};
 
 fn model_path() -> Option<PathBuf> {
     // Same lookup as wren_core::paths (this crate cannot depend on wren-core).
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let path = match var("WREN_MODEL") {
         Some(p) => p,
         None => var("WREN_CACHE_DIR")

@@ -77,7 +77,9 @@ mod tests {
 
     #[test]
     fn rope_at_zero_is_identity_and_preserves_norm() {
-        let inv: Vec<f32> = (0..4).map(|i| 10000f32.powf(-(2 * i) as f32 / 8.0)).collect();
+        let inv: Vec<f32> = (0..4)
+            .map(|i| 10000f32.powf(-(2 * i) as f32 / 8.0))
+            .collect();
         let mut h = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
         let orig = h;
         let (mut c, mut s) = ([0f32; 4], [0f32; 4]);

@@ -53,7 +53,10 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// Four weight rows against two activation rows over the first `k` elements.
 /// Panics if any slice is shorter than `k`.
 pub fn dot_4x2(w: [&[f32]; 4], x: [&[f32]; 2], k: usize) -> [[f32; 4]; 2] {
-    assert!(w.iter().all(|r| r.len() >= k) && x.iter().all(|r| r.len() >= k), "dot_4x2: short row");
+    assert!(
+        w.iter().all(|r| r.len() >= k) && x.iter().all(|r| r.len() >= k),
+        "dot_4x2: short row"
+    );
     #[cfg(target_arch = "x86_64")]
     if isa() >= Isa::Avx2 {
         // SAFETY: features proved by `isa()`; every slice holds at least `k` elements.
@@ -80,7 +83,9 @@ mod tests {
     fn rand_vec(seed: &mut u64, n: usize) -> Vec<f32> {
         (0..n)
             .map(|_| {
-                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
@@ -95,7 +100,10 @@ mod tests {
             let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             let tol = 1e-5 * (n as f64).max(1.0);
             assert!((dot(&a, &b) as f64 - want).abs() < tol, "dot n={n}");
-            assert!((scalar::dot(&a, &b) as f64 - want).abs() < tol, "scalar dot n={n}");
+            assert!(
+                (scalar::dot(&a, &b) as f64 - want).abs() < tol,
+                "scalar dot n={n}"
+            );
             let w: Vec<Vec<f32>> = (0..4).map(|_| rand_vec(&mut s, n)).collect();
             let x: Vec<Vec<f32>> = (0..2).map(|_| rand_vec(&mut s, n)).collect();
             let got = dot_4x2([&w[0], &w[1], &w[2], &w[3]], [&x[0], &x[1]], n);

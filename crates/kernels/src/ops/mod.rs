@@ -1,8 +1,10 @@
 //! Safe entry points for f32 vector kernels, dispatched on [`crate::isa::isa`], and the
 //! scalar element-wise operations the models use (norms, RoPE, activations, softmax).
 
-mod f32dot;
 mod elementwise;
+mod f32dot;
 
-pub use elementwise::{gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace};
+pub use elementwise::{
+    gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
+};
 pub use f32dot::{axpy, dot, dot_4x2, scalar};

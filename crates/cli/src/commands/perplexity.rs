@@ -1,0 +1,82 @@
+//! `wren perplexity -f FILE --ctx 512`, with llama-perplexity's method: tokenize the whole
+//! text with BOS, cut it into non-overlapping `ctx`-token chunks, put BOS first in each
+//! chunk, score the second half of each chunk (positions ctx/2 .. ctx−2 predicting the next
+//! token), and report exp(mean NLL) over all full chunks with its standard error.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::common::ModelOpts;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Text file to score.
+    #[arg(short = 'f', long = "file")]
+    pub file: std::path::PathBuf,
+    /// Score only the first N chunks (default: all).
+    #[arg(long)]
+    pub chunks: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+pub fn main(mut a: Args) -> Result<()> {
+    let text = std::fs::read_to_string(&a.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", a.file.display()))?;
+    let ctx = *a.model.ctx.get_or_insert(512);
+    if ctx < 4 {
+        anyhow::bail!("--ctx must be at least 4 for perplexity");
+    }
+    let l = a.model.load()?;
+    let mut session = a.model.session(&l)?;
+    let tokens = l.tok.encode(&text, true, false);
+    let bos = l.tok.bos_id().unwrap_or(tokens[0]);
+    let n_chunks_all = tokens.len() / ctx;
+    if n_chunks_all == 0 {
+        anyhow::bail!(
+            "the text is {} tokens, shorter than one {ctx}-token chunk",
+            tokens.len()
+        );
+    }
+    let n_chunks = a.chunks.map_or(n_chunks_all, |c| c.min(n_chunks_all));
+    eprintln!("[wren] {} tokens, {n_chunks} chunks of {ctx}", tokens.len());
+    let first = ctx / 2;
+    let (mut sum, mut sum2, mut count) = (0f64, 0f64, 0usize);
+    let t0 = Instant::now();
+    let mut chunk = vec![0u32; ctx];
+    for c in 0..n_chunks {
+        chunk.copy_from_slice(&tokens[c * ctx..(c + 1) * ctx]);
+        chunk[0] = bos;
+        session.reset();
+        let targets = &tokens[c * ctx..(c + 1) * ctx];
+        session.eval_with(&chunk, first..ctx - 1, |i, logits| {
+            let nll = -wren_core::sample::log_softmax_of(logits, targets[i + 1]) as f64;
+            sum += nll;
+            sum2 += nll * nll;
+            count += 1;
+        })?;
+        let mean = sum / count as f64;
+        eprint!(
+            "\r[wren] chunk {}/{n_chunks}: ppl {:.4} ({:.1} s)",
+            c + 1,
+            mean.exp(),
+            t0.elapsed().as_secs_f64()
+        );
+        std::io::stderr().flush().ok();
+    }
+    eprintln!();
+    let n = count as f64;
+    let mean = sum / n;
+    let var = (sum2 / n - mean * mean).max(0.0);
+    let ppl = mean.exp();
+    // Standard error of exp(mean) by the delta method, as llama-perplexity reports it.
+    let err = ppl * (var / (n - 1.0).max(1.0)).sqrt();
+    println!(
+        "chunks = {n_chunks}, scored tokens = {count}, seconds = {:.1}",
+        t0.elapsed().as_secs_f64()
+    );
+    println!("PPL = {ppl:.4} +/- {err:.4}");
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! `wren tokenize "text"`: token ids as a JSON array.
+
+use anyhow::Result;
+use wren_core::tokenizer::Tokenizer;
+use wren_gguf::GgufFile;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub text: String,
+    /// Do not prepend BOS.
+    #[arg(long = "no-bos")]
+    pub no_bos: bool,
+    /// Parse special-token text into control tokens (templates do this; user text does not).
+    #[arg(long)]
+    pub special: bool,
+    /// Also print each token's text.
+    #[arg(long)]
+    pub pieces: bool,
+    #[arg(short = 'm', long = "model")]
+    pub model: Option<std::path::PathBuf>,
+}
+
+pub fn main(a: Args) -> Result<()> {
+    let path = match a.model {
+        Some(p) => p,
+        None => crate::fetch::ensure_default_model()?,
+    };
+    let file = GgufFile::open(&path)?;
+    let tok = Tokenizer::from_gguf(&file)?;
+    let ids = tok.encode(&a.text, !a.no_bos && tok.add_bos_default(), a.special);
+    if a.pieces {
+        let pieces: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|&i| serde_json::json!([i, tok.token_text(i).unwrap_or("")]))
+            .collect();
+        println!("{}", serde_json::Value::Array(pieces));
+    } else {
+        println!("{}", serde_json::to_string(&ids)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! End-to-end tests of the `wren` binary. Those that need the real model are `#[ignore]`d
+//! (scripts/test.sh fetches the model, then runs them with `--include-ignored`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn wren(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wren"))
+        .args(args)
+        .output()
+        .expect("run wren")
+}
+
+fn reference(name: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference"
+    ))
+    .join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A command that must succeed without downloading anything (the model is cached).
+fn ok_cached(args: &[&str]) -> String {
+    let o = wren(args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "wren {args:?} failed: {err}");
+    assert!(
+        !err.contains("downloading"),
+        "wren {args:?} fetched the model again: {err}"
+    );
+    String::from_utf8(o.stdout).expect("utf-8 stdout")
+}
+
+#[test]
+fn malformed_model_gives_one_clean_error() {
+    let dir = std::env::temp_dir().join(format!("wren-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, &[u8]); 3] = [
+        ("empty.gguf", b""),
+        ("magic.gguf", b"GGML\x03\0\0\0"),
+        ("short.gguf", b"GGUF\x03\0\0\0\x01\0"),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        for cmd in [
+            &["info", p.to_str().unwrap()][..],
+            &["run", "-m", p.to_str().unwrap(), "hi"][..],
+        ] {
+            let o = wren(cmd);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(1), "{cmd:?}: {err}");
+            assert!(err.starts_with("error:"), "{cmd:?}: {err}");
+            assert!(!err.contains("panicked"), "{cmd:?}: {err}");
+        }
+    }
+    let o = wren(&["run", "-m", "/nonexistent/model.gguf", "hi"]);
+    assert!(
+        stderr(&o).contains("/nonexistent/model.gguf"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn model_less_commands_use_the_cache() {
+    let out = ok_cached(&["tokenize", "Hello world"]);
+    assert_eq!(out.trim(), "[2,9259,1902]");
+    let out = ok_cached(&["tokenize", "--no-bos", "--special", "<start_of_turn>user\n"]);
+    assert_eq!(out.trim(), "[105,2364,107]");
+    let out = ok_cached(&["info"]);
+    assert!(out.contains("gemma3.block_count") && out.contains("token_embd.weight"));
+    let out = ok_cached(&["logits", "--tokens", "2,818,5279", "--top", "3"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tokens"], serde_json::json!([2, 818, 5279]));
+    assert_eq!(v["top"].as_array().unwrap().len(), 3);
+    assert_eq!(v["top"][0].as_array().unwrap().len(), 3);
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn greedy_run_reproduces_llama_cpp() {
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reference("generate.json")).unwrap())
+            .unwrap();
+    let first = &g[0];
+    let prompt = first["text"].as_str().unwrap();
+    let out = ok_cached(&["run", "--greedy", "-n", "12", prompt]);
+    assert!(out.starts_with(prompt));
+    let produced = &out[prompt.len()..];
+    // The reference continuation has no near-tie in its first 12 tokens for this prompt
+    // (checked by the parity suite); compare the text of those tokens.
+    let want = first["greedy_text"].as_str().unwrap();
+    let n = produced.trim_end_matches('\n').len().min(want.len());
+    assert!(n > 10, "too little output: {produced:?}");
+    assert_eq!(
+        &produced[..n],
+        &want[..n],
+        "wren: {produced:?}\nllama.cpp: {want:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn prompt_past_the_context_is_refused() {
+    let long = "word ".repeat(100);
+    let o = wren(&["run", "--ctx", "16", &long]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("context") && err.contains("16"), "{err}");
+    let o = wren(&["run", "--ctx", "100000", "hi"]);
+    assert!(stderr(&o).contains("32768"), "{}", stderr(&o));
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn perplexity_matches_llama_cpp() {
+    let f = reference("ppl_text.txt");
+    let out = ok_cached(&["perplexity", "-f", f.to_str().unwrap(), "--ctx", "512"]);
+    eprintln!("{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("PPL = "))
+        .expect("PPL line");
+    let ppl: f64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(out.contains("chunks = 100"), "{out}");
+    assert!(
+        ppl <= 1.01 * 12.0623,
+        "PPL {ppl} > 1.01 × llama.cpp's 12.0623"
+    );
+    assert!(ppl > 11.0, "PPL {ppl} is implausibly low");
+}

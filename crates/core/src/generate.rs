@@ -1,0 +1,106 @@
+//! The generation loop: prompt → tokens, streamed through a callback.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::sample::Sampler;
+use crate::session::Session;
+use crate::tokenizer::{StreamDecoder, Tokenizer};
+
+/// Why generation stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// The model produced an end-of-generation token.
+    Eog,
+    /// `max_tokens` were generated.
+    Length,
+    /// The context is full.
+    Context,
+    /// A stop string was produced.
+    Stop,
+    /// The callback asked to stop.
+    Cancelled,
+}
+
+/// Timings and counts of one generation.
+#[derive(Clone, Debug, Default)]
+pub struct GenStats {
+    pub prompt_tokens: usize,
+    pub generated: usize,
+    pub prefill: Duration,
+    pub decode: Duration,
+}
+
+impl GenStats {
+    pub fn prefill_tps(&self) -> f64 {
+        self.prompt_tokens as f64 / self.prefill.as_secs_f64().max(1e-9)
+    }
+    pub fn decode_tps(&self) -> f64 {
+        // The first generated token comes from the prefill's logits.
+        self.generated.saturating_sub(1) as f64 / self.decode.as_secs_f64().max(1e-9)
+    }
+}
+
+/// What the callback says after each piece of text.
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Generate up to `max_tokens` after `prompt` (already tokenized, evaluated from the
+/// session's current position). `on_text` receives each complete UTF-8 piece of text and
+/// the token id that completed it.
+pub fn generate(
+    session: &mut Session,
+    tok: &Tokenizer,
+    sampler: &mut Sampler,
+    prompt: &[u32],
+    max_tokens: usize,
+    mut on_text: impl FnMut(&str, u32) -> Flow,
+) -> Result<(Finish, GenStats)> {
+    if prompt.is_empty() {
+        return Err(Error::Invalid("the prompt is empty (no tokens)".into()));
+    }
+    let mut stats = GenStats {
+        prompt_tokens: prompt.len(),
+        ..Default::default()
+    };
+    if session.history().len() + prompt.len() > session.ctx() {
+        return Err(Error::ContextFull {
+            needed: session.history().len() + prompt.len(),
+            ctx: session.ctx(),
+            max: session.model().info().n_ctx_train,
+        });
+    }
+    let t0 = Instant::now();
+    session.eval_last(prompt)?;
+    let mut next = sampler.sample(session.last_logits(), session.history());
+    stats.prefill = t0.elapsed();
+    let t1 = Instant::now();
+    let mut dec = StreamDecoder::new();
+    let finish = loop {
+        if tok.eog_ids().contains(&next) {
+            break Finish::Eog;
+        }
+        stats.generated += 1;
+        if let Some(text) = dec.push(tok, next) {
+            if let Flow::Stop = on_text(&text, next) {
+                break Finish::Cancelled;
+            }
+        }
+        if stats.generated >= max_tokens {
+            break Finish::Length;
+        }
+        if session.history().len() + 1 > session.ctx() {
+            break Finish::Context;
+        }
+        session.eval_last(&[next])?;
+        next = sampler.sample(session.last_logits(), session.history());
+    };
+    let rest = dec.flush();
+    if !rest.is_empty() {
+        on_text(&rest, next);
+    }
+    stats.decode = t1.elapsed();
+    Ok((finish, stats))
+}

@@ -1,0 +1,193 @@
+//! `y = x · Wᵀ` for a batch of activation rows against a quantized weight matrix.
+//!
+//! Two arithmetics, chosen per call by [`Compute`]:
+//! - **exact**: weight rows are dequantized exactly to f32 (a tile at a time, in per-thread
+//!   scratch) and multiplied with f32 activations. This is the spec path.
+//! - **quantized**: activations are quantized once to the weight format's partner format
+//!   (Q8_0 / Q8_1 / Q8_K, as llama.cpp does) and each output is an integer block dot product.
+//!
+//! Work is split by output rows across the thread pool; each task writes a contiguous
+//! stripe of a row-major `[rows, tokens]` buffer, transposed into `[tokens, rows]` at the end.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+use wren_kernels::ops;
+
+use crate::tensor::QMatrix;
+
+/// Which arithmetic the matrix products use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compute {
+    /// f32 activations, weights dequantized exactly: the reference path.
+    Exact,
+    /// Activations quantized to 8 bits, integer dot products (llama.cpp's CPU arithmetic).
+    Quantized,
+    /// Exact for batches (prefill), quantized for single tokens (decode).
+    Auto,
+}
+
+impl Compute {
+    pub fn from_name(s: &str) -> Option<Compute> {
+        match s {
+            "exact" | "f32" => Some(Compute::Exact),
+            "quant" | "quantized" => Some(Compute::Quantized),
+            "auto" => Some(Compute::Auto),
+            _ => None,
+        }
+    }
+
+    fn quantize_for(self, tokens: usize) -> bool {
+        match self {
+            Compute::Exact => false,
+            Compute::Quantized => true,
+            Compute::Auto => tokens < 4,
+        }
+    }
+}
+
+/// Reusable buffers for [`matmul`]; they grow to the largest batch seen and are then reused.
+#[derive(Default)]
+pub struct LinearScratch {
+    xq: Vec<u8>,
+    yt: Vec<f32>,
+}
+
+thread_local! {
+    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Rows of weights dequantized together in the exact path.
+const TILE_ROWS: usize = 16;
+
+/// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
+/// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
+pub fn matmul(
+    w: &QMatrix,
+    x: &[f32],
+    tokens: usize,
+    y: &mut [f32],
+    compute: Compute,
+    s: &mut LinearScratch,
+) {
+    let (n, k) = (w.rows, w.cols);
+    assert_eq!(
+        x.len(),
+        tokens * k,
+        "matmul {}: input is not [tokens, cols]",
+        w.name
+    );
+    assert_eq!(
+        y.len(),
+        tokens * n,
+        "matmul {}: output is not [tokens, rows]",
+        w.name
+    );
+    let direct = tokens == 1;
+    if !direct {
+        s.yt.resize(n * tokens, 0.0);
+    }
+    let yt: &mut [f32] = if direct { y } else { &mut s.yt[..n * tokens] };
+    let threads = rayon::current_num_threads().max(1);
+    let chunk_rows = (n / (threads * 8))
+        .clamp(TILE_ROWS, 1024)
+        .next_multiple_of(4);
+    let data = w.data();
+    let rb = w.row_bytes();
+
+    if compute.quantize_for(tokens) {
+        let aty = wren_kernels::vec_dot_type(w.ty);
+        let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
+        s.xq.resize(arb * tokens, 0);
+        for t in 0..tokens {
+            wren_kernels::quantize_row(
+                aty,
+                &x[t * k..(t + 1) * k],
+                &mut s.xq[t * arb..(t + 1) * arb],
+            );
+        }
+        let xq = &s.xq[..arb * tokens];
+        yt.par_chunks_mut(chunk_rows * tokens)
+            .enumerate()
+            .for_each(|(ci, out)| {
+                let r0 = ci * chunk_rows;
+                for (i, orow) in out.chunks_mut(tokens).enumerate() {
+                    let wr = &data[(r0 + i) * rb..(r0 + i + 1) * rb];
+                    for (t, o) in orow.iter_mut().enumerate() {
+                        *o = wren_kernels::vec_dot(w.ty, k, wr, &xq[t * arb..(t + 1) * arb]);
+                    }
+                }
+            });
+    } else {
+        yt.par_chunks_mut(chunk_rows * tokens)
+            .enumerate()
+            .for_each(|(ci, out)| {
+                TILE.with(|tile| {
+                    let mut tile = tile.borrow_mut();
+                    tile.resize(TILE_ROWS * k, 0.0);
+                    let r0 = ci * chunk_rows;
+                    let rows_here = out.len() / tokens;
+                    let mut done = 0;
+                    while done < rows_here {
+                        let nr = TILE_ROWS.min(rows_here - done);
+                        for i in 0..nr {
+                            let r = r0 + done + i;
+                            wren_kernels::dequantize_row(
+                                w.ty,
+                                &data[r * rb..(r + 1) * rb],
+                                &mut tile[i * k..(i + 1) * k],
+                            );
+                        }
+                        tile_products(
+                            &tile[..nr * k],
+                            nr,
+                            x,
+                            tokens,
+                            k,
+                            &mut out[done * tokens..(done + nr) * tokens],
+                        );
+                        done += nr;
+                    }
+                });
+            });
+    }
+
+    if !direct {
+        for r in 0..n {
+            for t in 0..tokens {
+                y[t * n + r] = s.yt[r * tokens + t];
+            }
+        }
+    }
+}
+
+/// `out[r][t] = tile[r] · x[t]` for `nr` dequantized rows, in 4-row × 2-token blocks.
+fn tile_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, out: &mut [f32]) {
+    let row = |r: usize| &tile[r * k..(r + 1) * k];
+    let xr = |t: usize| &x[t * k..(t + 1) * k];
+    let mut r = 0;
+    while r + 4 <= nr {
+        let ws = [row(r), row(r + 1), row(r + 2), row(r + 3)];
+        let mut t = 0;
+        while t + 2 <= tokens {
+            let d = ops::dot_4x2(ws, [xr(t), xr(t + 1)], k);
+            for (j, col) in d.iter().enumerate() {
+                for (i, v) in col.iter().enumerate() {
+                    out[(r + i) * tokens + t + j] = *v;
+                }
+            }
+            t += 2;
+        }
+        if t < tokens {
+            for i in 0..4 {
+                out[(r + i) * tokens + t] = ops::dot(ws[i], xr(t));
+            }
+        }
+        r += 4;
+    }
+    for r in r..nr {
+        for t in 0..tokens {
+            out[r * tokens + t] = ops::dot(row(r), xr(t));
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Model architectures: one file per `general.architecture`, all behind [`Model`].
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use wren_gguf::GgufFile;
+
+use crate::error::{Error, Result};
+use crate::kv::KvCache;
+use crate::linear::{Compute, LinearScratch};
+
+pub mod gemma3;
+
+/// What callers need to know about a loaded model.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub arch: String,
+    pub name: String,
+    pub vocab_size: usize,
+    /// Context length the model was trained for.
+    pub n_ctx_train: usize,
+    pub n_embd: usize,
+    pub n_layer: usize,
+    /// Bytes of weights read per decoded token (all matrices, the output head included).
+    pub weight_bytes: usize,
+}
+
+/// Activation buffers reused across forward calls; they grow to the largest batch seen.
+#[derive(Default)]
+pub struct Workspace {
+    pub x: Vec<f32>,
+    pub xn: Vec<f32>,
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    pub att: Vec<f32>,
+    pub proj: Vec<f32>,
+    pub ff_a: Vec<f32>,
+    pub ff_b: Vec<f32>,
+    pub head_in: Vec<f32>,
+    pub lin: LinearScratch,
+}
+
+/// Resize `v` to `n` elements, reusing its memory.
+pub(crate) fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+/// A decoder-only language model.
+pub trait Model: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+
+    /// A fresh cache for a context of `ctx` tokens.
+    fn new_cache(&self, ctx: usize) -> KvCache;
+
+    /// Process `tokens` at positions `cache.pos..`, append them to the cache, and write the
+    /// logits of batch rows `want` (indices into `tokens`) to `logits` as `[want.len(), vocab]`.
+    fn forward(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        want: Range<usize>,
+        logits: &mut Vec<f32>,
+        ws: &mut Workspace,
+        compute: Compute,
+    ) -> Result<()>;
+}
+
+/// Build the model named by the file's `general.architecture`.
+pub fn load(file: Arc<GgufFile>) -> Result<Box<dyn Model>> {
+    let arch = file.get_str("general.architecture")?.to_string();
+    match arch.as_str() {
+        "gemma3" => Ok(Box::new(gemma3::Gemma3::load(file)?)),
+        _ => Err(Error::UnsupportedArch(arch)),
+    }
+}

@@ -1,0 +1,156 @@
+//! One sequence being evaluated: a model, its KV cache, scratch buffers and a thread pool.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::kv::KvCache;
+use crate::linear::Compute;
+use crate::models::{Model, Workspace};
+
+/// Tokens per forward pass when no logits are needed (prompt processing).
+pub const PREFILL_BATCH: usize = 512;
+/// Tokens per forward pass when every position's logits are needed (bounds logit memory).
+pub const LOGITS_BATCH: usize = 64;
+
+pub struct Session {
+    model: Arc<dyn Model>,
+    cache: KvCache,
+    ws: Workspace,
+    logits: Vec<f32>,
+    history: Vec<u32>,
+    pool: Arc<rayon::ThreadPool>,
+    pub compute: Compute,
+}
+
+/// A rayon pool with `threads` workers (0 = one per physical core, approximated by the
+/// number of available CPUs).
+pub fn thread_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
+    let n = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("wren-worker-{i}"))
+        .build()
+        .map(Arc::new)
+        .map_err(|e| Error::Invalid(format!("cannot start {n} worker threads: {e}")))
+}
+
+impl Session {
+    pub fn new(
+        model: Arc<dyn Model>,
+        ctx: usize,
+        pool: Arc<rayon::ThreadPool>,
+        compute: Compute,
+    ) -> Result<Session> {
+        let max = model.info().n_ctx_train;
+        if ctx == 0 || ctx > max {
+            return Err(Error::Invalid(format!(
+                "context size {ctx} is outside 1..={max} (the model's trained context)"
+            )));
+        }
+        let cache = model.new_cache(ctx);
+        Ok(Session {
+            model,
+            cache,
+            ws: Workspace::default(),
+            logits: Vec::new(),
+            history: Vec::new(),
+            pool,
+            compute,
+        })
+    }
+
+    pub fn model(&self) -> &Arc<dyn Model> {
+        &self.model
+    }
+
+    /// Tokens evaluated so far.
+    pub fn history(&self) -> &[u32] {
+        &self.history
+    }
+
+    pub fn ctx(&self) -> usize {
+        self.cache.ctx
+    }
+
+    /// Bytes held by the KV cache.
+    pub fn kv_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Forget the sequence (the cache memory is kept).
+    pub fn reset(&mut self) {
+        self.cache.clear();
+        self.history.clear();
+    }
+
+    /// Evaluate `tokens` after the history. For each index `i` in `want` (positions within
+    /// `tokens`), `f(i, logits)` receives the logits predicting the token after `tokens[i]`.
+    pub fn eval_with(
+        &mut self,
+        tokens: &[u32],
+        want: Range<usize>,
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        let needed = self.cache.pos + tokens.len();
+        if needed > self.cache.ctx {
+            return Err(Error::ContextFull {
+                needed,
+                ctx: self.cache.ctx,
+                max: self.model.info().n_ctx_train,
+            });
+        }
+        let vocab = self.model.info().vocab_size;
+        let mut i = 0;
+        while i < tokens.len() {
+            // Batches end where wanted logits start, and are short while logits are wanted.
+            let mut end = (i + PREFILL_BATCH).min(tokens.len());
+            if i < want.start && want.start < end && !want.is_empty() {
+                end = want.start;
+            }
+            if want.contains(&i) {
+                end = end.min(i + LOGITS_BATCH);
+            }
+            let lo = want.start.max(i).min(end);
+            let hi = want.end.max(i).min(end);
+            let batch = &tokens[i..end];
+            let model = &self.model;
+            let (cache, ws, logits, compute) = (
+                &mut self.cache,
+                &mut self.ws,
+                &mut self.logits,
+                self.compute,
+            );
+            self.pool
+                .install(|| model.forward(cache, batch, (lo - i)..(hi - i), logits, ws, compute))?;
+            self.history.extend_from_slice(batch);
+            for j in lo..hi {
+                let r = j - lo;
+                f(j, &self.logits[r * vocab..(r + 1) * vocab]);
+            }
+            i = end;
+        }
+        Ok(())
+    }
+
+    /// Evaluate `tokens` and return the logits after the last one.
+    pub fn eval_last(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        if tokens.is_empty() {
+            return Err(Error::Invalid(
+                "nothing to evaluate: empty token list".into(),
+            ));
+        }
+        let n = tokens.len();
+        self.eval_with(tokens, n - 1..n, |_, _| {})?;
+        Ok(self.last_logits())
+    }
+
+    /// The logits after the last evaluated token (valid after [`Session::eval_last`]).
+    pub fn last_logits(&self) -> &[f32] {
+        &self.logits[..self.model.info().vocab_size.min(self.logits.len())]
+    }
+}

@@ -1,0 +1,89 @@
+//! Shared helpers for the real-model tests (they are `#[ignore]`d: run them with
+//! `cargo test -- --include-ignored` after the model is fetched; `scripts/test.sh` does both).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wren_core::linear::Compute;
+use wren_core::models::Model;
+use wren_core::session::{thread_pool, Session};
+use wren_gguf::GgufFile;
+
+pub fn reference_dir() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference"
+    ))
+}
+
+pub fn read_json(name: &str) -> serde_json::Value {
+    let p = reference_dir().join(name);
+    let s =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    serde_json::from_str(&s).expect("reference JSON")
+}
+
+pub fn model_path() -> PathBuf {
+    let p = wren_core::paths::default_model_path();
+    assert!(
+        p.is_file(),
+        "real-model test: {} not found; run `cargo run --release --bin wren -- fetch` or set WREN_MODEL",
+        p.display()
+    );
+    p
+}
+
+pub fn load() -> (Arc<GgufFile>, Arc<dyn Model>) {
+    let file = Arc::new(GgufFile::open(&model_path()).expect("open model"));
+    let model: Arc<dyn Model> =
+        Arc::from(wren_core::models::load(file.clone()).expect("load model"));
+    (file, model)
+}
+
+pub fn session(model: &Arc<dyn Model>, compute: Compute) -> Session {
+    Session::new(model.clone(), 2048, thread_pool(0).unwrap(), compute).unwrap()
+}
+
+pub fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+/// `top` entries as (id, logit) lists.
+pub fn tops(v: &serde_json::Value) -> Vec<Vec<(u32, f32)>> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_u64().unwrap() as u32, p[1].as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect()
+}
+
+/// Teacher-force `tokens`, returning the full logits row at every position.
+pub fn all_logits(model: &Arc<dyn Model>, compute: Compute, tokens: &[u32]) -> Vec<Vec<f32>> {
+    let mut s = session(model, compute);
+    let mut out = Vec::new();
+    s.eval_with(tokens, 0..tokens.len(), |_, l| out.push(l.to_vec()))
+        .unwrap();
+    out
+}
+
+pub fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
