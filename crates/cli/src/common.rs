@@ -42,7 +42,6 @@ pub struct Loaded {
     pub model: Arc<dyn Model>,
     pub tok: Tokenizer,
     pub pool: Arc<rayon::ThreadPool>,
-    pub path: PathBuf,
 }
 
 impl ModelOpts {
@@ -74,7 +73,6 @@ impl ModelOpts {
             model,
             tok,
             pool,
-            path,
         })
     }
 

@@ -113,9 +113,15 @@ pub fn main(a: Args) -> Result<()> {
             if t.len() <= budget || turns <= 1 {
                 break t;
             }
+            // Drop a whole exchange (user, then its reply) so roles keep alternating, as
+            // templates such as Gemma's require.
             if let Some(i) = first_turn {
                 messages.remove(i);
                 dropped += 1;
+                if messages.get(i).is_some_and(|m| m.role == "assistant") {
+                    messages.remove(i);
+                    dropped += 1;
+                }
             }
         };
         if dropped > 0 {
