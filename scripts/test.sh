@@ -4,6 +4,5 @@
 # fetched into the cache first if it is not there yet (as any model-less command would).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin wren
-./target/release/wren fetch >/dev/null
+cargo run --release --quiet --bin wren -- fetch >/dev/null
 cargo test --release --workspace -- --include-ignored "$@"
