@@ -78,13 +78,17 @@ pub fn generate(
     stats.prefill = t0.elapsed();
     let t1 = Instant::now();
     let mut dec = StreamDecoder::new();
+    // One buffer for every piece of text: nothing is allocated per token.
+    let mut piece = String::with_capacity(64);
     let finish = loop {
         if tok.eog_ids().contains(&next) {
             break Finish::Eog;
         }
         stats.generated += 1;
-        if let Some(text) = dec.push(tok, next) {
-            if let Flow::Stop = on_text(&text, next) {
+        piece.clear();
+        dec.push_into(tok, next, &mut piece);
+        if !piece.is_empty() {
+            if let Flow::Stop = on_text(&piece, next) {
                 break Finish::Cancelled;
             }
         }

@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
+use wren_kernels::isa::vec_dot_rows;
 use wren_kernels::ops;
 
 use crate::tensor::QMatrix;
@@ -59,6 +60,8 @@ thread_local! {
 
 /// Rows of weights dequantized together in the exact path.
 const TILE_ROWS: usize = 16;
+/// Rows of weights kept hot together in the quantized path of a batch.
+const QROWS: usize = 16;
 
 /// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
 /// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
@@ -107,17 +110,29 @@ pub fn matmul(
             );
         }
         let xq = &s.xq[..arb * tokens];
-        yt.par_chunks_mut(chunk_rows * tokens)
-            .enumerate()
-            .for_each(|(ci, out)| {
-                let r0 = ci * chunk_rows;
-                for (i, orow) in out.chunks_mut(tokens).enumerate() {
-                    let wr = &data[(r0 + i) * rb..(r0 + i + 1) * rb];
-                    for (t, o) in orow.iter_mut().enumerate() {
-                        *o = wren_kernels::vec_dot(w.ty, k, wr, &xq[t * arb..(t + 1) * arb]);
+        yt.par_chunks_mut(chunk_rows * tokens).enumerate().for_each(|(ci, out)| {
+            let r0 = ci * chunk_rows;
+            let rows_here = out.len() / tokens;
+            if tokens == 1 {
+                let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
+                vec_dot_rows(w.ty, k, w_rows, xq, out);
+                return;
+            }
+            // A few rows at a time stay in L1 while every token's activations pass by.
+            let mut tmp = [0f32; QROWS];
+            let mut done = 0;
+            while done < rows_here {
+                let nr = QROWS.min(rows_here - done);
+                let w_rows = &data[(r0 + done) * rb..(r0 + done + nr) * rb];
+                for t in 0..tokens {
+                    vec_dot_rows(w.ty, k, w_rows, &xq[t * arb..(t + 1) * arb], &mut tmp[..nr]);
+                    for i in 0..nr {
+                        out[(done + i) * tokens + t] = tmp[i];
                     }
                 }
-            });
+                done += nr;
+            }
+        });
     } else {
         yt.par_chunks_mut(chunk_rows * tokens)
             .enumerate()
@@ -153,9 +168,19 @@ pub fn matmul(
     }
 
     if !direct {
-        for r in 0..n {
-            for t in 0..tokens {
-                y[t * n + r] = s.yt[r * tokens + t];
+        transpose(&s.yt[..n * tokens], n, tokens, y);
+    }
+}
+
+/// `dst[c][r] = src[r][c]` for a `[rows, cols]` source, in cache-sized blocks.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const B: usize = 32;
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
             }
         }
     }

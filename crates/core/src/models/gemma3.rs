@@ -16,13 +16,12 @@
 //! Every layer `i` with `(i + 1) % 6 != 0` is a sliding-window layer (pattern 6), unless the
 //! file says otherwise in `gemma3.attention.sliding_window_pattern`.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use wren_gguf::GgufFile;
 use wren_kernels::ops;
 
-use super::{sized, Model, ModelInfo, Workspace};
+use super::{sized, Model, ModelInfo, SeqBatch, Workspace};
 use crate::attention::{attend, AttnShape};
 use crate::error::{Error, Result};
 use crate::kv::{KvCache, LayerCache};
@@ -260,59 +259,57 @@ impl Model for Gemma3 {
         }
     }
 
-    fn forward(
+    fn forward_batch(
         &self,
-        cache: &mut KvCache,
-        tokens: &[u32],
-        want: Range<usize>,
+        seqs: &mut [SeqBatch<'_>],
         logits: &mut Vec<f32>,
         ws: &mut Workspace,
         compute: Compute,
     ) -> Result<()> {
         let c = &self.cfg;
-        let n = tokens.len();
-        let start = cache.pos;
-        if start + n > cache.ctx {
-            return Err(Error::ContextFull {
-                needed: start + n,
-                ctx: cache.ctx,
-                max: c.n_ctx_train,
-            });
+        // Rows of all sequences are stacked: sequence i owns rows offs[i]..offs[i+1].
+        let mut offs = std::mem::take(&mut ws.offs);
+        offs.clear();
+        offs.push(0usize);
+        for s in seqs.iter() {
+            let n = s.tokens.len();
+            if s.cache.pos + n > s.cache.ctx {
+                return Err(Error::ContextFull {
+                    needed: s.cache.pos + n,
+                    ctx: s.cache.ctx,
+                    max: c.n_ctx_train,
+                });
+            }
+            if s.want.end > n || s.want.start > s.want.end {
+                return Err(Error::Invalid(format!(
+                    "logits requested for rows {:?} of a {n}-token batch",
+                    s.want
+                )));
+            }
+            if let Some(&tok) = s.tokens.iter().find(|&&t| t as usize >= self.info.vocab_size) {
+                return Err(Error::BadToken { id: tok, vocab: self.info.vocab_size });
+            }
+            offs.push(offs.last().unwrap() + n);
         }
-        if want.end > n {
-            return Err(Error::Invalid(format!(
-                "logits requested for rows {want:?} of a {n}-token batch"
-            )));
-        }
+        let n = *offs.last().unwrap();
         let (e, hd) = (c.n_embd, c.head_dim);
         let (qdim, kvdim) = (c.n_head * hd, c.n_head_kv * hd);
 
         // Embedding, scaled by √n_embd.
         let x = sized(&mut ws.x, n * e);
         let emb_scale = (e as f32).sqrt();
-        for (t, &tok) in tokens.iter().enumerate() {
-            if tok as usize >= self.info.vocab_size {
-                return Err(Error::BadToken {
-                    id: tok,
-                    vocab: self.info.vocab_size,
-                });
-            }
-            let row = &mut x[t * e..(t + 1) * e];
+        for (i, &tok) in seqs.iter().flat_map(|s| s.tokens.iter()).enumerate() {
+            let row = &mut x[i * e..(i + 1) * e];
             self.tok_embd.dequantize_row(tok as usize, row);
             row.iter_mut().for_each(|v| *v *= emb_scale);
         }
 
         for (il, l) in self.layers.iter().enumerate() {
             let sliding = c.sliding[il];
-            // Attention block.
+            // Attention block: projections over all rows at once.
             let xn = sized(&mut ws.xn, n * e);
             for t in 0..n {
-                ops::rms_norm(
-                    &ws.x[t * e..(t + 1) * e],
-                    &l.attn_norm,
-                    c.eps,
-                    &mut xn[t * e..(t + 1) * e],
-                );
+                ops::rms_norm(&ws.x[t * e..(t + 1) * e], &l.attn_norm, c.eps, &mut xn[t * e..(t + 1) * e]);
             }
             let q = sized(&mut ws.q, n * qdim);
             matmul(&l.wq, xn, n, q, compute, &mut ws.lin);
@@ -320,25 +317,25 @@ impl Model for Gemma3 {
             matmul(&l.wk, xn, n, k, compute, &mut ws.lin);
             let v = sized(&mut ws.v, n * kvdim);
             matmul(&l.wv, xn, n, v, compute, &mut ws.lin);
-            let freqs = if sliding {
-                &self.inv_freq_local
-            } else {
-                &self.inv_freq_global
-            };
+            // QK-norm and RoPE at each row's own position.
+            let freqs = if sliding { &self.inv_freq_local } else { &self.inv_freq_global };
             let (mut cos, mut sin) = ([0f32; 512], [0f32; 512]);
             let (cos, sin) = (&mut cos[..hd / 2], &mut sin[..hd / 2]);
-            for t in 0..n {
-                ops::rope_table(start + t, freqs, cos, sin);
-                for h in q[t * qdim..(t + 1) * qdim].chunks_mut(hd) {
-                    ops::rms_norm_inplace(h, &l.q_norm, c.eps);
-                    ops::rope_neox(h, cos, sin);
-                    h.iter_mut().for_each(|x| *x *= c.attn_scale);
-                }
-                for h in k[t * kvdim..(t + 1) * kvdim].chunks_mut(hd) {
-                    ops::rms_norm_inplace(h, &l.k_norm, c.eps);
-                    ops::rope_neox(h, cos, sin);
+            for (si, s) in seqs.iter().enumerate() {
+                for t in offs[si]..offs[si + 1] {
+                    ops::rope_table(s.cache.pos + t - offs[si], freqs, cos, sin);
+                    for h in q[t * qdim..(t + 1) * qdim].chunks_mut(hd) {
+                        ops::rms_norm_inplace(h, &l.q_norm, c.eps);
+                        ops::rope_neox(h, cos, sin);
+                        h.iter_mut().for_each(|x| *x *= c.attn_scale);
+                    }
+                    for h in k[t * kvdim..(t + 1) * kvdim].chunks_mut(hd) {
+                        ops::rms_norm_inplace(h, &l.k_norm, c.eps);
+                        ops::rope_neox(h, cos, sin);
+                    }
                 }
             }
+            // Attention, one sequence at a time against its own cache.
             let shape = AttnShape {
                 n_head: c.n_head,
                 n_head_kv: c.n_head_kv,
@@ -346,8 +343,20 @@ impl Model for Gemma3 {
                 window: if sliding { Some(c.window) } else { None },
             };
             let att = sized(&mut ws.att, n * qdim);
-            attend(&shape, start, q, k, v, &cache.layers[il], att);
-            cache.layers[il].store(start, k, v);
+            for (si, s) in seqs.iter_mut().enumerate() {
+                let (a, b) = (offs[si], offs[si + 1]);
+                let lc = &mut s.cache.layers[il];
+                attend(
+                    &shape,
+                    s.cache.pos,
+                    &q[a * qdim..b * qdim],
+                    &k[a * kvdim..b * kvdim],
+                    &v[a * kvdim..b * kvdim],
+                    lc,
+                    &mut att[a * qdim..b * qdim],
+                );
+                lc.store(s.cache.pos, &k[a * kvdim..b * kvdim], &v[a * kvdim..b * kvdim]);
+            }
             let proj = sized(&mut ws.proj, n * e);
             matmul(&l.wo, att, n, proj, compute, &mut ws.lin);
             for t in 0..n {
@@ -361,12 +370,7 @@ impl Model for Gemma3 {
             // Feed-forward block.
             let xn = sized(&mut ws.xn, n * e);
             for t in 0..n {
-                ops::rms_norm(
-                    &ws.x[t * e..(t + 1) * e],
-                    &l.ffn_norm,
-                    c.eps,
-                    &mut xn[t * e..(t + 1) * e],
-                );
+                ops::rms_norm(&ws.x[t * e..(t + 1) * e], &l.ffn_norm, c.eps, &mut xn[t * e..(t + 1) * e]);
             }
             let ga = sized(&mut ws.ff_a, n * c.n_ff);
             matmul(&l.w_gate, xn, n, ga, compute, &mut ws.lin);
@@ -385,32 +389,27 @@ impl Model for Gemma3 {
                 }
             }
         }
-        cache.pos = start + n;
-
-        // Output head, only for the rows asked for.
-        let m = want.len();
-        if m > 0 {
-            let hin = sized(&mut ws.head_in, m * e);
-            for (i, t) in want.clone().enumerate() {
-                ops::rms_norm(
-                    &ws.x[t * e..(t + 1) * e],
-                    &self.output_norm,
-                    c.eps,
-                    &mut hin[i * e..(i + 1) * e],
-                );
-            }
-            logits.resize(m * self.info.vocab_size, 0.0);
-            matmul(
-                &self.output,
-                hin,
-                m,
-                &mut logits[..m * self.info.vocab_size],
-                compute,
-                &mut ws.lin,
-            );
-        } else {
-            logits.clear();
+        for s in seqs.iter_mut() {
+            s.cache.pos += s.tokens.len();
         }
+
+        // Output head, only for the rows asked for, in sequence order.
+        let m: usize = seqs.iter().map(|s| s.want.len()).sum();
+        if m == 0 {
+            logits.clear();
+            ws.offs = offs;
+            return Ok(());
+        }
+        let hin = sized(&mut ws.head_in, m * e);
+        let offs_ref = &offs;
+        let rows = seqs.iter().enumerate().flat_map(|(si, s)| s.want.clone().map(move |t| offs_ref[si] + t));
+        for (i, t) in rows.enumerate() {
+            ops::rms_norm(&ws.x[t * e..(t + 1) * e], &self.output_norm, c.eps, &mut hin[i * e..(i + 1) * e]);
+        }
+        let vocab = self.info.vocab_size;
+        logits.resize(m * vocab, 0.0);
+        matmul(&self.output, hin, m, &mut logits[..m * vocab], compute, &mut ws.lin);
+        ws.offs = offs;
         Ok(())
     }
 }

@@ -38,6 +38,8 @@ pub struct Workspace {
     pub ff_a: Vec<f32>,
     pub ff_b: Vec<f32>,
     pub head_in: Vec<f32>,
+    /// Row offsets of the sequences in a batched pass.
+    pub offs: Vec<usize>,
     pub lin: LinearScratch,
 }
 
@@ -56,6 +58,17 @@ pub trait Model: Send + Sync {
     /// A fresh cache for a context of `ctx` tokens.
     fn new_cache(&self, ctx: usize) -> KvCache;
 
+    /// Process several sequences in one pass: every sequence's `tokens` go at positions
+    /// `cache.pos..` of its own cache; the matrix products run over all rows at once.
+    /// `logits` receives `[Σ want.len(), vocab]`: each sequence's wanted rows, in order.
+    fn forward_batch(
+        &self,
+        seqs: &mut [SeqBatch<'_>],
+        logits: &mut Vec<f32>,
+        ws: &mut Workspace,
+        compute: Compute,
+    ) -> Result<()>;
+
     /// Process `tokens` at positions `cache.pos..`, append them to the cache, and write the
     /// logits of batch rows `want` (indices into `tokens`) to `logits` as `[want.len(), vocab]`.
     fn forward(
@@ -66,7 +79,18 @@ pub trait Model: Send + Sync {
         logits: &mut Vec<f32>,
         ws: &mut Workspace,
         compute: Compute,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        let mut one = [SeqBatch { cache, tokens, want }];
+        self.forward_batch(&mut one, logits, ws, compute)
+    }
+}
+
+/// One sequence's share of a batched forward pass.
+pub struct SeqBatch<'a> {
+    pub cache: &'a mut KvCache,
+    pub tokens: &'a [u32],
+    /// Rows of `tokens` whose logits are wanted.
+    pub want: Range<usize>,
 }
 
 /// Build the model named by the file's `general.architecture`.

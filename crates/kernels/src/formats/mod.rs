@@ -119,6 +119,10 @@ pub fn dequantize_row(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
 /// Panics unless `dst.len() == ty.row_bytes(src.len())`.
 pub fn quantize_row(ty: GgmlType, src: &[f32], dst: &mut [u8]) {
     check_row("quantize_row", ty, src.len(), dst.len());
+    // SIMD quantizers of the process's ISA tier (byte-identical to the scalar ones below).
+    if crate::isa::quant::try_quantize(ty, src, dst) {
+        return;
+    }
     match ty {
         GgmlType::F32 => f32::quantize(src, cast_blocks_mut(dst)),
         GgmlType::F16 => f16::quantize(src, cast_blocks_mut(dst)),
@@ -162,6 +166,11 @@ pub fn vec_dot_type(ty: GgmlType) -> GgmlType {
 pub fn vec_dot(ty: GgmlType, n: usize, w: &[u8], a: &[u8]) -> f32 {
     check_row("vec_dot (weights)", ty, n, w.len());
     check_row("vec_dot (activations)", vec_dot_type(ty), n, a.len());
+    // SIMD kernels of the process's ISA tier, where the format has one (same integer sums,
+    // float summation order differs); otherwise the scalar references below.
+    if let Some(s) = crate::isa::quant::try_vec_dot(ty, w, a) {
+        return s;
+    }
     match ty {
         GgmlType::F32 => f32::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::F16 => f16::vec_dot(cast_blocks(w), cast_blocks(a)),

@@ -1,13 +1,20 @@
 //! Instruction-set tiers and run-time dispatch.
 //!
 //! The tier is decided once per process from the CPU's reported features. The
-//! `WREN_ISA=scalar|avx2|avx512` environment variable forces a lower tier, so one machine
-//! can exercise every kernel set (a tier the CPU lacks is refused with a warning).
+//! `WREN_ISA=scalar|avx2|avx512|avx512-novnni` environment variable forces a lower tier, so
+//! one machine can exercise every kernel set (a tier the CPU lacks is refused with a
+//! warning). `avx512` means the best AVX-512 tier the CPU has.
+//!
+//! The quantized dot products and their safe dispatch live in [`quant`]; a format without a
+//! kernel at some tier uses the next lower tier's (AVX-512 → AVX2 → scalar).
 
 use std::sync::OnceLock;
 
+pub mod quant;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
+
+pub use quant::{quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with};
 
 /// A kernel tier. Ordered: a higher tier implies the lower ones are available.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,6 +24,8 @@ pub enum Isa {
     Avx2,
     /// AVX-512 F/BW/VL (+ AVX2 tier).
     Avx512,
+    /// AVX-512 tier + AVX512-VNNI (`vpdpbusd`): Zen 4, Ice Lake and later Xeons.
+    Avx512Vnni,
 }
 
 impl Isa {
@@ -24,15 +33,20 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
+            Isa::Avx512 => "avx512-novnni",
+            Isa::Avx512Vnni => "avx512-vnni",
         }
     }
 
+    /// Parses a `WREN_ISA` value. `avx512` is the best AVX-512 tier this CPU has (VNNI or
+    /// not; plain AVX-512 on a CPU without it, so that the request is refused).
     pub fn from_name(s: &str) -> Option<Isa> {
         match s.trim().to_ascii_lowercase().as_str() {
             "scalar" | "none" => Some(Isa::Scalar),
             "avx2" => Some(Isa::Avx2),
-            "avx512" | "avx-512" => Some(Isa::Avx512),
+            "avx512" | "avx-512" => Some(Isa::detect().max(Isa::Avx512)),
+            "avx512-novnni" | "avx512novnni" | "avx512bw" => Some(Isa::Avx512),
+            "avx512-vnni" | "avx512vnni" => Some(Isa::Avx512Vnni),
             _ => None,
         }
     }
@@ -48,6 +62,9 @@ impl Isa {
                 && std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512vl");
+            if avx512 && std::arch::is_x86_feature_detected!("avx512vnni") {
+                return Isa::Avx512Vnni;
+            }
             if avx512 {
                 return Isa::Avx512;
             }
@@ -82,7 +99,7 @@ pub fn isa() -> Isa {
                 }
                 None => {
                     eprintln!(
-                        "wren: unknown WREN_ISA={v:?} (expected scalar, avx2 or avx512); using {}",
+                        "wren: unknown WREN_ISA={v:?} (expected scalar, avx2, avx512 or avx512-novnni); using {}",
                         best.name()
                     );
                     best

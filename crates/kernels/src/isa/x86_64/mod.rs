@@ -1,4 +1,8 @@
 //! x86-64 kernels. Every function here is `unsafe` with `#[target_feature]`; the safe
-//! wrappers in `crate::ops` call them only after `crate::isa::isa()` proved the features.
+//! wrappers in `crate::ops` and `crate::isa::quant` call them only after
+//! `crate::isa::isa()` (or `Isa::supported`) proved the features.
 
 pub mod avx2;
+pub mod avx2_quant;
+pub mod avx512;
+pub mod avx512_kquants;

@@ -1,0 +1,560 @@
+//! AVX2 (+FMA, F16C) quantized dot products and activation quantizers.
+//!
+//! Same results as the scalar references in `crate::formats` up to float summation order:
+//! every per-block integer sum is exact for *all* inputs, including `-128` quants (the
+//! `maddubs` sign trick of ggml's AVX2 code is only used when the activation row holds no
+//! `-128`, where it is exact, and no pair sum can saturate). The quantizers are
+//! byte-identical to the scalar ones.
+//!
+//! Techniques follow ggml's `ggml-cpu/arch/x86/quants.c` (nibble unpacking, the Q4_K scale
+//! shuffle, `maddubs`/`madd` reductions); the code is our own.
+
+use std::arch::x86_64::*;
+
+use crate::formats::f16::F16Le;
+use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_k::BlockQ4K;
+use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_k::BlockQ5K;
+use crate::formats::q6_k::BlockQ6K;
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_k::BlockQ8K;
+
+// ---------------------------------------------------------------------------------------
+// Helpers (safe `#[target_feature]` functions: callable from the kernels below).
+
+/// Exact f16 → f32, broadcast to 8 lanes. (A broadcast load: `_mm_cvtsi32_si128` tends to
+/// become `vpinsrw` into whatever register is free, often an accumulator, which chains
+/// every block onto the previous one's FMA.)
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn f16x8(h: F16Le) -> __m256 {
+    _mm256_cvtph_ps(_mm_set1_epi16(u16::from_le_bytes(h.0) as i16))
+}
+
+/// Horizontal sum of 8 f32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn hsum_ps(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    hsum_ps128(s)
+}
+
+/// Horizontal sum of 4 f32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn hsum_ps128(s: __m128) -> f32 {
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+/// Loads 32 bytes starting at `s[off]`. Panics if they are not all in `s`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn ld32(s: &[u8], off: usize) -> __m256i {
+    let b = &s[off..off + 32];
+    // SAFETY: `b` is 32 readable bytes; unaligned load.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+/// Loads 16 bytes starting at `s[off]`. Panics if they are not all in `s`.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn ld16(s: &[u8], off: usize) -> __m128i {
+    let b = &s[off..off + 16];
+    // SAFETY: `b` is 16 readable bytes; unaligned load.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+/// Whether any quant of the Q8 activation bytes is `-128` (0x80).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn any_i8_min<'a>(mut rows: impl Iterator<Item = &'a [u8; 32]>) -> bool {
+    let m = _mm256_set1_epi8(-128);
+    rows.any(|q| _mm256_movemask_epi8(_mm256_cmpeq_epi8(ld32(q, 0), m)) != 0)
+}
+
+/// Whether any Q8_0 activation quant is `-128` (decides the exact or the sign-trick path).
+#[inline]
+#[target_feature(enable = "avx2")]
+pub fn q8_0_has_min(a: &[BlockQ8_0]) -> bool {
+    any_i8_min(a.iter().map(|b| &b.qs))
+}
+
+/// Σ x·y of 32 signed bytes into 8 i32 lanes. Exact unless `y` holds `-128` (the sign of
+/// `-128` cannot be flipped in i8); pair sums are at most 2·128·127 so `maddubs` never
+/// saturates.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot_i8_sign(x: __m256i, y: __m256i) -> __m256i {
+    let p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
+/// Σ x·y of 32 signed bytes into 8 i32 lanes, exact for all inputs (widens to i16).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot_i8_wide(x: &[u8; 32], y: &[u8; 32]) -> __m256i {
+    let x0 = _mm256_cvtepi8_epi16(ld16(x, 0));
+    let x1 = _mm256_cvtepi8_epi16(ld16(x, 16));
+    let y0 = _mm256_cvtepi8_epi16(ld16(y, 0));
+    let y1 = _mm256_cvtepi8_epi16(ld16(y, 16));
+    _mm256_add_epi32(_mm256_madd_epi16(x0, y0), _mm256_madd_epi16(x1, y1))
+}
+
+// ---------------------------------------------------------------------------------------
+// Q8_0 · Q8_0
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_0_block<const EXACT: bool>(x: &BlockQ8_0, y: &BlockQ8_0) -> __m256i {
+    if EXACT {
+        dot_i8_wide(&x.qs, &y.qs)
+    } else {
+        dot_i8_sign(ld32(&x.qs, 0), ld32(&y.qs, 0))
+    }
+}
+
+/// `Σ_blocks (dx·dy)·Σ dot(x, y)` over 32-element blocks against Q8_0 activations, with two
+/// accumulators so consecutive blocks do not wait on each other's FMA.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sum_q8_0_blocks<X>(
+    w: &[X],
+    a: &[BlockQ8_0],
+    dx: impl Fn(&X) -> F16Le,
+    dot: impl Fn(&X, &BlockQ8_0) -> __m256i,
+) -> f32 {
+    let n = w.len().min(a.len());
+    let (w, a) = (&w[..n], &a[..n]);
+    let term = |x: &X, y: &BlockQ8_0| {
+        let d = _mm256_mul_ps(f16x8(dx(x)), f16x8(y.d));
+        (_mm256_cvtepi32_ps(dot(x, y)), d)
+    };
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let (w2, a2) = (w.chunks_exact(2), a.chunks_exact(2));
+    let (wr, ar) = (w2.remainder(), a2.remainder());
+    for (x, y) in w2.zip(a2) {
+        for k in 0..2 {
+            let (p, d) = term(&x[k], &y[k]);
+            acc[k] = _mm256_fmadd_ps(p, d, acc[k]);
+        }
+    }
+    for (x, y) in wr.iter().zip(ar) {
+        let (p, d) = term(x, y);
+        acc[0] = _mm256_fmadd_ps(p, d, acc[0]);
+    }
+    hsum_ps(_mm256_add_ps(acc[0], acc[1]))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_0_row<const EXACT: bool>(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    sum_q8_0_blocks(w, a, |x| x.d, |x, y| q8_0_block::<EXACT>(x, y))
+}
+
+/// Q8_0 · Q8_0 over `min(w.len(), a.len())` blocks (the callers pass equal lengths).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q8_0_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    // SAFETY: same features.
+    unsafe { vec_dot_q8_0_q8_0_known(w, a, q8_0_has_min(a)) }
+}
+
+/// [`vec_dot_q8_0_q8_0`] with the activation scan done by the caller: `a_has_min` must be
+/// `q8_0_has_min(a)` (or `true`, which is always exact).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q8_0_q8_0_known(w: &[BlockQ8_0], a: &[BlockQ8_0], a_has_min: bool) -> f32 {
+    if a_has_min {
+        q8_0_row::<true>(w, a)
+    } else {
+        q8_0_row::<false>(w, a)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Q4_0 / Q5_0 · Q8_0: unsigned quants `q`, so `Σ (q − o)·y = maddubs(q, y) − maddubs(o, y)`
+// (both exact: |pair| ≤ 2·31·128), then `madd` to i32.
+
+/// The 32 nibbles of a 16-byte `qs` in element order (low nibbles, then high).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn nibbles32(qs: &[u8; 16]) -> __m256i {
+    let v = ld16(qs, 0);
+    let both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+}
+
+/// Byte `j` = 0xFF where bit `j` of the little-endian `qh` is set, else 0.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bits32(qh: [u8; 4]) -> __m256i {
+    let shuf = _mm256_set_epi64x(
+        0x0303_0303_0303_0303,
+        0x0202_0202_0202_0202,
+        0x0101_0101_0101_0101,
+        0,
+    );
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(i32::from_le_bytes(qh)), shuf);
+    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
+    _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit)
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn offset_dot(q: __m256i, y: __m256i, off: i8) -> __m256i {
+    let p = _mm256_sub_epi16(
+        _mm256_maddubs_epi16(q, y),
+        _mm256_maddubs_epi16(_mm256_set1_epi8(off), y),
+    );
+    _mm256_madd_epi16(p, _mm256_set1_epi16(1))
+}
+
+/// Q4_0 · Q8_0 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q4_0_q8_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_0_blocks(
+        w,
+        a,
+        |x| x.d,
+        |x, y| offset_dot(nibbles32(&x.qs), ld32(&y.qs, 0), 8),
+    )
+}
+
+/// Q5_0 · Q8_0 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_0_q8_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_0_blocks(
+        w,
+        a,
+        |x| x.d,
+        |x, y| {
+            let hi = _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10));
+            let q = _mm256_or_si256(nibbles32(&x.qs), hi);
+            offset_dot(q, ld32(&y.qs, 0), 16)
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// K-quants · Q8_K
+
+/// The 8 six-bit scales (bytes 0..8) and 8 mins (bytes 8..16) of a Q4_K/Q5_K block, as
+/// `get_scale_min_k4` decodes them.
+#[inline]
+pub(crate) fn k4_scales_mins(s: &[u8; 12]) -> [u32; 4] {
+    const K1: u32 = 0x3f3f_3f3f;
+    const K2: u32 = 0x0f0f_0f0f;
+    const K3: u32 = 0x0303_0303;
+    let u = |i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let (u0, u1, u2) = (u(0), u(4), u(8));
+    [
+        u0 & K1,
+        (u2 & K2) | (((u0 >> 6) & K3) << 4),
+        u1 & K1,
+        ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4),
+    ]
+}
+
+/// Shuffle mask broadcasting 16-bit lane `i` (of 8) to all 16 lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn scale_shuffle(i: usize) -> __m256i {
+    let b = (2 * i) as u16 | ((2 * i + 1) as u16) << 8;
+    _mm256_set1_epi16(b as i16)
+}
+
+/// `Σ_s m[s]·(bsums of sub-block s)` as 4 i32 lanes (Q4_K/Q5_K min term).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn k4_min_term(mins16: __m128i, y: &BlockQ8K) -> __m128i {
+    // SAFETY: `bsums` is 32 readable bytes; unaligned load.
+    let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+    let s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    _mm_madd_epi16(mins16, s32)
+}
+
+/// Q4_K · Q8_K over `min(w.len(), a.len())` super-blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q4_k_q8_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    let m4 = _mm256_set1_epi8(0x0F);
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_m = _mm_setzero_ps();
+    for (x, y) in w.iter().zip(a) {
+        let yd = y.d();
+        let u = k4_scales_mins(&x.scales);
+        let sm = _mm256_cvtepu8_epi16(_mm_set_epi32(
+            u[3] as i32,
+            u[2] as i32,
+            u[1] as i32,
+            u[0] as i32,
+        ));
+        let prod = k4_min_term(_mm256_extracti128_si256(sm, 1), y);
+        let dmin = _mm_mul_ps(_mm256_castps256_ps128(f16x8(x.dmin)), _mm_set1_ps(-yd));
+        acc_m = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(prod), acc_m);
+        let sc128 = _mm256_castsi256_si128(sm);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..4 {
+            let sl = _mm256_shuffle_epi8(scales, scale_shuffle(2 * j));
+            let sh = _mm256_shuffle_epi8(scales, scale_shuffle(2 * j + 1));
+            let q = ld32(&x.qs, 32 * j);
+            let ql = _mm256_and_si256(q, m4);
+            let qh = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            let pl = _mm256_maddubs_epi16(ql, ld32(&y.qs, 64 * j));
+            let ph = _mm256_maddubs_epi16(qh, ld32(&y.qs, 64 * j + 32));
+            let p = _mm256_add_epi32(_mm256_madd_epi16(sl, pl), _mm256_madd_epi16(sh, ph));
+            sumi = _mm256_add_epi32(sumi, p);
+        }
+        let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(yd));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc) + hsum_ps128(acc_m)
+}
+
+/// Q5_K · Q8_K over `min(w.len(), a.len())` super-blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_k_q8_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m16 = _mm256_set1_epi8(0x10);
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_m = _mm_setzero_ps();
+    for (x, y) in w.iter().zip(a) {
+        let yd = y.d();
+        let u = k4_scales_mins(&x.scales);
+        let sm = _mm256_cvtepu8_epi16(_mm_set_epi32(
+            u[3] as i32,
+            u[2] as i32,
+            u[1] as i32,
+            u[0] as i32,
+        ));
+        let prod = k4_min_term(_mm256_extracti128_si256(sm, 1), y);
+        let dmin = _mm_mul_ps(_mm256_castps256_ps128(f16x8(x.dmin)), _mm_set1_ps(-yd));
+        acc_m = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(prod), acc_m);
+        let sc128 = _mm256_castsi256_si128(sm);
+        let scales = _mm256_set_m128i(sc128, sc128);
+        let hbits = ld32(&x.qh, 0);
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..4 {
+            let sl = _mm256_shuffle_epi8(scales, scale_shuffle(2 * j));
+            let sh = _mm256_shuffle_epi8(scales, scale_shuffle(2 * j + 1));
+            let q = ld32(&x.qs, 32 * j);
+            // Bit 2j of qh[l] → +16 for the low nibble, bit 2j+1 for the high nibble.
+            let h = _mm256_srl_epi16(hbits, _mm_cvtsi32_si128(2 * j as i32));
+            let hl = _mm256_and_si256(_mm256_slli_epi16(h, 4), m16);
+            let hh = _mm256_and_si256(_mm256_slli_epi16(h, 3), m16);
+            let ql = _mm256_or_si256(_mm256_and_si256(q, m4), hl);
+            let qh = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hh);
+            let pl = _mm256_maddubs_epi16(ql, ld32(&y.qs, 64 * j));
+            let ph = _mm256_maddubs_epi16(qh, ld32(&y.qs, 64 * j + 32));
+            let p = _mm256_add_epi32(_mm256_madd_epi16(sl, pl), _mm256_madd_epi16(sh, ph));
+            sumi = _mm256_add_epi32(sumi, p);
+        }
+        let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(yd));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    hsum_ps(acc) + hsum_ps128(acc_m)
+}
+
+/// `32·Σ_g sc[g]·bsum[g]` for a Q6_K block: the `−32` offset term, from the Q8_K sums.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn q6k_offset_term(x: &BlockQ6K, y: &BlockQ8K) -> i32 {
+    let sc = _mm256_cvtepi8_epi16(ld16(&x.scales, 0));
+    // SAFETY: `bsums` is 32 readable bytes; unaligned load.
+    let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+    let p = _mm256_madd_epi16(sc, bs);
+    let s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s) << 5
+}
+
+/// Q6_K · Q8_K over `min(w.len(), a.len())` super-blocks. The quants are used unsigned
+/// (0..64) and the `−32` offset is taken from the activation's group sums.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q6_k_q8_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m3 = _mm256_set1_epi8(0x03);
+    let mut acc = _mm256_setzero_ps();
+    for (x, y) in w.iter().zip(a) {
+        let scales = ld16(&x.scales, 0);
+        let mut sumi = _mm256_setzero_si256();
+        for h in 0..2 {
+            let l0 = ld32(&x.ql, 64 * h);
+            let l1 = ld32(&x.ql, 64 * h + 32);
+            let hb = ld32(&x.qh, 32 * h);
+            let hi = |s: i32| {
+                let v = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(s)), m3);
+                _mm256_slli_epi16(v, 4)
+            };
+            let q = [
+                _mm256_or_si256(_mm256_and_si256(l0, m4), hi(0)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), hi(2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), hi(4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), hi(6)),
+            ];
+            for (k, &qk) in q.iter().enumerate() {
+                // Elements 128h + 32k .. +32: groups 8h + 2k and 8h + 2k + 1.
+                let g = (8 * h + 2 * k) as u8;
+                let sel =
+                    _mm_set_epi64x(i64::from_le_bytes([g + 1; 8]), i64::from_le_bytes([g; 8]));
+                let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, sel));
+                let p = _mm256_maddubs_epi16(qk, ld32(&y.qs, 128 * h + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p));
+            }
+        }
+        let isum = _mm256_sub_epi32(
+            sumi,
+            _mm256_setr_epi32(q6k_offset_term(x, y), 0, 0, 0, 0, 0, 0, 0),
+        );
+        let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(y.d()));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
+    }
+    hsum_ps(acc)
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation quantizers (byte-identical to `q8_0::quantize` / `q8_k::quantize`).
+
+/// Largest |v| of `x` (NaNs ignored, like `f32::max`), 8 lanes at a time.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn amax8(x: &[f32]) -> f32 {
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut m = _mm256_setzero_ps();
+    for c in x.chunks_exact(8) {
+        // SAFETY: `c` is 8 readable f32s; unaligned load.
+        let v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+        // `max_ps` returns its second operand when either is NaN: NaNs leave `m` alone.
+        m = _mm256_max_ps(_mm256_and_ps(v, abs), m);
+    }
+    let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)))
+}
+
+/// Packs 4×8 i32 lanes to 32 bytes in order, saturating to i8.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pack_i8(v: [__m256i; 4]) -> __m256i {
+    let ab = _mm256_packs_epi32(v[0], v[1]);
+    let cd = _mm256_packs_epi32(v[2], v[3]);
+    let p = _mm256_packs_epi16(ab, cd);
+    _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+/// `quantize_row_q8_0_ref` over `min(x.len() / 32, out.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
+    let sign = _mm256_set1_ps(-0.0);
+    let half = _mm256_set1_ps(0.5);
+    let one = _mm256_set1_ps(1.0);
+    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        let amax = amax8(xb);
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = F16Le::from_f32(d);
+        let vid = _mm256_set1_ps(id);
+        let mut q = [_mm256_setzero_si256(); 4];
+        for (k, c) in xb.chunks_exact(8).enumerate() {
+            // SAFETY: `c` is 8 readable f32s; unaligned load.
+            let t = _mm256_mul_ps(unsafe { _mm256_loadu_ps(c.as_ptr()) }, vid);
+            // roundf: truncate, then step away from zero when the dropped part is ≥ 0.5
+            // (`t − trunc(t)` is exact).
+            let r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(t, r));
+            let step = _mm256_or_ps(_mm256_and_ps(t, sign), one);
+            let up = _mm256_cmp_ps(frac, half, _CMP_GE_OQ);
+            let r = _mm256_add_ps(r, _mm256_and_ps(up, step));
+            // `as i8` saturates (±inf included) and maps NaN to 0.
+            let r = _mm256_min_ps(
+                _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
+                _mm256_set1_ps(127.0),
+            );
+            let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
+            q[k] = _mm256_cvtps_epi32(r);
+        }
+        // SAFETY: `qs` is 32 writable bytes; unaligned store.
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), pack_i8(q)) };
+    }
+}
+
+/// `quantize_row_q8_K_ref` over `min(x.len() / 256, out.len())` super-blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_k(x: &[f32], out: &mut [BlockQ8K]) {
+    for (xb, b) in x.chunks_exact(256).zip(out.iter_mut()) {
+        let amax = amax8(xb);
+        if amax == 0.0 {
+            *b = BlockQ8K::default();
+            continue;
+        }
+        // The first element of largest magnitude (the scalar loop keeps the first).
+        let max = xb.iter().copied().find(|v| v.abs() == amax).unwrap_or(amax);
+        let iscale = -127.0 / max;
+        let vis = _mm256_set1_ps(iscale);
+        let magic = _mm256_set1_ps(12582912.0);
+        for (qc, xc) in b.qs.chunks_exact_mut(32).zip(xb.chunks_exact(32)) {
+            let mut q = [_mm256_setzero_si256(); 4];
+            for (k, c) in xc.chunks_exact(8).enumerate() {
+                // SAFETY: `c` is 8 readable f32s; unaligned load.
+                let t = _mm256_mul_ps(vis, unsafe { _mm256_loadu_ps(c.as_ptr()) });
+                // nearest_int: the low mantissa bits of t + 1.5·2²³.
+                let v = _mm256_castps_si256(_mm256_add_ps(t, magic));
+                let i = _mm256_sub_epi32(
+                    _mm256_and_si256(v, _mm256_set1_epi32(0x007f_ffff)),
+                    _mm256_set1_epi32(0x0040_0000),
+                );
+                // `.min(127) as i8` truncates: keep the low byte (exact through packus).
+                let i = _mm256_min_epi32(i, _mm256_set1_epi32(127));
+                q[k] = _mm256_and_si256(i, _mm256_set1_epi32(0xFF));
+            }
+            let ab = _mm256_packus_epi32(q[0], q[1]);
+            let cd = _mm256_packus_epi32(q[2], q[3]);
+            let p = _mm256_packus_epi16(ab, cd);
+            let p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            // SAFETY: `qc` is 32 writable bytes; unaligned store.
+            unsafe { _mm256_storeu_si256(qc.as_mut_ptr().cast(), p) };
+        }
+        for (g, s) in b.bsums.iter_mut().enumerate() {
+            let sum: i32 = b.qs[16 * g..16 * g + 16]
+                .iter()
+                .map(|&q| q as i8 as i32)
+                .sum();
+            *s = (sum as i16).to_le_bytes();
+        }
+        b.d = (1.0 / iscale).to_le_bytes();
+    }
+}

@@ -1,0 +1,415 @@
+//! Every SIMD kernel at every tier this CPU supports against the scalar references:
+//! dot products within 1e-5 of Σ|terms| (float order differs; integer parts are exact, so
+//! unit-scale adversarial cases must match exactly), quantizers byte for byte.
+
+mod common;
+
+use common::{row_bytes, Rng};
+use wren_kernels::formats::f16::F16Le;
+use wren_kernels::formats::{
+    cast_blocks, cast_blocks_mut, q4_0, q4_k, q5_0, q5_k, q6_k, q8_0, q8_k,
+};
+use wren_kernels::isa::{isa, quantize_row_with, vec_dot_rows_with, vec_dot_with, Isa};
+use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
+
+/// Formats with SIMD kernels.
+const FORMATS: [GgmlType; 6] = [
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q5_0,
+    GgmlType::Q4K,
+    GgmlType::Q5K,
+    GgmlType::Q6K,
+];
+
+fn simd_tiers() -> Vec<Isa> {
+    let t: Vec<Isa> = [Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni]
+        .into_iter()
+        .filter(|t| t.supported())
+        .collect();
+    eprintln!("SIMD tiers tested: {:?} (detected {:?})", t, Isa::detect());
+    t
+}
+
+/// The scalar reference `vec_dot` of the format module.
+fn scalar_dot(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
+    match ty {
+        GgmlType::Q8_0 => q8_0::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q4_0 => q4_0::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q5_0 => q5_0::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q4K => q4_k::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q5K => q5_k::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q6K => q6_k::vec_dot(cast_blocks(w), cast_blocks(a)),
+        _ => unreachable!(),
+    }
+}
+
+/// Byte offsets of the f16 scale fields within one block.
+fn scale_fields(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => &[0],
+        GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
+        GgmlType::Q6K => &[208],
+        _ => unreachable!(),
+    }
+}
+
+/// `Σ|terms|` of the dot: Σ |w_i·a_i|, with Q4_K/Q5_K's `d·sc·q` and `dmin·m` parts
+/// counted separately (they can cancel).
+fn magnitude(ty: GgmlType, n: usize, w: &[u8], a: &[u8]) -> f64 {
+    let deq = |t: GgmlType, b: &[u8]| {
+        let mut y = vec![0f32; n];
+        dequantize_row(t, b, &mut y);
+        y
+    };
+    let ya = deq(vec_dot_type(ty), a);
+    let parts: Vec<Vec<u8>> = if matches!(ty, GgmlType::Q4K | GgmlType::Q5K) {
+        let bs = ty.type_size();
+        let zero = |off: usize| {
+            let mut c = w.to_vec();
+            for b in c.chunks_exact_mut(bs) {
+                b[off..off + 2].copy_from_slice(&[0, 0]);
+            }
+            c
+        };
+        vec![zero(2), zero(0)]
+    } else {
+        vec![w.to_vec()]
+    };
+    parts
+        .iter()
+        .map(|p| {
+            deq(ty, p)
+                .iter()
+                .zip(&ya)
+                .map(|(x, y)| (*x as f64 * *y as f64).abs())
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// Random weight row: random bytes, scale fields set to `scale()`.
+fn weights(
+    ty: GgmlType,
+    n: usize,
+    rng: &mut Rng,
+    mut scale: impl FnMut(&mut Rng) -> f32,
+) -> Vec<u8> {
+    let mut w: Vec<u8> = (0..row_bytes(ty, n))
+        .map(|_| rng.next_u64() as u8)
+        .collect();
+    for b in w.chunks_exact_mut(ty.type_size()) {
+        for &off in scale_fields(ty) {
+            b[off..off + 2].copy_from_slice(&F16Le::from_f32(scale(rng)).0);
+        }
+    }
+    w
+}
+
+/// Activations quantized by the scalar reference quantizer.
+fn activations(ty: GgmlType, x: &[f32]) -> Vec<u8> {
+    let at = vec_dot_type(ty);
+    let mut a = vec![0u8; row_bytes(at, x.len())];
+    match at {
+        GgmlType::Q8_0 => q8_0::quantize(x, cast_blocks_mut(&mut a)),
+        GgmlType::Q8K => q8_k::quantize(x, cast_blocks_mut(&mut a)),
+        _ => unreachable!(),
+    }
+    a
+}
+
+/// Activations with every quant `q` (and consistent Q8_K sums), scale `d`.
+fn const_activations(ty: GgmlType, n: usize, q: i8, d: f32) -> Vec<u8> {
+    let at = vec_dot_type(ty);
+    let mut a = vec![0u8; row_bytes(at, n)];
+    match at {
+        GgmlType::Q8_0 => {
+            for b in cast_blocks_mut::<q8_0::BlockQ8_0>(&mut a) {
+                b.d = F16Le::from_f32(d);
+                b.qs = [q as u8; 32];
+            }
+        }
+        GgmlType::Q8K => {
+            for b in cast_blocks_mut::<q8_k::BlockQ8K>(&mut a) {
+                b.d = d.to_le_bytes();
+                b.qs = [q as u8; 256];
+                b.bsums = [(16 * q as i16).to_le_bytes(); 16];
+            }
+        }
+        _ => unreachable!(),
+    }
+    a
+}
+
+fn check(ty: GgmlType, n: usize, w: &[u8], a: &[u8], exact: bool, what: &str) {
+    let want = scalar_dot(ty, w, a);
+    let tol = 1e-5 * magnitude(ty, n, w, a);
+    for t in simd_tiers_cached() {
+        let got = vec_dot_with(t, ty, n, w, a);
+        let ok = if exact {
+            got == want
+        } else {
+            (got as f64 - want as f64).abs() <= tol
+        };
+        assert!(
+            ok,
+            "{ty} {what} n={n} tier {}: got {got}, scalar {want} (tol {tol:e})",
+            t.name()
+        );
+    }
+}
+
+fn simd_tiers_cached() -> Vec<Isa> {
+    static T: std::sync::OnceLock<Vec<Isa>> = std::sync::OnceLock::new();
+    T.get_or_init(simd_tiers).clone()
+}
+
+/// Block counts 1..=9 plus longer ragged rows.
+fn block_counts() -> impl Iterator<Item = usize> {
+    (1..=9).chain([17, 31, 40])
+}
+
+#[test]
+fn random_blocks_match_scalar() {
+    let mut rng = Rng::new(11);
+    for ty in FORMATS {
+        for nb in block_counts() {
+            let n = nb * ty.block_size();
+            for rep in 0..6 {
+                let w = weights(ty, n, &mut rng, |r| r.normal() * 0.02);
+                let x = rng.normals(n, [1.0, 1e-3, 30.0][rep % 3]);
+                let a = activations(ty, &x);
+                check(ty, n, &w, &a, false, "random");
+            }
+        }
+    }
+}
+
+#[test]
+fn adversarial_blocks_exact_with_unit_scales() {
+    let mut rng = Rng::new(12);
+    for ty in FORMATS {
+        for nb in [1usize, 2, 3, 5] {
+            let n = nb * ty.block_size();
+            let rb = row_bytes(ty, n);
+            let mut ws: Vec<(Vec<u8>, &str)> = [0x00u8, 0xFF, 0x80, 0x7F, 0x88, 0x0F, 0xF0]
+                .iter()
+                .map(|&v| (vec![v; rb], "const bytes"))
+                .collect();
+            ws.push((weights(ty, n, &mut rng, |_| 1.0), "random"));
+            for (w, what) in ws.iter_mut() {
+                // Unit scales: every result is an integer far below 2^24, so exact.
+                for b in w.chunks_exact_mut(ty.type_size()) {
+                    for &off in scale_fields(ty) {
+                        b[off..off + 2].copy_from_slice(&F16Le::from_f32(1.0).0);
+                    }
+                    if matches!(ty, GgmlType::Q4K | GgmlType::Q5K) {
+                        b[4..16].fill(0x01); // small sub-block scales and mins
+                    }
+                    if ty == GgmlType::Q6K {
+                        b[192..208].fill(0xFF); // scale −1
+                    }
+                }
+                for q in [127i8, -128, -127, 1, 0] {
+                    let a = const_activations(ty, n, q, 1.0);
+                    check(ty, n, w, &a, true, &format!("{what} w, a = {q}"));
+                }
+                // Mixed: random activation quants including −128.
+                let mut a = const_activations(ty, n, 0, 1.0);
+                randomize_q8(ty, &mut a, &mut rng);
+                check(ty, n, w, &a, true, &format!("{what} w, random a with -128"));
+            }
+        }
+    }
+}
+
+/// Random activation quants (biased to ±127/−128), keeping the Q8_K sums consistent.
+fn randomize_q8(ty: GgmlType, a: &mut [u8], rng: &mut Rng) {
+    let q = |rng: &mut Rng| match rng.next_u64() % 4 {
+        0 => -128i8,
+        1 => 127,
+        _ => rng.next_u64() as i8,
+    };
+    match vec_dot_type(ty) {
+        GgmlType::Q8_0 => {
+            for b in cast_blocks_mut::<q8_0::BlockQ8_0>(a) {
+                b.qs.iter_mut().for_each(|v| *v = q(rng) as u8);
+            }
+        }
+        _ => {
+            for b in cast_blocks_mut::<q8_k::BlockQ8K>(a) {
+                b.qs.iter_mut().for_each(|v| *v = q(rng) as u8);
+                for g in 0..16 {
+                    let s: i32 = b.qs[16 * g..16 * g + 16]
+                        .iter()
+                        .map(|&v| v as i8 as i32)
+                        .sum();
+                    b.bsums[g] = (s as i16).to_le_bytes();
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn extreme_scales() {
+    let mut rng = Rng::new(13);
+    // f16 max, smallest subnormal, negative, zero.
+    let scales = [65504.0f32, 5.96e-8, -65504.0, 0.0, 6.1e-5];
+    for ty in FORMATS {
+        for nb in [1usize, 2, 3, 4, 7] {
+            let n = nb * ty.block_size();
+            for &s in &scales {
+                let w = weights(ty, n, &mut rng, |_| s);
+                let x = rng.normals(n, 1e3);
+                let mut a = activations(ty, &x);
+                check(ty, n, &w, &a, false, &format!("scale {s}"));
+                randomize_q8(ty, &mut a, &mut rng);
+                check(ty, n, &w, &a, false, &format!("scale {s}, random a"));
+            }
+        }
+    }
+}
+
+#[test]
+fn rows_match_scalar() {
+    let mut rng = Rng::new(14);
+    for ty in FORMATS {
+        for nb in [1usize, 2, 3, 5] {
+            let n = nb * ty.block_size();
+            let rb = row_bytes(ty, n);
+            for rows in 0..=9 {
+                let w = weights(ty, n * rows.max(1), &mut rng, |r| r.normal() * 0.05);
+                let w = &w[..rows * rb];
+                let x = rng.normals(n, 1.0);
+                let mut a = activations(ty, &x);
+                if rows % 3 == 2 {
+                    randomize_q8(ty, &mut a, &mut rng); // exercises the exact Q8_0 path
+                }
+                for t in [Isa::Scalar].into_iter().chain(simd_tiers_cached()) {
+                    let mut out = vec![f32::NAN; rows];
+                    vec_dot_rows_with(t, ty, n, w, &a, &mut out);
+                    for (r, &got) in out.iter().enumerate() {
+                        let wr = &w[r * rb..(r + 1) * rb];
+                        let want = scalar_dot(ty, wr, &a);
+                        let tol = 1e-5 * magnitude(ty, n, wr, &a);
+                        assert!(
+                            (got as f64 - want as f64).abs() <= tol,
+                            "{ty} rows={rows} r={r} n={n} tier {}: {got} vs {want}",
+                            t.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn public_vec_dot_uses_the_process_tier() {
+    let mut rng = Rng::new(15);
+    for ty in FORMATS {
+        let n = 3 * ty.block_size();
+        let w = weights(ty, n, &mut rng, |r| r.normal());
+        let a = activations(ty, &rng.normals(n, 1.0));
+        assert_eq!(
+            vec_dot(ty, n, &w, &a),
+            vec_dot_with(isa(), ty, n, &w, &a),
+            "{ty}"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "vec_dot_rows")]
+fn rows_reject_short_weights() {
+    let n = 64;
+    let w = vec![0u8; row_bytes(GgmlType::Q8_0, n) * 2 - 1];
+    let a = vec![0u8; row_bytes(GgmlType::Q8_0, n)];
+    let mut out = [0f32; 2];
+    wren_kernels::isa::vec_dot_rows(GgmlType::Q8_0, n, &w, &a, &mut out);
+}
+
+/// Rows that stress the quantizers: ties, NaN/inf, subnormals, ±max ties, zeros.
+fn quantizer_rows(n: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
+    let mut rows = vec![
+        rng.normals(n, 1.0),
+        rng.normals(n, 1e-3),
+        rng.normals(n, 1e30),
+        vec![0.0; n],
+        vec![-0.0; n],
+        (0..n).map(|i| (i % 256) as f32 - 127.5).collect(),
+        (0..n)
+            .map(|i| (i as f32 * 0.5).rem_euclid(128.0) - 64.0)
+            .collect(),
+        (0..n)
+            .map(|i| if i % 2 == 0 { 3.0 } else { -3.0 })
+            .collect(),
+        (0..n)
+            .map(|i| if i % 7 == 0 { -2.0 } else { 1.0 })
+            .collect(),
+        (0..n).map(|i| f32::from_bits(1 + i as u32 % 50)).collect(),
+        (0..n)
+            .map(|i| f32::from_bits(0x0080_0000 + i as u32))
+            .collect(),
+    ];
+    let mut specials = rng.normals(n, 1.0);
+    specials[n / 3] = f32::NAN;
+    specials[n / 2] = f32::INFINITY;
+    rows.push(specials);
+    let mut nan = rng.normals(n, 1.0);
+    nan[1] = f32::NAN;
+    rows.push(nan);
+    let mut ninf = rng.normals(n, 1.0);
+    ninf[5] = f32::NEG_INFINITY;
+    rows.push(ninf);
+    // Exact ties at half steps of the scale: amax 127 → d = 1, x = k + 0.5.
+    rows.push(
+        (0..n)
+            .map(|i| {
+                if i % 32 == 0 {
+                    127.0
+                } else {
+                    (i % 64) as f32 - 31.5
+                }
+            })
+            .collect(),
+    );
+    rows.push(
+        (0..n)
+            .map(|i| {
+                if i % 256 == 3 {
+                    -127.0
+                } else {
+                    (i % 64) as f32 - 31.5
+                }
+            })
+            .collect(),
+    );
+    rows
+}
+
+#[test]
+fn quantizers_byte_identical() {
+    let mut rng = Rng::new(16);
+    for ty in [GgmlType::Q8_0, GgmlType::Q8K] {
+        for nb in [1usize, 2, 3, 5, 9] {
+            let n = nb * ty.block_size();
+            for x in quantizer_rows(n, &mut rng) {
+                let mut want = vec![0u8; row_bytes(ty, n)];
+                match ty {
+                    GgmlType::Q8_0 => q8_0::quantize(&x, cast_blocks_mut(&mut want)),
+                    _ => q8_k::quantize(&x, cast_blocks_mut(&mut want)),
+                }
+                for t in simd_tiers_cached() {
+                    let mut got = vec![0xAAu8; want.len()];
+                    quantize_row_with(t, ty, &x, &mut got);
+                    assert!(got == want, "{ty} n={n} tier {}: {:?}", t.name(), &x[..4]);
+                }
+                let mut got = vec![0u8; want.len()];
+                quantize_row(ty, &x, &mut got);
+                assert!(got == want, "{ty} quantize_row n={n}");
+            }
+        }
+    }
+}
