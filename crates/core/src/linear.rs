@@ -55,7 +55,8 @@ pub struct LinearScratch {
 }
 
 thread_local! {
-    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Per-thread scratch of the exact path: dequantized rows, and the same rows packed.
+    static TILE: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Rows of weights dequantized together in the exact path.
@@ -65,6 +66,10 @@ const QROWS: usize = 16;
 
 /// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
 /// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
+///
+/// The rows are cut into chunks, one rayon task each. A task writes its results
+/// token-major into its own stripe of scratch (`[tokens, chunk_rows]`), and the stripes are
+/// then copied into `y` as contiguous runs.
 pub fn matmul(
     w: &QMatrix,
     x: &[f32],
@@ -86,15 +91,15 @@ pub fn matmul(
         "matmul {}: output is not [tokens, rows]",
         w.name
     );
+    let threads = rayon::current_num_threads().max(1);
+    let chunk_rows = (n / (threads * 8))
+        .clamp(TILE_ROWS, 1024)
+        .next_multiple_of(4);
     let direct = tokens == 1;
     if !direct {
         s.yt.resize(n * tokens, 0.0);
     }
     let yt: &mut [f32] = if direct { y } else { &mut s.yt[..n * tokens] };
-    let threads = rayon::current_num_threads().max(1);
-    let chunk_rows = (n / (threads * 8))
-        .clamp(TILE_ROWS, 1024)
-        .next_multiple_of(4);
     let data = w.data();
     let rb = w.row_bytes();
 
@@ -110,36 +115,31 @@ pub fn matmul(
             );
         }
         let xq = &s.xq[..arb * tokens];
-        yt.par_chunks_mut(chunk_rows * tokens).enumerate().for_each(|(ci, out)| {
-            let r0 = ci * chunk_rows;
-            let rows_here = out.len() / tokens;
-            if tokens == 1 {
-                let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
-                vec_dot_rows(w.ty, k, w_rows, xq, out);
-                return;
-            }
-            // A few rows at a time stay in L1 while every token's activations pass by.
-            let mut tmp = [0f32; QROWS];
-            let mut done = 0;
-            while done < rows_here {
-                let nr = QROWS.min(rows_here - done);
-                let w_rows = &data[(r0 + done) * rb..(r0 + done + nr) * rb];
-                for t in 0..tokens {
-                    vec_dot_rows(w.ty, k, w_rows, &xq[t * arb..(t + 1) * arb], &mut tmp[..nr]);
-                    for i in 0..nr {
-                        out[(done + i) * tokens + t] = tmp[i];
+        yt.par_chunks_mut(chunk_rows * tokens)
+            .enumerate()
+            .for_each(|(ci, out)| {
+                let r0 = ci * chunk_rows;
+                let rows_here = out.len() / tokens;
+                // A few rows at a time stay in L1 while every token's activations pass by.
+                let mut done = 0;
+                while done < rows_here {
+                    let nr = QROWS.min(rows_here - done);
+                    let w_rows = &data[(r0 + done) * rb..(r0 + done + nr) * rb];
+                    for t in 0..tokens {
+                        let o = &mut out[t * rows_here + done..t * rows_here + done + nr];
+                        vec_dot_rows(w.ty, k, w_rows, &xq[t * arb..(t + 1) * arb], o);
                     }
+                    done += nr;
                 }
-                done += nr;
-            }
-        });
+            });
     } else {
         yt.par_chunks_mut(chunk_rows * tokens)
             .enumerate()
             .for_each(|(ci, out)| {
-                TILE.with(|tile| {
-                    let mut tile = tile.borrow_mut();
+                TILE.with(|scratch| {
+                    let (tile, panel) = &mut *scratch.borrow_mut();
                     tile.resize(TILE_ROWS * k, 0.0);
+                    panel.resize(ops::PANEL_ROWS * k, 0.0);
                     let r0 = ci * chunk_rows;
                     let rows_here = out.len() / tokens;
                     let mut done = 0;
@@ -153,14 +153,16 @@ pub fn matmul(
                                 &mut tile[i * k..(i + 1) * k],
                             );
                         }
-                        tile_products(
-                            &tile[..nr * k],
-                            nr,
-                            x,
-                            tokens,
-                            k,
-                            &mut out[done * tokens..(done + nr) * tokens],
-                        );
+                        let block = Block {
+                            out: &mut *out,
+                            stride: rows_here,
+                            col: done,
+                        };
+                        if tokens >= ops::PANEL_TOKENS {
+                            panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
+                        } else {
+                            tile_products(&tile[..nr * k], nr, x, tokens, k, block);
+                        }
                         done += nr;
                     }
                 });
@@ -168,28 +170,75 @@ pub fn matmul(
     }
 
     if !direct {
-        transpose(&s.yt[..n * tokens], n, tokens, y);
-    }
-}
-
-/// `dst[c][r] = src[r][c]` for a `[rows, cols]` source, in cache-sized blocks.
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const B: usize = 32;
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
+        // Copy each task's token-major stripe into its columns of y.
+        for (ci, stripe) in s.yt[..n * tokens].chunks(chunk_rows * tokens).enumerate() {
+            let r0 = ci * chunk_rows;
+            let rows_here = stripe.len() / tokens;
+            for t in 0..tokens {
+                y[t * n + r0..t * n + r0 + rows_here]
+                    .copy_from_slice(&stripe[t * rows_here..(t + 1) * rows_here]);
             }
         }
     }
 }
 
-/// `out[r][t] = tile[r] · x[t]` for `nr` dequantized rows, in 4-row × 2-token blocks.
-fn tile_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, out: &mut [f32]) {
+/// Where a tile's results go: `out[t * stride + col + r]` for token t, tile row r.
+struct Block<'a> {
+    out: &'a mut [f32],
+    stride: usize,
+    col: usize,
+}
+
+/// `out[r][t] = tile[r] · x[t]` for up to 16 dequantized rows: the rows are packed k-major
+/// into `panel` (zero-padded) and multiplied with 6 tokens at a time.
+fn panel_products(
+    tile: &[f32],
+    nr: usize,
+    panel: &mut [f32],
+    x: &[f32],
+    tokens: usize,
+    k: usize,
+    o: Block<'_>,
+) {
+    const R: usize = ops::PANEL_ROWS;
+    const T: usize = ops::PANEL_TOKENS;
+    debug_assert!(nr <= R && tokens >= T);
+    // Transpose in 8-column blocks: contiguous reads from each row, short strided writes.
+    if nr < R {
+        panel.fill(0.0);
+    }
+    for i0 in (0..k).step_by(8) {
+        let w = 8.min(k - i0);
+        for r in 0..nr {
+            let src = &tile[r * k + i0..r * k + i0 + w];
+            for (j, v) in src.iter().enumerate() {
+                panel[(i0 + j) * R + r] = *v;
+            }
+        }
+    }
+    let xr = |t: usize| &x[t * k..(t + 1) * k];
+    let mut t0 = 0;
+    while t0 < tokens {
+        // The last group overlaps the previous one rather than running past the batch.
+        let t = t0.min(tokens - T);
+        let c = ops::gemm_panel_16x6(
+            panel,
+            [xr(t), xr(t + 1), xr(t + 2), xr(t + 3), xr(t + 4), xr(t + 5)],
+            k,
+        );
+        for (j, row) in c.iter().enumerate() {
+            let at = (t + j) * o.stride + o.col;
+            o.out[at..at + nr].copy_from_slice(&row[..nr]);
+        }
+        t0 += T;
+    }
+}
+
+/// `tile[r] · x[t]` for `nr` dequantized rows and a few tokens, in 4-row × 2-token blocks.
+fn tile_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, o: Block<'_>) {
     let row = |r: usize| &tile[r * k..(r + 1) * k];
     let xr = |t: usize| &x[t * k..(t + 1) * k];
+    let at = |t: usize, r: usize| t * o.stride + o.col + r;
     let mut r = 0;
     while r + 4 <= nr {
         let ws = [row(r), row(r + 1), row(r + 2), row(r + 3)];
@@ -197,22 +246,21 @@ fn tile_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, ou
         while t + 2 <= tokens {
             let d = ops::dot_4x2(ws, [xr(t), xr(t + 1)], k);
             for (j, col) in d.iter().enumerate() {
-                for (i, v) in col.iter().enumerate() {
-                    out[(r + i) * tokens + t + j] = *v;
-                }
+                let i0 = at(t + j, r);
+                o.out[i0..i0 + 4].copy_from_slice(col);
             }
             t += 2;
         }
         if t < tokens {
             for i in 0..4 {
-                out[(r + i) * tokens + t] = ops::dot(ws[i], xr(t));
+                o.out[at(t, r + i)] = ops::dot(ws[i], xr(t));
             }
         }
         r += 4;
     }
     for r in r..nr {
         for t in 0..tokens {
-            out[r * tokens + t] = ops::dot(row(r), xr(t));
+            o.out[at(t, r)] = ops::dot(row(r), xr(t));
         }
     }
 }

@@ -32,6 +32,20 @@ pub mod scalar {
         out
     }
 
+    /// Scalar twin of [`super::gemm_panel_16x6`].
+    pub fn gemm_panel_16x6(panel: &[f32], x: [&[f32]; 6], k: usize) -> [[f32; 16]; 6] {
+        let mut out = [[0f32; 16]; 6];
+        for t in 0..6 {
+            for i in 0..k {
+                let a = x[t][i];
+                for r in 0..16 {
+                    out[t][r] += a * panel[i * 16 + r];
+                }
+            }
+        }
+        out
+    }
+
     pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         for (yi, xi) in y.iter_mut().zip(x) {
             *yi += a * xi;
@@ -63,6 +77,26 @@ pub fn dot_4x2(w: [&[f32]; 4], x: [&[f32]; 2], k: usize) -> [[f32; 4]; 2] {
         return unsafe { crate::isa::x86_64::avx2::dot_4x2(w, x, k) };
     }
     scalar::dot_4x2(w, x, k)
+}
+
+/// Weight rows in a packed panel for [`gemm_panel_16x6`].
+pub const PANEL_ROWS: usize = 16;
+/// Activation rows per [`gemm_panel_16x6`] call.
+pub const PANEL_TOKENS: usize = 6;
+
+/// `out[t][r] = Σ_i x[t][i] · panel[i·16 + r]`: 16 weight rows packed k-major against 6
+/// activation rows. Panics if `panel` is shorter than `16·k` or a row shorter than `k`.
+pub fn gemm_panel_16x6(panel: &[f32], x: [&[f32]; 6], k: usize) -> [[f32; 16]; 6] {
+    assert!(
+        panel.len() >= 16 * k && x.iter().all(|r| r.len() >= k),
+        "gemm_panel_16x6: short input"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx2 {
+        // SAFETY: features proved by `isa()`; lengths checked above.
+        return unsafe { crate::isa::x86_64::avx2::gemm_panel_16x6(panel, x, k) };
+    }
+    scalar::gemm_panel_16x6(panel, x, k)
 }
 
 /// `y += a·x`. Panics if the lengths differ.
@@ -111,6 +145,16 @@ mod tests {
             for t in 0..2 {
                 for r in 0..4 {
                     assert!((got[t][r] - refv[t][r]).abs() < tol as f32, "4x2 n={n}");
+                }
+            }
+            let p = rand_vec(&mut s, 16 * n);
+            let xs: Vec<Vec<f32>> = (0..6).map(|_| rand_vec(&mut s, n)).collect();
+            let xr = [&xs[0][..], &xs[1], &xs[2], &xs[3], &xs[4], &xs[5]];
+            let got = gemm_panel_16x6(&p, xr, n);
+            let want = scalar::gemm_panel_16x6(&p, xr, n);
+            for t in 0..6 {
+                for r in 0..16 {
+                    assert!((got[t][r] - want[t][r]).abs() < tol as f32, "panel n={n}");
                 }
             }
             let mut y1 = rand_vec(&mut s, n);

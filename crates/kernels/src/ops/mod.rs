@@ -7,4 +7,4 @@ mod f32dot;
 pub use elementwise::{
     gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
 };
-pub use f32dot::{axpy, dot, dot_4x2, scalar};
+pub use f32dot::{axpy, dot, dot_4x2, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS};

@@ -128,3 +128,43 @@ pub unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         y[j] += a * x[j];
     }
 }
+
+/// `out[t][r] = Σ_i x[t][i] · panel[i][r]` for a packed panel of 16 weight rows
+/// (`panel[i*16 + r]`, k-major) and 6 activation rows of length `k`. Outer-product form:
+/// each step loads two vectors of the panel and broadcasts one element of each token.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `panel.len() >= 16 * k`; every `x[t].len() >= k`.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_panel_16x6(panel: &[f32], x: [&[f32]; 6], k: usize) -> [[f32; 16]; 6] {
+    debug_assert!(panel.len() >= 16 * k && x.iter().all(|r| r.len() >= k));
+    // SAFETY: reads stay below 16·k in `panel` and below k in each `x[t]`, as the caller
+    // guarantees; the features are guaranteed by the caller.
+    unsafe {
+        let mut c = [[_mm256_setzero_ps(); 2]; 6];
+        let p = panel.as_ptr();
+        let xp = [
+            x[0].as_ptr(),
+            x[1].as_ptr(),
+            x[2].as_ptr(),
+            x[3].as_ptr(),
+            x[4].as_ptr(),
+            x[5].as_ptr(),
+        ];
+        for i in 0..k {
+            let w0 = _mm256_loadu_ps(p.add(i * 16));
+            let w1 = _mm256_loadu_ps(p.add(i * 16 + 8));
+            for t in 0..6 {
+                let a = _mm256_broadcast_ss(&*xp[t].add(i));
+                c[t][0] = _mm256_fmadd_ps(a, w0, c[t][0]);
+                c[t][1] = _mm256_fmadd_ps(a, w1, c[t][1]);
+            }
+        }
+        let mut out = [[0f32; 16]; 6];
+        for t in 0..6 {
+            _mm256_storeu_ps(out[t].as_mut_ptr(), c[t][0]);
+            _mm256_storeu_ps(out[t].as_mut_ptr().add(8), c[t][1]);
+        }
+        out
+    }
+}
