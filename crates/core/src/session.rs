@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::kv::KvCache;
 use crate::linear::Compute;
-use crate::models::{Model, Workspace};
+use crate::models::{Model, SeqBatch, Workspace};
 
 /// Tokens per forward pass when no logits are needed (prompt processing).
 pub const PREFILL_BATCH: usize = 512;
@@ -152,5 +152,67 @@ impl Session {
     /// The logits after the last evaluated token (valid after [`Session::eval_last`]).
     pub fn last_logits(&self) -> &[f32] {
         &self.logits[..self.model.info().vocab_size.min(self.logits.len())]
+    }
+
+    /// One decode step for several sequences of the same model in a single forward pass:
+    /// `sessions[i]` gets `tokens[i]` appended, and its [`Session::last_logits`] updated.
+    /// The matrix products see all the rows at once, so the weights are read once for the
+    /// whole batch. The first session's workspace and thread pool are used.
+    pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<()> {
+        if sessions.len() != tokens.len() {
+            return Err(Error::Invalid(format!(
+                "decode_batch: {} sessions but {} tokens",
+                sessions.len(),
+                tokens.len()
+            )));
+        }
+        let Some(first) = sessions.first() else {
+            return Ok(());
+        };
+        let model = first.model.clone();
+        let pool = first.pool.clone();
+        let compute = first.compute;
+        for s in sessions.iter() {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(Error::Invalid(
+                    "decode_batch: sessions of different models".into(),
+                ));
+            }
+            if s.cache.pos + 1 > s.cache.ctx {
+                return Err(Error::ContextFull {
+                    needed: s.cache.pos + 1,
+                    ctx: s.cache.ctx,
+                    max: model.info().n_ctx_train,
+                });
+            }
+        }
+        let vocab = model.info().vocab_size;
+        // Borrow the first session's buffers for the pass, then hand them back.
+        let mut ws = std::mem::take(&mut sessions[0].ws);
+        let mut logits = std::mem::take(&mut sessions[0].logits);
+        let result = {
+            let mut seqs: Vec<SeqBatch<'_>> = sessions
+                .iter_mut()
+                .zip(tokens.chunks(1))
+                .map(|(s, t)| SeqBatch {
+                    cache: &mut s.cache,
+                    tokens: t,
+                    want: 0..1,
+                })
+                .collect();
+            pool.install(|| model.forward_batch(&mut seqs, &mut logits, &mut ws, compute))
+        };
+        if result.is_ok() {
+            for (i, s) in sessions.iter_mut().enumerate().skip(1) {
+                s.logits.resize(vocab, 0.0);
+                s.logits[..vocab].copy_from_slice(&logits[i * vocab..(i + 1) * vocab]);
+            }
+            for (s, &t) in sessions.iter_mut().zip(tokens) {
+                s.history.push(t);
+            }
+        }
+        sessions[0].ws = ws;
+        sessions[0].logits = logits;
+        result
     }
 }

@@ -154,3 +154,48 @@ fn batched_and_incremental_agree_past_the_window() {
     eprintln!("max |batched − incremental| = {max_d}");
     assert!(max_d < 1e-2, "{max_d}");
 }
+
+/// Several sequences decoded in one batched pass give the logits each gets on its own.
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn batched_decode_of_several_sequences_matches_single() {
+    use wren_core::session::Session;
+    let (_, model) = load();
+    let prompts: [&[u32]; 3] = [
+        &[2, 818, 5279, 529],
+        &[2, 9259, 1902],
+        &[2, 3689, 563, 236743, 236778, 236862],
+    ];
+    let next = [1000u32, 2000, 3000];
+    for compute in [Compute::Exact, Compute::Quantized] {
+        let mut single = Vec::new();
+        for (p, &t) in prompts.iter().zip(&next) {
+            let mut s = session(&model, compute);
+            s.eval_last(p).unwrap();
+            single.push(s.eval_last(&[t]).unwrap().to_vec());
+        }
+        let mut ss: Vec<Session> = prompts
+            .iter()
+            .map(|p| {
+                let mut s = session(&model, compute);
+                s.eval_last(p).unwrap();
+                s
+            })
+            .collect();
+        let mut refs: Vec<&mut Session> = ss.iter_mut().collect();
+        Session::decode_batch(&mut refs, &next).unwrap();
+        for ((s, want), p) in ss.iter().zip(&single).zip(&prompts) {
+            assert_eq!(s.history().len(), p.len() + 1);
+            let max_d = s
+                .last_logits()
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                max_d < 1e-3,
+                "{compute:?}: batched vs single differ by {max_d}"
+            );
+        }
+    }
+}

@@ -286,8 +286,15 @@ impl Model for Gemma3 {
                     s.want
                 )));
             }
-            if let Some(&tok) = s.tokens.iter().find(|&&t| t as usize >= self.info.vocab_size) {
-                return Err(Error::BadToken { id: tok, vocab: self.info.vocab_size });
+            if let Some(&tok) = s
+                .tokens
+                .iter()
+                .find(|&&t| t as usize >= self.info.vocab_size)
+            {
+                return Err(Error::BadToken {
+                    id: tok,
+                    vocab: self.info.vocab_size,
+                });
             }
             offs.push(offs.last().unwrap() + n);
         }
@@ -309,7 +316,12 @@ impl Model for Gemma3 {
             // Attention block: projections over all rows at once.
             let xn = sized(&mut ws.xn, n * e);
             for t in 0..n {
-                ops::rms_norm(&ws.x[t * e..(t + 1) * e], &l.attn_norm, c.eps, &mut xn[t * e..(t + 1) * e]);
+                ops::rms_norm(
+                    &ws.x[t * e..(t + 1) * e],
+                    &l.attn_norm,
+                    c.eps,
+                    &mut xn[t * e..(t + 1) * e],
+                );
             }
             let q = sized(&mut ws.q, n * qdim);
             matmul(&l.wq, xn, n, q, compute, &mut ws.lin);
@@ -318,7 +330,11 @@ impl Model for Gemma3 {
             let v = sized(&mut ws.v, n * kvdim);
             matmul(&l.wv, xn, n, v, compute, &mut ws.lin);
             // QK-norm and RoPE at each row's own position.
-            let freqs = if sliding { &self.inv_freq_local } else { &self.inv_freq_global };
+            let freqs = if sliding {
+                &self.inv_freq_local
+            } else {
+                &self.inv_freq_global
+            };
             let (mut cos, mut sin) = ([0f32; 512], [0f32; 512]);
             let (cos, sin) = (&mut cos[..hd / 2], &mut sin[..hd / 2]);
             for (si, s) in seqs.iter().enumerate() {
@@ -355,7 +371,11 @@ impl Model for Gemma3 {
                     lc,
                     &mut att[a * qdim..b * qdim],
                 );
-                lc.store(s.cache.pos, &k[a * kvdim..b * kvdim], &v[a * kvdim..b * kvdim]);
+                lc.store(
+                    s.cache.pos,
+                    &k[a * kvdim..b * kvdim],
+                    &v[a * kvdim..b * kvdim],
+                );
             }
             let proj = sized(&mut ws.proj, n * e);
             matmul(&l.wo, att, n, proj, compute, &mut ws.lin);
@@ -370,7 +390,12 @@ impl Model for Gemma3 {
             // Feed-forward block.
             let xn = sized(&mut ws.xn, n * e);
             for t in 0..n {
-                ops::rms_norm(&ws.x[t * e..(t + 1) * e], &l.ffn_norm, c.eps, &mut xn[t * e..(t + 1) * e]);
+                ops::rms_norm(
+                    &ws.x[t * e..(t + 1) * e],
+                    &l.ffn_norm,
+                    c.eps,
+                    &mut xn[t * e..(t + 1) * e],
+                );
             }
             let ga = sized(&mut ws.ff_a, n * c.n_ff);
             matmul(&l.w_gate, xn, n, ga, compute, &mut ws.lin);
@@ -402,13 +427,28 @@ impl Model for Gemma3 {
         }
         let hin = sized(&mut ws.head_in, m * e);
         let offs_ref = &offs;
-        let rows = seqs.iter().enumerate().flat_map(|(si, s)| s.want.clone().map(move |t| offs_ref[si] + t));
+        let rows = seqs
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| s.want.clone().map(move |t| offs_ref[si] + t));
         for (i, t) in rows.enumerate() {
-            ops::rms_norm(&ws.x[t * e..(t + 1) * e], &self.output_norm, c.eps, &mut hin[i * e..(i + 1) * e]);
+            ops::rms_norm(
+                &ws.x[t * e..(t + 1) * e],
+                &self.output_norm,
+                c.eps,
+                &mut hin[i * e..(i + 1) * e],
+            );
         }
         let vocab = self.info.vocab_size;
         logits.resize(m * vocab, 0.0);
-        matmul(&self.output, hin, m, &mut logits[..m * vocab], compute, &mut ws.lin);
+        matmul(
+            &self.output,
+            hin,
+            m,
+            &mut logits[..m * vocab],
+            compute,
+            &mut ws.lin,
+        );
         ws.offs = offs;
         Ok(())
     }

@@ -80,7 +80,11 @@ pub trait Model: Send + Sync {
         ws: &mut Workspace,
         compute: Compute,
     ) -> Result<()> {
-        let mut one = [SeqBatch { cache, tokens, want }];
+        let mut one = [SeqBatch {
+            cache,
+            tokens,
+            want,
+        }];
         self.forward_batch(&mut one, logits, ws, compute)
     }
 }
