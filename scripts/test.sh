@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run --release --quiet --bin wren -- fetch >/dev/null
-cargo test --release --workspace -- --include-ignored "$@"
+cargo test --release --workspace -- --include-ignored --nocapture "$@"

@@ -33,6 +33,10 @@ enum Command {
     Logits(commands::logits::Args),
     /// Perplexity of a text file (llama-perplexity's method).
     Perplexity(commands::perplexity::Args),
+    /// Measure prompt-processing and generation speed (like llama-bench).
+    Bench(commands::bench::Args),
+    /// Serve the model over an OpenAI-compatible HTTP API.
+    Serve(commands::serve::Args),
     /// Download the default model into the cache (other commands do this on first use).
     Fetch(commands::fetch_cmd::Args),
 }
@@ -47,6 +51,8 @@ fn main() {
         Command::Logits(a) => commands::logits::main(a),
         Command::Perplexity(a) => commands::perplexity::main(a),
         Command::Fetch(a) => commands::fetch_cmd::main(a),
+        Command::Serve(a) => commands::serve::main(a),
+        Command::Bench(a) => commands::bench::main(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

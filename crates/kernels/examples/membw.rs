@@ -24,25 +24,26 @@ enum Method {
     Loop,
 }
 
-fn sum_dot(x: &[f32], ones: &[f32]) -> f32 {
-    let mut s = 0f32;
-    let mut chunks = x.chunks_exact(CHUNK);
-    for c in &mut chunks {
-        s += dot(c, ones);
-    }
-    let r = chunks.remainder();
-    s + dot(r, &ones[..r.len()])
+fn sum_dot(x: &[f32], ones: &[f32]) -> f64 {
+    // f32 partial sums per chunk, f64 across chunks (exact for the test data).
+    x.chunks(CHUNK)
+        .map(|c| f64::from(dot(c, &ones[..c.len()])))
+        .sum()
 }
 
-fn sum_loop(x: &[f32]) -> f32 {
-    let mut acc = [0f32; 32];
-    let mut chunks = x.chunks_exact(32);
-    for c in &mut chunks {
-        for (a, v) in acc.iter_mut().zip(c) {
-            *a += *v;
-        }
-    }
-    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+fn sum_loop(x: &[f32]) -> f64 {
+    x.chunks(CHUNK)
+        .map(|c| {
+            let mut acc = [0f32; 32];
+            let mut lanes = c.chunks_exact(32);
+            for l in &mut lanes {
+                for (a, v) in acc.iter_mut().zip(l) {
+                    *a += *v;
+                }
+            }
+            f64::from(acc.iter().sum::<f32>() + lanes.remainder().iter().sum::<f32>())
+        })
+        .sum()
 }
 
 /// One timed pass over `data` with `threads` threads; returns (seconds, checksum).
@@ -61,7 +62,7 @@ fn pass(data: &[f32], threads: usize, method: Method, ones: &[f32]) -> (f64, f64
             .collect();
         handles
             .into_iter()
-            .map(|h| f64::from(h.join().expect("worker panicked")))
+            .map(|h| h.join().expect("worker panicked"))
             .sum::<f64>()
     });
     (start.elapsed().as_secs_f64(), total)

@@ -1,0 +1,543 @@
+//! `wren bench`: prompt-processing and generation throughput, in the spirit of llama-bench.
+//!
+//! For every thread count (one rayon pool each), every depth and every prompt / generation
+//! length it runs one untimed warm-up and `-r` timed repetitions, then reports tokens per
+//! second (mean ± sample standard deviation, min, median). The tests:
+//!
+//! - `ppP` (`ppP@dD`): reset the session, fill `D` tokens of context (untimed), then time
+//!   the evaluation of `P` random tokens as one prompt, with logits for the last one only.
+//! - `tgN` (`tgN@dD`): reset, fill `D` tokens (untimed), then time `N` single-token
+//!   decode steps, each computing the logits, feeding a random token every step (the first
+//!   one is BOS when `D` is 0, as llama-bench does).
+//!
+//! Token ids are drawn from a fixed-seed generator in 1000..200000 (clamped to the
+//! vocabulary), skipping control tokens, so every run evaluates the same sequences.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use wren_core::linear::Compute;
+use wren_core::session::{thread_pool, Session};
+use wren_core::tokenizer::Tokenizer;
+
+use crate::common::ModelOpts;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// GGUF model file (default: Gemma 3 270M Q4_K_M, downloaded into the cache on first use).
+    #[arg(short = 'm', long = "model")]
+    pub model: Option<std::path::PathBuf>,
+    /// Prompt lengths to test, comma-separated (0 = no prompt test).
+    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',', default_values_t = [512])]
+    pub n_prompt: Vec<usize>,
+    /// Generation lengths to test, comma-separated (0 = no generation test).
+    #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_values_t = [128])]
+    pub n_gen: Vec<usize>,
+    /// Tokens already in the context before each test (filled untimed), comma-separated.
+    #[arg(short = 'd', long = "n-depth", value_delimiter = ',', default_values_t = [0])]
+    pub n_depth: Vec<usize>,
+    /// Thread counts to test, comma-separated (default: one per core).
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Timed repetitions of each test.
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    pub reps: usize,
+    /// Context size in tokens (default: max depth + max(prompt, gen), rounded up to a
+    /// multiple of 256, capped by the model's trained context).
+    #[arg(short = 'c', long = "ctx")]
+    pub ctx: Option<usize>,
+    /// Matrix arithmetic: exact, quant or auto (see `wren run --help`).
+    #[arg(long = "compute", default_value = "auto", value_parser = parse_compute)]
+    pub compute: Compute,
+    /// Skip the untimed warm-up run of each test.
+    #[arg(long = "no-warmup")]
+    pub no_warmup: bool,
+    /// One JSON object per test on stdout (one line each) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_compute(s: &str) -> Result<Compute, String> {
+    Compute::from_name(s)
+        .ok_or_else(|| format!("unknown compute mode {s:?} (expected exact, quant or auto)"))
+}
+
+fn compute_name(c: Compute) -> &'static str {
+    match c {
+        Compute::Exact => "exact",
+        Compute::Quantized => "quant",
+        Compute::Auto => "auto",
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Prompt,
+    Gen,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Test {
+    kind: Kind,
+    /// Tokens evaluated (timed).
+    n: usize,
+    /// Tokens of context filled before (untimed).
+    depth: usize,
+}
+
+impl Test {
+    fn name(&self) -> String {
+        let k = match self.kind {
+            Kind::Prompt => "pp",
+            Kind::Gen => "tg",
+        };
+        if self.depth > 0 {
+            format!("{k}{}@d{}", self.n, self.depth)
+        } else {
+            format!("{k}{}", self.n)
+        }
+    }
+}
+
+/// Summary statistics of per-repetition tokens/s.
+#[derive(Debug, Clone, PartialEq)]
+struct Stats {
+    mean: f64,
+    stddev: f64,
+    min: f64,
+    max: f64,
+    median: f64,
+}
+
+fn stats(samples: &[f64]) -> Stats {
+    let n = samples.len();
+    if n == 0 {
+        return Stats {
+            mean: f64::NAN,
+            stddev: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            median: f64::NAN,
+        };
+    }
+    let mean = samples.iter().sum::<f64>() / n as f64;
+    let stddev = if n > 1 {
+        (samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let mut s = samples.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Stats {
+        mean,
+        stddev,
+        min: s[0],
+        max: s[n - 1],
+        median,
+    }
+}
+
+/// Fixed-seed token source: ids in 1000..200000 (clamped to the vocabulary), no control
+/// tokens.
+struct TokenGen {
+    state: u64,
+    lo: u32,
+    hi: u32,
+}
+
+impl TokenGen {
+    fn new(vocab: usize, seed: u64) -> TokenGen {
+        let hi = vocab.min(200_000) as u32;
+        let lo = if vocab > 2000 { 1000 } else { 0 };
+        TokenGen {
+            state: seed ^ 0x9E37_79B9_7F4A_7C15,
+            lo,
+            hi,
+        }
+    }
+
+    fn next(&mut self, tok: &Tokenizer) -> u32 {
+        loop {
+            // xorshift64*
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            let r = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let span = u64::from(self.hi - self.lo);
+            let id = self.lo + ((r >> 32) % span) as u32;
+            if !tok.is_control(id) {
+                return id;
+            }
+        }
+    }
+
+    fn take(&mut self, tok: &Tokenizer, n: usize) -> Vec<u32> {
+        (0..n).map(|_| self.next(tok)).collect()
+    }
+}
+
+/// The process's peak resident set size (VmHWM), in bytes; `None` off Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let s = std::fs::read_to_string("/proc/self/status").ok()?;
+        for line in s.lines() {
+            if let Some(rest) = line.strip_prefix("VmHWM:") {
+                let kb: u64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+                return Some(kb * 1024);
+            }
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+fn check_list(name: &str, v: &[usize]) -> Result<()> {
+    if v.is_empty() {
+        bail!("{name} needs at least one value");
+    }
+    Ok(())
+}
+
+/// The context size the tests need: max depth + max(prompt, gen).
+fn needed_ctx(a: &Args) -> usize {
+    let d = a.n_depth.iter().copied().max().unwrap_or(0);
+    let p = a.n_prompt.iter().copied().max().unwrap_or(0);
+    let g = a.n_gen.iter().copied().max().unwrap_or(0);
+    d + p.max(g)
+}
+
+fn choose_ctx(a: &Args, n_ctx_train: usize) -> Result<usize> {
+    let need = needed_ctx(a);
+    match a.ctx {
+        Some(0) => bail!("--ctx must be at least 1"),
+        Some(c) if c > n_ctx_train => {
+            bail!("--ctx {c} is larger than the model's trained context ({n_ctx_train} tokens)")
+        }
+        Some(c) if c < need => bail!(
+            "--ctx {c} is too small: the tests need {need} tokens (max depth + max(prompt, gen))"
+        ),
+        Some(c) => Ok(c),
+        None => {
+            if need > n_ctx_train {
+                bail!(
+                    "the tests need {need} tokens of context (max depth + max(prompt, gen)) but \
+                     the model's trained context is {n_ctx_train}"
+                );
+            }
+            Ok(need.div_ceil(256).saturating_mul(256).clamp(1, n_ctx_train))
+        }
+    }
+}
+
+fn validate(a: &Args) -> Result<()> {
+    check_list("-p/--n-prompt", &a.n_prompt)?;
+    check_list("-n/--n-gen", &a.n_gen)?;
+    check_list("-d/--n-depth", &a.n_depth)?;
+    if a.threads.contains(&0) {
+        bail!("-t/--threads: thread counts must be at least 1");
+    }
+    if a.reps == 0 {
+        bail!("-r/--repetitions must be at least 1");
+    }
+    if a.n_prompt.iter().chain(&a.n_gen).all(|&n| n == 0) {
+        bail!("nothing to run: every -p and -n value is 0");
+    }
+    Ok(())
+}
+
+/// Run one repetition of `t`; returns tokens per second of the timed part.
+fn run_once(
+    s: &mut Session,
+    tok: &Tokenizer,
+    gen: &mut TokenGen,
+    t: Test,
+    bos: Option<u32>,
+) -> Result<f64> {
+    s.reset();
+    if t.depth > 0 {
+        let fill = gen.take(tok, t.depth);
+        s.eval_with(&fill, 0..0, |_, _| {})?;
+    }
+    match t.kind {
+        Kind::Prompt => {
+            let prompt = gen.take(tok, t.n);
+            let start = Instant::now();
+            let logits = s.eval_last(&prompt)?;
+            std::hint::black_box(logits.first().copied());
+            let dt = start.elapsed().as_secs_f64();
+            Ok(t.n as f64 / dt)
+        }
+        Kind::Gen => {
+            let mut next = match (t.depth, bos) {
+                (0, Some(b)) => b,
+                _ => gen.next(tok),
+            };
+            let start = Instant::now();
+            for _ in 0..t.n {
+                let logits = s.eval_last(&[next])?;
+                std::hint::black_box(logits.first().copied());
+                next = gen.next(tok);
+            }
+            let dt = start.elapsed().as_secs_f64();
+            Ok(t.n as f64 / dt)
+        }
+    }
+}
+
+fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else {
+        format!("{:.2} MiB", b / (1024.0 * 1024.0))
+    }
+}
+
+fn fmt_params(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.2} B", n / 1e9)
+    } else {
+        format!("{:.2} M", n / 1e6)
+    }
+}
+
+pub fn main(mut a: Args) -> Result<()> {
+    validate(&a)?;
+    if a.threads.is_empty() {
+        a.threads = vec![std::thread::available_parallelism().map_or(1, |n| n.get())];
+    }
+    let opts = ModelOpts {
+        model: a.model.clone(),
+        threads: a.threads[0],
+        ctx: None,
+        compute: a.compute,
+    };
+    let path = opts.model_path()?;
+    let l = opts.load()?;
+    let info = l.model.info().clone();
+    let ctx = choose_ctx(&a, info.n_ctx_train)?;
+    let model_name = Path::new(&path).file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    let size: u64 = l.file.tensors().iter().map(|t| t.n_bytes).sum();
+    let params: u64 = l.file.tensors().iter().map(|t| t.n_elements()).sum();
+    let isa = wren_kernels::isa::isa().name();
+    let compute = compute_name(a.compute);
+    let bos = if l.tok.add_bos_default() {
+        l.tok.bos_id()
+    } else {
+        None
+    };
+
+    let mut tests = Vec::new();
+    for &depth in &a.n_depth {
+        for &n in &a.n_prompt {
+            if n > 0 {
+                tests.push(Test {
+                    kind: Kind::Prompt,
+                    n,
+                    depth,
+                });
+            }
+        }
+        for &n in &a.n_gen {
+            if n > 0 {
+                tests.push(Test {
+                    kind: Kind::Gen,
+                    n,
+                    depth,
+                });
+            }
+        }
+    }
+
+    let mut out = std::io::stdout().lock();
+    let name_w = model_name.len().max(5);
+    if !a.json {
+        writeln!(
+            out,
+            "| {:<name_w$} | {:>10} | {:>8} | {:>7} | {:>6} | {:>7} | {:>13} | {:>20} | {:>9} | {:>9} |",
+            "model", "size", "params", "compute", "isa", "threads", "test", "t/s", "min", "median"
+        )?;
+        writeln!(
+            out,
+            "| {:-<name_w$} | {:->10} | {:->8} | {:->7} | {:->6} | {:->7} | {:->13} | {:->20} | {:->9} | {:->9} |",
+            ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
+        )?;
+        out.flush()?;
+    }
+
+    for (ti, &threads) in a.threads.iter().enumerate() {
+        let pool = if ti == 0 && l.pool.current_num_threads() == threads {
+            l.pool.clone()
+        } else {
+            thread_pool(threads)?
+        };
+        let mut session = Session::new(l.model.clone(), ctx, pool, a.compute)?;
+        for &t in &tests {
+            // Same token sequences for every thread count and repetition of a test.
+            let seed = ((t.n as u64) << 32) ^ ((t.depth as u64) << 8) ^ (t.kind as u64);
+            if !a.no_warmup {
+                let mut gen = TokenGen::new(info.vocab_size, seed);
+                run_once(&mut session, &l.tok, &mut gen, t, bos)?;
+            }
+            let mut samples = Vec::with_capacity(a.reps);
+            for _ in 0..a.reps {
+                let mut gen = TokenGen::new(info.vocab_size, seed);
+                samples.push(run_once(&mut session, &l.tok, &mut gen, t, bos)?);
+            }
+            let st = stats(&samples);
+            let rss = peak_rss_bytes();
+            if a.json {
+                let v = json!({
+                    "test": t.name(),
+                    "kind": match t.kind { Kind::Prompt => "pp", Kind::Gen => "tg" },
+                    "n_tokens": t.n,
+                    "n_depth": t.depth,
+                    "threads": threads,
+                    "reps": a.reps,
+                    "tokens_per_s": st.mean,
+                    "stddev": st.stddev,
+                    "min": st.min,
+                    "max": st.max,
+                    "median": st.median,
+                    "samples": samples,
+                    "peak_rss_bytes": rss,
+                    "compute": compute,
+                    "isa": isa,
+                    "model": model_name,
+                    "model_size_bytes": size,
+                    "model_params": params,
+                    "ctx": ctx,
+                    "wren_version": env!("CARGO_PKG_VERSION"),
+                });
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(
+                    out,
+                    "| {:<name_w$} | {:>10} | {:>8} | {:>7} | {:>6} | {:>7} | {:>13} | {:>20} | {:>9.2} | {:>9.2} |",
+                    model_name,
+                    fmt_bytes(size),
+                    fmt_params(params),
+                    compute,
+                    isa,
+                    threads,
+                    t.name(),
+                    format!("{:.2} ± {:.2}", st.mean, st.stddev),
+                    st.min,
+                    st.median,
+                )?;
+            }
+            out.flush()?;
+        }
+    }
+    if !a.json {
+        let rss = peak_rss_bytes().map_or_else(|| "n/a".to_string(), fmt_bytes);
+        writeln!(out)?;
+        writeln!(
+            out,
+            "ctx {ctx}, {} repetitions{}, peak RSS {rss}",
+            a.reps,
+            if a.no_warmup { ", no warm-up" } else { "" }
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(p: &[usize], n: &[usize], d: &[usize], ctx: Option<usize>) -> Args {
+        Args {
+            model: None,
+            n_prompt: p.to_vec(),
+            n_gen: n.to_vec(),
+            n_depth: d.to_vec(),
+            threads: vec![1],
+            reps: 1,
+            ctx,
+            compute: Compute::Auto,
+            no_warmup: false,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn stats_of_samples() {
+        let s = stats(&[1.0, 3.0, 2.0, 4.0]);
+        assert_eq!(s.mean, 2.5);
+        assert_eq!(s.median, 2.5);
+        assert_eq!(s.min, 1.0);
+        assert_eq!(s.max, 4.0);
+        assert!((s.stddev - 1.290_994_448_7).abs() < 1e-9);
+        let one = stats(&[5.0]);
+        assert_eq!((one.mean, one.stddev, one.median), (5.0, 0.0, 5.0));
+    }
+
+    #[test]
+    fn test_names() {
+        let t = Test {
+            kind: Kind::Gen,
+            n: 128,
+            depth: 4096,
+        };
+        assert_eq!(t.name(), "tg128@d4096");
+        let p = Test {
+            kind: Kind::Prompt,
+            n: 512,
+            depth: 0,
+        };
+        assert_eq!(p.name(), "pp512");
+    }
+
+    #[test]
+    fn context_choice() {
+        assert_eq!(
+            choose_ctx(&args(&[512], &[128], &[0], None), 32768).unwrap(),
+            512
+        );
+        assert_eq!(
+            choose_ctx(&args(&[512], &[128], &[0, 4096], None), 32768).unwrap(),
+            4608
+        );
+        assert_eq!(
+            choose_ctx(&args(&[64], &[16], &[0], None), 32768).unwrap(),
+            256
+        );
+        assert!(choose_ctx(&args(&[512], &[128], &[0], None), 300).is_err());
+        assert!(choose_ctx(&args(&[512], &[128], &[0], Some(511)), 32768).is_err());
+        assert_eq!(
+            choose_ctx(&args(&[512], &[128], &[0], Some(600)), 32768).unwrap(),
+            600
+        );
+        assert!(choose_ctx(&args(&[512], &[128], &[0], Some(0)), 32768).is_err());
+    }
+
+    #[test]
+    fn validation() {
+        assert!(validate(&args(&[512], &[128], &[0], None)).is_ok());
+        assert!(validate(&args(&[], &[128], &[0], None)).is_err());
+        assert!(validate(&args(&[0], &[0], &[0], None)).is_err());
+        let mut a = args(&[512], &[128], &[0], None);
+        a.threads = vec![1, 0];
+        assert!(validate(&a).is_err());
+        a.threads = vec![1];
+        a.reps = 0;
+        assert!(validate(&a).is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! End-to-end test of `wren serve` with the real model (ignored by default; scripts/test.sh
+//! fetches the model and runs it with `--include-ignored`). A tiny HTTP/1.1 client over
+//! `std::net::TcpStream` keeps the dependencies small.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One request with `Connection: close`; returns (status, body), de-chunking if needed.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((
+        status,
+        if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        },
+    ))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn post(port: u16, path: &str, body: Value) -> Value {
+    let (status, text) = http(port, "POST", path, Some(&body)).expect("request");
+    assert_eq!(status, 200, "{path}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn serve_matches_run_greedy() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wren"))
+        .args(["serve", "--port", &port.to_string(), "--parallel", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start wren serve");
+    let start = Instant::now();
+    loop {
+        if let Ok((200, _)) = http(port, "GET", "/health", None) {
+            break;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("wren serve exited early: {st}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let server = Server(child);
+
+    let prompt = "The capital of France is";
+    let v = post(
+        port,
+        "/v1/completions",
+        json!({"prompt": prompt, "max_tokens": 16, "temperature": 0}),
+    );
+    let text = v["choices"][0]["text"].as_str().unwrap().to_string();
+    assert!(
+        v["usage"]["completion_tokens"].as_u64().unwrap() <= 16,
+        "{v}"
+    );
+
+    let run = Command::new(env!("CARGO_BIN_EXE_wren"))
+        .args(["run", "--greedy", "--no-echo", "-n", "16", prompt])
+        .output()
+        .expect("run wren run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = String::from_utf8(run.stdout).unwrap();
+    let want = out.strip_suffix('\n').unwrap_or(&out);
+    assert_eq!(
+        text, want,
+        "serve and run disagree on the greedy completion"
+    );
+
+    let v = post(
+        port,
+        "/v1/chat/completions",
+        json!({"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 16, "temperature": 0}),
+    );
+    assert_eq!(v["object"], "chat.completion");
+    let reply = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(!reply.is_empty(), "{v}");
+    assert!(!reply.contains("<end_of_turn>"), "{reply}");
+    let finish = v["choices"][0]["finish_reason"].as_str().unwrap();
+    assert!(finish == "stop" || finish == "length", "{v}");
+
+    // Streaming: chunks, then [DONE].
+    let (status, body) = http(
+        port,
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0, "stream": true})),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("chat.completion.chunk"), "{body}");
+    assert!(body.trim_end().ends_with("data: [DONE]"), "{body}");
+
+    let (status, metrics) = http(port, "GET", "/metrics", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("wren_completion_tokens_total"),
+        "{metrics}"
+    );
+    drop(server);
+}

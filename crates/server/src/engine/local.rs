@@ -1,0 +1,162 @@
+//! The real engine: one thread that owns the model's sessions.
+//!
+//! [`LocalEngine::start`] creates `parallel` [`Session`]s (each with its own KV cache of
+//! `ctx` tokens, all sharing one rayon pool) and moves them into the engine thread
+//! (`worker`). Handlers talk to it through a bounded queue of [`GenRequest`]s; a full
+//! queue is reported at once ([`EngineError::QueueFull`]) rather than waited on.
+//!
+//! Prefix reuse: a slot keeps its history after a request ends; a later prompt that
+//! strictly extends that whole history only evaluates the new suffix (multi-turn chats
+//! mostly do). Because sliding-window layers store their keys in a ring that cannot be
+//! rewound, a prompt sharing only *part* of a history is recomputed from scratch (see
+//! `slots`).
+//!
+//! Tokenization and chat-template rendering run on the caller's thread (the tokenizer is
+//! shared read-only), so the engine thread only ever does model work.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+
+use wren_core::chat::{ChatMessage, ChatTemplate, Segment};
+use wren_core::linear::Compute;
+use wren_core::models::Model;
+use wren_core::session::Session;
+use wren_core::tokenizer::Tokenizer;
+
+use super::worker::{Counters, Slot, Worker};
+use super::{Engine, EngineError, EngineInfo, EngineStats, GenRequest};
+
+/// How to run the local engine.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// Reported by `/v1/models`.
+    pub model_id: String,
+    /// Context size of each sequence.
+    pub ctx: usize,
+    /// Sequences decoded concurrently (>= 1).
+    pub parallel: usize,
+    /// Requests that may wait for a free slot before new ones get 503.
+    pub queue: usize,
+    pub compute: Compute,
+}
+
+pub struct LocalEngine {
+    info: EngineInfo,
+    tok: Arc<Tokenizer>,
+    template: ChatTemplate,
+    queue: SyncSender<GenRequest>,
+    queue_cap: usize,
+    counters: Arc<Counters>,
+}
+
+impl LocalEngine {
+    /// Creates the sessions and starts the engine thread. The thread ends once this
+    /// handle is dropped and the running sequences have finished or been cancelled.
+    pub fn start(
+        model: Arc<dyn Model>,
+        tok: Tokenizer,
+        template: ChatTemplate,
+        pool: Arc<rayon::ThreadPool>,
+        cfg: LocalConfig,
+    ) -> wren_core::Result<LocalEngine> {
+        let parallel = cfg.parallel.max(1);
+        let slots = (0..parallel)
+            .map(|_| Session::new(model.clone(), cfg.ctx, pool.clone(), cfg.compute).map(Slot::new))
+            .collect::<wren_core::Result<Vec<_>>>()?;
+        let tok = Arc::new(tok);
+        let counters = Arc::new(Counters::default());
+        let (queue, rx) = sync_channel(cfg.queue);
+        let worker = Worker {
+            tok: tok.clone(),
+            slots,
+            rx,
+            counters: counters.clone(),
+            vocab_size: model.info().vocab_size,
+            clock: 0,
+        };
+        std::thread::Builder::new()
+            .name("wren-engine".into())
+            .spawn(move || worker.run())
+            .map_err(|e| {
+                wren_core::Error::Invalid(format!("cannot start the engine thread: {e}"))
+            })?;
+        Ok(LocalEngine {
+            info: EngineInfo {
+                model_id: cfg.model_id,
+                ctx: cfg.ctx,
+                vocab_size: model.info().vocab_size,
+                parallel,
+            },
+            tok,
+            template,
+            queue,
+            queue_cap: cfg.queue,
+            counters,
+        })
+    }
+}
+
+impl Engine for LocalEngine {
+    fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    fn encode(&self, text: &str, add_bos: bool, parse_special: bool) -> Vec<u32> {
+        let bos = add_bos && self.tok.add_bos_default();
+        self.tok.encode(text, bos, parse_special)
+    }
+
+    fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError> {
+        let segs = self
+            .template
+            .render_segments(messages, true)
+            .map_err(|e| EngineError::Template(e.to_string()))?;
+        let mut out = Vec::new();
+        for s in &segs {
+            match s {
+                // Control tokens come from the template only, never from message content.
+                Segment::Template(t) => self.tok.encode_into(t, false, true, &mut out),
+                Segment::Content(c) => self.tok.encode_into(c, false, false, &mut out),
+            }
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        let vocab = self.tok.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {
+            return Err(EngineError::BadToken { id, vocab });
+        }
+        Ok(self.tok.decode(ids))
+    }
+
+    fn submit(&self, req: GenRequest) -> Result<(), EngineError> {
+        // Count first so the worker's decrement can never run before the increment.
+        self.counters.queue_depth.fetch_add(1, Ordering::Relaxed);
+        match self.queue.try_send(req) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.counters.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => EngineError::QueueFull {
+                        queued: self.queue_cap,
+                    },
+                    TrySendError::Disconnected(_) => EngineError::Stopped,
+                })
+            }
+        }
+    }
+
+    fn stats(&self) -> EngineStats {
+        let c = &self.counters;
+        EngineStats {
+            queue_depth: c.queue_depth.load(Ordering::Relaxed),
+            active: c.active.load(Ordering::Relaxed),
+            decode_tokens: c.decode_tokens.load(Ordering::Relaxed),
+            decode_seconds: c.decode_nanos.load(Ordering::Relaxed) as f64 * 1e-9,
+            prompt_tokens_evaluated: c.prompt_evaluated.load(Ordering::Relaxed),
+            prompt_tokens_reused: c.prompt_reused.load(Ordering::Relaxed),
+        }
+    }
+}

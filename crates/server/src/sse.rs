@@ -1,0 +1,100 @@
+//! Server-sent events in OpenAI's streaming format: one `data: {json}` event per chunk,
+//! then `data: [DONE]`. Keep-alive comments are sent while the model is quiet.
+//!
+//! The stream owns the [`Generation`]; when the client disconnects, hyper drops the
+//! stream, which drops the event receiver, and the engine cancels the sequence.
+
+use std::convert::Infallible;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::engine::{FinishReason, Usage};
+use crate::openai::gen::{Generation, Piece, TokenLp};
+
+/// How an endpoint spells its chunks.
+pub trait ChunkFormat: Send + 'static {
+    /// A chunk before any text (chat: the one with `role`).
+    fn first(&self) -> Option<Event>;
+    fn text(&self, text: String, logprobs: Vec<TokenLp>) -> Event;
+    fn finish(&self, reason: FinishReason) -> Event;
+    /// The `stream_options.include_usage` chunk (empty `choices`).
+    fn usage(&self, usage: Usage) -> Event;
+}
+
+/// `data: {json}`.
+pub fn json_event(v: &impl Serialize) -> Event {
+    Event::default().data(serde_json::to_string(v).unwrap_or_else(|_| "{}".into()))
+}
+
+enum Phase {
+    Start,
+    Body,
+    Usage(Usage),
+    Done,
+    End,
+}
+
+struct State<F> {
+    gen: Generation,
+    fmt: F,
+    phase: Phase,
+    include_usage: bool,
+}
+
+/// The streaming response for `gen`.
+pub fn stream<F: ChunkFormat>(gen: Generation, fmt: F, include_usage: bool) -> Response {
+    let st = State {
+        gen,
+        fmt,
+        phase: Phase::Start,
+        include_usage,
+    };
+    let events = futures_util::stream::unfold(st, |mut st| async move {
+        let ev = next_event(&mut st).await?;
+        Some((Ok::<Event, Infallible>(ev), st))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
+    loop {
+        match std::mem::replace(&mut st.phase, Phase::End) {
+            Phase::Start => {
+                st.phase = Phase::Body;
+                if let Some(ev) = st.fmt.first() {
+                    return Some(ev);
+                }
+            }
+            Phase::Body => match st.gen.next().await {
+                Some(Piece::Text { text, logprobs }) => {
+                    st.phase = Phase::Body;
+                    return Some(st.fmt.text(text, logprobs));
+                }
+                Some(Piece::End { finish, usage }) => {
+                    st.phase = if st.include_usage {
+                        Phase::Usage(usage)
+                    } else {
+                        Phase::Done
+                    };
+                    return Some(st.fmt.finish(finish));
+                }
+                Some(Piece::Failed(e)) => {
+                    e.log();
+                    st.phase = Phase::Done;
+                    return Some(json_event(&e.body()));
+                }
+                None => st.phase = Phase::Done,
+            },
+            Phase::Usage(u) => {
+                st.phase = Phase::Done;
+                return Some(st.fmt.usage(u));
+            }
+            Phase::Done => return Some(Event::default().data("[DONE]")),
+            Phase::End => return None,
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The HTTP API against a fake engine: no model, no sockets (`oneshot` on the router).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use wren_server::engine::fake::{FakeEngine, FAKE_BOS};
+use wren_server::{router, AppState};
+
+const PIECES: &[&str] = &["Hel", "lo", ", wor", "ld", "!"];
+
+fn app_with(engine: Arc<FakeEngine>, key: Option<&str>) -> Router {
+    router(AppState::new(engine, key.map(str::to_string)))
+}
+
+fn app() -> Router {
+    app_with(Arc::new(FakeEngine::new(PIECES)), None)
+}
+
+struct Res {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Res {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// Asserts an OpenAI-shaped error with this status; returns the `error` object.
+    fn error(&self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        let v = self.json();
+        let e = v["error"].clone();
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert!(e["type"].is_string(), "{v}");
+        assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
+        e
+    }
+
+    /// The `data:` payloads of an SSE body.
+    fn sse(&self) -> Vec<String> {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        let ct = self.headers[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(ct.starts_with("text/event-stream"), "{ct}");
+        self.body
+            .split("\n\n")
+            .filter_map(|ev| ev.strip_prefix("data: "))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    key: Option<&str>,
+) -> Res {
+    let mut req = Request::builder().method(method).uri(path);
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    if let Some(k) = key {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    let req = req
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Res {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn post(app: &Router, path: &str, body: &Value) -> Res {
+    call(app, "POST", path, Some(&body.to_string()), None).await
+}
+
+fn chat_body(extra: Value) -> Value {
+    let mut b = json!({
+        "model": "my-model",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"}
+        ]
+    });
+    b.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    b
+}
+
+#[tokio::test]
+async fn chat_completion_has_openai_shape() {
+    let engine = Arc::new(FakeEngine::new(PIECES));
+    let app = app_with(engine.clone(), None);
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"temperature": 0, "seed": 7})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["object"], "chat.completion");
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert!(v["created"].as_u64().unwrap() > 1_600_000_000);
+    assert_eq!(v["model"], "my-model");
+    let c = &v["choices"][0];
+    assert_eq!(c["index"], 0);
+    assert_eq!(c["message"]["role"], "assistant");
+    assert_eq!(c["message"]["content"], "Hello, world!");
+    assert_eq!(c["finish_reason"], "stop");
+    assert!(c["logprobs"].is_null());
+    // The fake renders "role: content\n" lines + "assistant:", bytes + BOS.
+    let prompt = "system: Be brief.\nuser: Hi\nassistant:";
+    let u = &v["usage"];
+    assert_eq!(u["prompt_tokens"], prompt.len() + 1);
+    assert_eq!(u["completion_tokens"], 5);
+    assert_eq!(u["total_tokens"], prompt.len() + 6);
+    let seen = engine.last_request().unwrap();
+    assert_eq!(seen.prompt[0], FAKE_BOS);
+    assert_eq!((seen.temperature, seen.seed), (0.0, 7));
+}
+
+#[tokio::test]
+async fn chat_accepts_text_parts_and_rejects_other_parts() {
+    let app = app();
+    let msgs = json!({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]}]});
+    let r = post(&app, "/v1/chat/completions", &msgs).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let img = json!({"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "x"}}]}]});
+    let e = post(&app, "/v1/chat/completions", &img)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("image_url"), "{e}");
+    let role = json!({"messages": [{"role": "wizard", "content": "x"}]});
+    let e = post(&app, "/v1/chat/completions", &role)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "messages[0].role");
+    let empty = json!({"messages": []});
+    post(&app, "/v1/chat/completions", &empty)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn chat_stream_chunk_sequence() {
+    let app = app();
+    let body = chat_body(json!({"stream": true, "stream_options": {"include_usage": true}}));
+    let data = post(&app, "/v1/chat/completions", &body).await.sse();
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    for c in &chunks {
+        assert_eq!(c["object"], "chat.completion.chunk");
+        assert_eq!(c["id"], chunks[0]["id"]);
+        assert_eq!(c["model"], "my-model");
+    }
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Hello, world!");
+    let n = chunks.len();
+    let fin = &chunks[n - 2]["choices"][0];
+    assert_eq!(fin["finish_reason"], "stop");
+    assert_eq!(fin["delta"], json!({}));
+    assert!(chunks[1]["choices"][0]["finish_reason"].is_null());
+    let usage = &chunks[n - 1];
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 5);
+
+    // Without include_usage: no usage chunk.
+    let data = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"stream": true})),
+    )
+    .await
+    .sse();
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    assert!(data.iter().all(|d| !d.contains("\"usage\"")), "{data:?}");
+}
+
+#[tokio::test]
+async fn completions_and_length_finish() {
+    let engine = Arc::new(FakeEngine::new(PIECES));
+    let app = app_with(engine.clone(), None);
+    let r = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": "abc", "max_tokens": 2}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["model"], "fake-model");
+    assert_eq!(v["choices"][0]["text"], "Hello");
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["prompt_tokens"], 4);
+    assert_eq!(
+        engine.last_request().unwrap().prompt,
+        vec![FAKE_BOS, 97, 98, 99]
+    );
+
+    // Token-id prompts are used as given; streaming works the same way.
+    let r = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": [104, 105], "stream": true}),
+    )
+    .await;
+    let data = r.sse();
+    assert_eq!(data.last().unwrap(), "[DONE]");
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter_map(|c| c["choices"][0]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello, world!");
+    assert_eq!(engine.last_request().unwrap().prompt, vec![104, 105]);
+    let bad = post(&app, "/v1/completions", &json!({"prompt": [99999]})).await;
+    bad.error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn stop_strings_cut_the_output() {
+    let app = app();
+    let cases = [
+        (json!("lo"), "Hel"),                        // split across "Hel" | "lo"
+        (json!(", w"), "Hello"),                     // inside one token
+        (json!(["zzz", "rld", "ld!"]), "Hello, wo"), // list; spans "wor" | "ld"
+        (json!("nope"), "Hello, world!"),
+    ];
+    for (stop, want) in cases {
+        let body = json!({"prompt": "x", "stop": stop.clone()});
+        let v = post(&app, "/v1/completions", &body).await.json();
+        assert_eq!(v["choices"][0]["text"], want, "stop {stop}");
+        let finish = v["choices"][0]["finish_reason"].clone();
+        assert_eq!(finish, "stop", "stop {stop}");
+        // Streaming gives the same text.
+        let body = chat_body(json!({"stop": stop.clone(), "stream": true}));
+        let data = post(&app, "/v1/chat/completions", &body).await.sse();
+        let text: String = data[..data.len() - 1]
+            .iter()
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        assert_eq!(text, want, "streamed, stop {stop}");
+    }
+}
+
+#[tokio::test]
+async fn logprobs_are_reported() {
+    let engine = Arc::new(FakeEngine::new(PIECES));
+    let app = app_with(engine.clone(), None);
+    let body = chat_body(json!({"logprobs": true, "top_logprobs": 2}));
+    let v = post(&app, "/v1/chat/completions", &body).await.json();
+    let content = v["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(content.len(), 5);
+    assert_eq!(content[0]["token"], "Hel");
+    assert_eq!(content[0]["bytes"], json!([72, 101, 108]));
+    assert_eq!(content[0]["top_logprobs"].as_array().unwrap().len(), 2);
+    assert_eq!(engine.last_request().unwrap().logprobs, Some(2));
+    let v = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": "x", "logprobs": 1}),
+    )
+    .await
+    .json();
+    let lp = &v["choices"][0]["logprobs"];
+    assert_eq!(lp["tokens"].as_array().unwrap().len(), 5);
+    assert_eq!(lp["text_offset"], json!([0, 3, 5, 10, 12]));
+    let bad = chat_body(json!({"logprobs": true, "top_logprobs": 21}));
+    post(&app, "/v1/chat/completions", &bad)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn invalid_requests_are_400_in_openai_shape() {
+    let app = app();
+    let e = post(&app, "/v1/chat/completions", &chat_body(json!({"n": 2}))).await;
+    let e = e.error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "n");
+    assert!(
+        e["message"].as_str().unwrap().contains("n must be 1"),
+        "{e}"
+    );
+    assert_eq!(e["type"], "invalid_request_error");
+    // n = 1 is fine.
+    let ok = post(&app, "/v1/chat/completions", &chat_body(json!({"n": 1}))).await;
+    assert_eq!(ok.status, StatusCode::OK);
+
+    let r = call(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some("{\"messages\": ["),
+        None,
+    )
+    .await;
+    let e = r.error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["type"], "invalid_request_error");
+
+    let e = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"max_tokens": "ten"})),
+    )
+    .await;
+    let e = e.error(StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("max_tokens"), "{e}");
+
+    let e = post(&app, "/v1/chat/completions", &json!({"model": "x"})).await;
+    let e = e.error(StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("messages"), "{e}");
+
+    let e = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"top_p": 2.0})),
+    )
+    .await;
+    assert_eq!(e.error(StatusCode::BAD_REQUEST)["param"], "top_p");
+    let e = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": "x", "max_tokens": 0}),
+    )
+    .await;
+    assert_eq!(e.error(StatusCode::BAD_REQUEST)["param"], "max_tokens");
+}
+
+#[tokio::test]
+async fn context_limits() {
+    let engine = Arc::new(FakeEngine::new(PIECES).with_ctx(16));
+    let app = app_with(engine.clone(), None);
+    // 1 BOS + 10 bytes = 11 tokens: 5 left; max_tokens is capped to them.
+    let r = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": "0123456789", "max_tokens": 100}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(engine.last_request().unwrap().max_tokens, 5);
+    // Unset max_tokens: the rest of the context.
+    post(&app, "/v1/completions", &json!({"prompt": "0123"})).await;
+    assert_eq!(engine.last_request().unwrap().max_tokens, 11);
+    // Too long: 400 with the counts, never truncated.
+    let r = post(
+        &app,
+        "/v1/completions",
+        &json!({"prompt": "0123456789abcdefgh"}),
+    )
+    .await;
+    let e = r.error(StatusCode::BAD_REQUEST);
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("19 tokens") && msg.contains("16"), "{msg}");
+    assert_eq!(e["param"], "prompt");
+}
+
+#[tokio::test]
+async fn body_too_large_is_413() {
+    let app = app();
+    let big = format!(
+        "{{\"prompt\": \"{}\"}}",
+        "a".repeat(wren_server::BODY_LIMIT + 10)
+    );
+    let r = call(&app, "POST", "/v1/completions", Some(&big), None).await;
+    let e = r.error(StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(e["type"], "invalid_request_error");
+}
+
+#[tokio::test]
+async fn unknown_route_and_method_are_json() {
+    let app = app();
+    let e = call(&app, "GET", "/v1/nope", None, None)
+        .await
+        .error(StatusCode::NOT_FOUND);
+    assert!(e["message"].as_str().unwrap().contains("/v1/nope"));
+    call(&app, "GET", "/v1/chat/completions", None, None)
+        .await
+        .error(StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn api_key_is_required_except_for_health() {
+    let app = app_with(Arc::new(FakeEngine::new(PIECES)), Some("s3cret"));
+    let body = chat_body(json!({})).to_string();
+    let path = "/v1/chat/completions";
+    let e = call(&app, "POST", path, Some(&body), None).await;
+    assert_eq!(
+        e.error(StatusCode::UNAUTHORIZED)["type"],
+        "authentication_error"
+    );
+    call(&app, "POST", path, Some(&body), Some("wrong"))
+        .await
+        .error(StatusCode::UNAUTHORIZED);
+    let ok = call(&app, "POST", path, Some(&body), Some("s3cret")).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    for p in ["/v1/models", "/metrics"] {
+        call(&app, "GET", p, None, None)
+            .await
+            .error(StatusCode::UNAUTHORIZED);
+    }
+    let h = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert_eq!(h.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn queue_full_is_503_with_retry_after() {
+    let engine = Arc::new(FakeEngine::new(PIECES));
+    engine.set_queue_full(true);
+    let app = app_with(engine.clone(), None);
+    let r = post(&app, "/v1/chat/completions", &chat_body(json!({}))).await;
+    assert!(
+        r.headers.contains_key(header::RETRY_AFTER),
+        "{:?}",
+        r.headers
+    );
+    r.error(StatusCode::SERVICE_UNAVAILABLE);
+    let m = call(&app, "GET", "/metrics", None, None).await.body;
+    assert!(m.contains("wren_requests_rejected_total 1"), "{m}");
+}
+
+#[tokio::test]
+async fn models_list() {
+    let v = call(&app(), "GET", "/v1/models", None, None).await.json();
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["data"][0]["id"], "fake-model");
+    assert_eq!(v["data"][0]["object"], "model");
+    assert_eq!(v["data"][0]["owned_by"], "wren");
+}
+
+#[tokio::test]
+async fn tokenize_detokenize_round_trip() {
+    let app = app();
+    let v = post(&app, "/tokenize", &json!({"content": "hé"}))
+        .await
+        .json();
+    assert_eq!(v["tokens"], json!([104, 195, 169]));
+    let v = post(
+        &app,
+        "/tokenize",
+        &json!({"content": "a", "add_special": true}),
+    )
+    .await
+    .json();
+    assert_eq!(v["tokens"], json!([FAKE_BOS, 97]));
+    let v = post(
+        &app,
+        "/detokenize",
+        &json!({"tokens": [FAKE_BOS, 104, 195, 169]}),
+    )
+    .await
+    .json();
+    assert_eq!(v["content"], "hé");
+    let r = post(&app, "/detokenize", &json!({"tokens": [5000]})).await;
+    assert_eq!(r.error(StatusCode::BAD_REQUEST)["param"], "tokens");
+}
+
+#[tokio::test]
+async fn metrics_have_the_counters() {
+    let app = app();
+    post(&app, "/v1/completions", &json!({"prompt": "abc"})).await;
+    post(&app, "/v1/chat/completions", &chat_body(json!({}))).await;
+    let r = call(&app, "GET", "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let m = r.body;
+    for want in [
+        "wren_requests_total{endpoint=\"chat_completions\"} 1",
+        "wren_requests_total{endpoint=\"completions\"} 1",
+        "wren_completion_tokens_total 10",
+        "# TYPE wren_queue_depth gauge",
+        "wren_queue_depth 0",
+        "wren_decode_tokens_per_second 20",
+        "wren_prompt_tokens_total ",
+        "wren_http_requests_total 3",
+    ] {
+        assert!(m.contains(want), "missing {want:?} in\n{m}");
+    }
+}
