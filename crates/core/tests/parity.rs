@@ -51,7 +51,7 @@ fn compare(compute: Compute) -> Report {
         mean_abs_vs_exact: diff_sum / diff_n as f64,
     };
     eprintln!(
-        "{compute:?}: top-1 agreement with llama.cpp where margin > 0.5: {}/{} = {:.2}%; mean |logit − exact| over top-10 = {:.4}",
+        "{compute:?}: top-1 agreement with llama.cpp where margin > 0.5: {}/{} = {:.2}%; mean |logit − exact| over top-10 = {:.6}",
         r.top1_agree,
         r.top1_total,
         100.0 * r.top1_agree as f64 / r.top1_total as f64,

@@ -7,7 +7,8 @@
 //!            pick a slot (prefix reuse, see `slots`), evaluate the prompt suffix,
 //!            sample the first token
 //!     step:  for each active slot: cancelled? emit the sampled token, stop on
-//!            EOG / max_tokens / full context, else evaluate it and sample the next
+//!            EOG / max_tokens / full context; then evaluate every survivor's token in
+//!            one batched forward pass and sample each one's next token
 //! }
 //! ```
 //!
@@ -78,14 +79,6 @@ pub(super) struct Worker {
     pub counters: Arc<Counters>,
     pub vocab_size: usize,
     pub clock: u64,
-}
-
-/// What a step did.
-enum Stepped {
-    /// Evaluated one token.
-    Decoded,
-    /// Finished, cancelled or failed (nothing evaluated).
-    Ended,
 }
 
 impl Worker {
@@ -178,43 +171,59 @@ impl Worker {
         self.counters.active.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One step of every active sequence.
-    ///
-    /// TODO(batching): each sequence runs its own single-token forward pass
-    /// (`Session::eval_last` in `step`), so the weights are read once per sequence per
-    /// step. wren-core now has `Model::forward_batch` (one pass over several sequences,
-    /// each with its own KV cache); what is missing is a `Session`-level batched step
-    /// (the caches are private to `Session`), e.g. `session::eval_batch(&mut [&mut
-    /// Session], &[u32])`. With it, this loop becomes: emit every slot's pending token,
-    /// evaluate all survivors' tokens in one call, then sample each slot.
+    /// One step of every active sequence: emit each one's pending token, evaluate all the
+    /// survivors' tokens in a single batched forward pass (`Session::decode_batch`, so the
+    /// weights are read once per step however many sequences run), then sample each.
     fn step_all(&mut self) {
         let t0 = Instant::now();
-        let mut decoded = 0u64;
+        let mut batch: Vec<(usize, u32)> = Vec::with_capacity(self.slots.len());
         for i in 0..self.slots.len() {
             if self.slots[i].seq.is_some() {
-                if let Stepped::Decoded = self.step(i) {
-                    decoded += 1;
+                if let Some(id) = self.emit(i) {
+                    batch.push((i, id));
                 }
             }
         }
-        if decoded > 0 {
-            let c = &self.counters;
-            c.decode_tokens.fetch_add(decoded, Ordering::Relaxed);
-            c.decode_nanos
-                .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if batch.is_empty() {
+            return;
         }
+        let ids: Vec<u32> = batch.iter().map(|&(_, id)| id).collect();
+        let result = {
+            let mut sessions: Vec<&mut Session> = self
+                .slots
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| batch.iter().any(|&(j, _)| j == *i))
+                .map(|(_, s)| &mut s.session)
+                .collect();
+            Session::decode_batch(&mut sessions, &ids)
+        };
+        if let Err(e) = result {
+            for &(i, _) in &batch {
+                self.slots[i].session.reset();
+                self.end(i, Some(Event::Error(e.to_string())));
+            }
+            return;
+        }
+        for &(i, _) in &batch {
+            self.sample_next(i);
+        }
+        let c = &self.counters;
+        c.decode_tokens
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        c.decode_nanos
+            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
-    /// Emits slot `i`'s pending token and, unless the sequence ends, evaluates it and
-    /// samples the next one.
-    fn step(&mut self, i: usize) -> Stepped {
+    /// Emits slot `i`'s pending token. Returns it when the sequence goes on (it must then
+    /// be evaluated), `None` when the sequence ended (finished, cancelled or failed).
+    fn emit(&mut self, i: usize) -> Option<u32> {
         let tok = &self.tok;
         let Slot { session, seq, .. } = &mut self.slots[i];
-        let Some(s) = seq.as_mut() else {
-            return Stepped::Ended;
-        };
+        let s = seq.as_mut()?;
         if s.events.is_closed() {
-            return self.end(i, None); // client gone: cancel at once
+            self.end(i, None); // client gone: cancel at once
+            return None;
         }
         let id = s.next;
         let usage = |s: &Seq| Usage {
@@ -230,7 +239,8 @@ impl Worker {
                 finish_reason: FinishReason::Stop,
                 usage: usage(s),
             };
-            return self.end(i, Some(done));
+            self.end(i, Some(done));
+            return None;
         }
         s.generated += 1;
         let mut text = String::new();
@@ -243,34 +253,39 @@ impl Worker {
             .send(token_event(text, id, s.next_lp.take()))
             .is_err()
         {
-            return self.end(i, None);
+            self.end(i, None);
+            return None;
         }
         if last {
             let done = Event::Done {
                 finish_reason: FinishReason::Length,
                 usage: usage(s),
             };
-            return self.end(i, Some(done));
+            self.end(i, Some(done));
+            return None;
         }
-        if let Err(e) = session.eval_last(&[id]) {
-            session.reset();
-            return self.end(i, Some(Event::Error(e.to_string())));
+        Some(id)
+    }
+
+    /// Samples slot `i`'s next token from the logits of its last evaluated one.
+    fn sample_next(&mut self, i: usize) {
+        let tok = &self.tok;
+        let Slot { session, seq, .. } = &mut self.slots[i];
+        if let Some(s) = seq.as_mut() {
+            let logits = session.last_logits();
+            s.next = s.sampler.sample(logits, session.history());
+            s.next_lp = s.logprobs.map(|k| logprob_info(tok, logits, s.next, k));
         }
-        let logits = session.last_logits();
-        s.next = s.sampler.sample(logits, session.history());
-        s.next_lp = s.logprobs.map(|k| logprob_info(tok, logits, s.next, k));
-        Stepped::Decoded
     }
 
     /// Frees slot `i`, sending `last` (Done or Error) if given.
-    fn end(&mut self, i: usize, last: Option<Event>) -> Stepped {
+    fn end(&mut self, i: usize, last: Option<Event>) {
         if let Some(s) = self.slots[i].seq.take() {
             if let Some(ev) = last {
                 let _ = s.events.send(ev);
             }
             self.counters.active.fetch_sub(1, Ordering::Relaxed);
         }
-        Stepped::Ended
     }
 }
 
