@@ -35,49 +35,48 @@ pub fn attend(
     let qdim = sh.n_head * hd;
     let kvdim = sh.n_head_kv * hd;
     let group = sh.n_head / sh.n_head_kv;
-    out.par_chunks_mut(qdim).enumerate().for_each(|(t, orow)| {
+    // One task per (token, head): a single decode token still spreads over the heads.
+    out.par_chunks_mut(hd).enumerate().for_each(|(idx, oh)| {
+        let (t, h) = (idx / sh.n_head, idx % sh.n_head);
         let pos = start + t;
         let lo = match sh.window {
             Some(w) => (pos + 1).saturating_sub(w),
             None => 0,
         };
         let n_keys = pos + 1 - lo;
+        let kvh = h / group;
+        let qh = &q[t * qdim + h * hd..t * qdim + (h + 1) * hd];
+        let key = |p: usize| -> &[f32] {
+            if p >= start {
+                let i = p - start;
+                &k[i * kvdim + kvh * hd..i * kvdim + (kvh + 1) * hd]
+            } else {
+                let s = cache.slot(p);
+                &cache.k[s * kvdim + kvh * hd..s * kvdim + (kvh + 1) * hd]
+            }
+        };
+        let val = |p: usize| -> &[f32] {
+            if p >= start {
+                let i = p - start;
+                &v[i * kvdim + kvh * hd..i * kvdim + (kvh + 1) * hd]
+            } else {
+                let s = cache.slot(p);
+                &cache.v[s * kvdim + kvh * hd..s * kvdim + (kvh + 1) * hd]
+            }
+        };
         SCORES.with(|sc| {
             let mut sc = sc.borrow_mut();
             if sc.len() < n_keys {
                 sc.resize(n_keys, 0.0);
             }
-            for h in 0..sh.n_head {
-                let kvh = h / group;
-                let qh = &q[t * qdim + h * hd..t * qdim + (h + 1) * hd];
-                let key = |p: usize| -> &[f32] {
-                    if p >= start {
-                        let i = p - start;
-                        &k[i * kvdim + kvh * hd..i * kvdim + (kvh + 1) * hd]
-                    } else {
-                        let s = cache.slot(p);
-                        &cache.k[s * kvdim + kvh * hd..s * kvdim + (kvh + 1) * hd]
-                    }
-                };
-                let val = |p: usize| -> &[f32] {
-                    if p >= start {
-                        let i = p - start;
-                        &v[i * kvdim + kvh * hd..i * kvdim + (kvh + 1) * hd]
-                    } else {
-                        let s = cache.slot(p);
-                        &cache.v[s * kvdim + kvh * hd..s * kvdim + (kvh + 1) * hd]
-                    }
-                };
-                let scores = &mut sc[..n_keys];
-                for (j, s) in scores.iter_mut().enumerate() {
-                    *s = ops::dot(qh, key(lo + j));
-                }
-                ops::softmax_inplace(scores);
-                let oh = &mut orow[h * hd..(h + 1) * hd];
-                oh.fill(0.0);
-                for (j, &p) in scores.iter().enumerate() {
-                    ops::axpy(p, val(lo + j), oh);
-                }
+            let scores = &mut sc[..n_keys];
+            for (j, s) in scores.iter_mut().enumerate() {
+                *s = ops::dot(qh, key(lo + j));
+            }
+            ops::softmax_inplace(scores);
+            oh.fill(0.0);
+            for (j, &p) in scores.iter().enumerate() {
+                ops::axpy(p, val(lo + j), oh);
             }
         });
     });
