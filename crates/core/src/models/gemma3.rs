@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use wren_gguf::GgufFile;
 use wren_kernels::ops;
 
@@ -401,9 +402,14 @@ impl Model for Gemma3 {
             matmul(&l.w_gate, xn, n, ga, compute, &mut ws.lin);
             let up = sized(&mut ws.ff_b, n * c.n_ff);
             matmul(&l.w_up, xn, n, up, compute, &mut ws.lin);
-            for (g, u) in ga.iter_mut().zip(up.iter()) {
-                *g = ops::gelu_tanh(*g) * u;
-            }
+            // GELU is a visible share of a prompt batch: spread it over the pool.
+            ga.par_chunks_mut(c.n_ff)
+                .zip(up.par_chunks(c.n_ff))
+                .for_each(|(gr, ur)| {
+                    for (g, u) in gr.iter_mut().zip(ur) {
+                        *g = ops::gelu_tanh(*g) * u;
+                    }
+                });
             let proj = sized(&mut ws.proj, n * e);
             matmul(&l.w_down, ga, n, proj, compute, &mut ws.lin);
             for t in 0..n {
