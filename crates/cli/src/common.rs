@@ -44,6 +44,27 @@ pub struct Loaded {
     pub pool: Arc<rayon::ThreadPool>,
 }
 
+impl Loaded {
+    /// The model's chat template, or its architecture's known turn format.
+    pub fn chat_template(&self) -> Result<wren_core::chat::ChatTemplate> {
+        let src = self
+            .file
+            .get("tokenizer.chat_template")
+            .and_then(|v| v.as_str());
+        let text_of = |id: Option<u32>| {
+            id.and_then(|i| self.tok.token_text(i))
+                .unwrap_or("")
+                .to_string()
+        };
+        Ok(wren_core::chat::ChatTemplate::new(
+            src,
+            &self.model.info().arch,
+            &text_of(self.tok.bos_id()),
+            &text_of(self.tok.eos_id()),
+        )?)
+    }
+}
+
 impl ModelOpts {
     pub fn model_path(&self) -> Result<PathBuf> {
         match &self.model {

@@ -6,8 +6,8 @@
 //! - **quantized**: activations are quantized once to the weight format's partner format
 //!   (Q8_0 / Q8_1 / Q8_K, as llama.cpp does) and each output is an integer block dot product.
 //!
-//! Work is split by output rows across the thread pool; each task writes a contiguous
-//! stripe of a row-major `[rows, tokens]` buffer, transposed into `[tokens, rows]` at the end.
+//! Work is split by output rows across the thread pool; each task writes its own
+//! token-major stripe of scratch, copied into the `[tokens, rows]` output as contiguous runs.
 
 use std::cell::RefCell;
 

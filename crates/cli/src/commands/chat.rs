@@ -7,7 +7,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::Result;
-use wren_core::chat::{ChatMessage, ChatTemplate, Segment};
+use wren_core::chat::{ChatMessage, Segment};
 use wren_core::generate::{generate, Flow};
 use wren_core::sample::Sampler;
 use wren_core::tokenizer::Tokenizer;
@@ -44,23 +44,7 @@ pub fn main(a: Args) -> Result<()> {
     let params = a.sampling.params()?;
     let l = a.model.load()?;
     let mut session = a.model.session(&l)?;
-    let arch = l.model.info().arch.clone();
-    let tmpl_src = l
-        .file
-        .get("tokenizer.chat_template")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let text_of = |id: Option<u32>| {
-        id.and_then(|i| l.tok.token_text(i))
-            .unwrap_or("")
-            .to_string()
-    };
-    let tmpl = ChatTemplate::new(
-        tmpl_src.as_deref(),
-        &arch,
-        &text_of(l.tok.bos_id()),
-        &text_of(l.tok.eos_id()),
-    )?;
+    let tmpl = l.chat_template()?;
     eprintln!("[wren] chat template: {}", tmpl.describe());
     eprintln!(
         "[wren] context {} tokens; type /reset to start over, /exit or Ctrl-D to quit",

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use wren_core::chat::ChatTemplate;
 use wren_server::engine::local::{LocalConfig, LocalEngine};
 use wren_server::AppState;
 
@@ -45,22 +44,7 @@ pub fn main(a: Args) -> Result<()> {
     let path = a.model.model_path()?;
     let l = a.model.load()?;
     let ctx = a.model.ctx_for(l.model.as_ref())?;
-    let tmpl_src = l
-        .file
-        .get("tokenizer.chat_template")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    let text_of = |id: Option<u32>| {
-        id.and_then(|i| l.tok.token_text(i))
-            .unwrap_or("")
-            .to_string()
-    };
-    let tmpl = ChatTemplate::new(
-        tmpl_src.as_deref(),
-        &l.model.info().arch,
-        &text_of(l.tok.bos_id()),
-        &text_of(l.tok.eos_id()),
-    )?;
+    let tmpl = l.chat_template()?;
     let model_id = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
