@@ -24,7 +24,7 @@ pub struct ModelOpts {
     #[arg(short = 'c', long = "ctx")]
     pub ctx: Option<usize>,
     /// Matrix arithmetic: exact (f32 activations, the reference), quant (8-bit activations,
-    /// as llama.cpp), auto (exact for prompt batches, quant for single tokens).
+    /// as llama.cpp), auto (exact for batches of 32+ tokens, quant below).
     #[arg(long = "compute", default_value = "auto", value_parser = parse_compute)]
     pub compute: Compute,
 }

@@ -24,7 +24,7 @@ pub enum Compute {
     Exact,
     /// Activations quantized to 8 bits, integer dot products (llama.cpp's CPU arithmetic).
     Quantized,
-    /// Exact for batches (prefill), quantized for single tokens (decode).
+    /// Exact for batches of 32 tokens or more (prompts), quantized below (decode).
     Auto,
 }
 
@@ -42,7 +42,9 @@ impl Compute {
         match self {
             Compute::Exact => false,
             Compute::Quantized => true,
-            Compute::Auto => tokens < 4,
+            // Below ~32 rows, dequantizing every weight costs more than quantizing the
+            // activations; above, the exact panel kernel is the faster one.
+            Compute::Auto => tokens < 32,
         }
     }
 }
