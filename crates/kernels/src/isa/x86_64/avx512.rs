@@ -5,6 +5,11 @@
 //! `q`) and the offset times `Σ y` is subtracted again, so every integer sum is exact for
 //! all inputs. (AVX-512 without VNNI uses the AVX2 kernels: an i16-widening Q8_0 kernel
 //! with one block per register measured slower than AVX2's.)
+//!
+//! SAFETY (whole file): each kernel is an `unsafe fn` only because of its
+//! `#[target_feature]`; `isa::quant` calls them after a `Proven` tier shows the CPU has
+//! those features. Memory is read through references to whole blocks (`ld32` etc.), never
+//! past a slice's end.
 
 use std::arch::x86_64::*;
 
