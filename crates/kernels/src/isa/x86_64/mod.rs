@@ -1,4 +1,4 @@
-//! x86-64 kernels. Every function here is `unsafe` with `#[target_feature]`; the safe
+//! x86-64 kernels. SAFETY contract: every function here is `unsafe` with `#[target_feature]`; the safe
 //! wrappers in `crate::ops` and `crate::isa::quant` call them only after
 //! `crate::isa::isa()` (or `Isa::supported`) proved the features.
 
