@@ -39,6 +39,11 @@ pub struct Args {
     /// Tokens already in the context before each test (filled untimed), comma-separated.
     #[arg(short = 'd', long = "n-depth", value_delimiter = ',', default_values_t = [0])]
     pub n_depth: Vec<usize>,
+    /// Sequences decoded together in each generation test, comma-separated: `tgN` with
+    /// `-s 8` runs 8 sessions in lockstep, one batched forward pass per step (as
+    /// `wren serve --parallel 8` does), and reports aggregate tokens/s (`tgNx8`).
+    #[arg(short = 's', long = "sequences", value_delimiter = ',', default_values_t = [1])]
+    pub sequences: Vec<usize>,
     /// Thread counts to test, comma-separated (default: one per core).
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     pub threads: Vec<usize>,
@@ -86,6 +91,8 @@ struct Test {
     n: usize,
     /// Tokens of context filled before (untimed).
     depth: usize,
+    /// Sequences decoded together (generation tests).
+    seqs: usize,
 }
 
 impl Test {
@@ -94,11 +101,14 @@ impl Test {
             Kind::Prompt => "pp",
             Kind::Gen => "tg",
         };
-        if self.depth > 0 {
-            format!("{k}{}@d{}", self.n, self.depth)
-        } else {
-            format!("{k}{}", self.n)
+        let mut name = format!("{k}{}", self.n);
+        if self.seqs > 1 {
+            name += &format!("x{}", self.seqs);
         }
+        if self.depth > 0 {
+            name += &format!("@d{}", self.depth);
+        }
+        name
     }
 }
 
@@ -245,6 +255,10 @@ fn validate(a: &Args) -> Result<()> {
     check_list("-p/--n-prompt", &a.n_prompt)?;
     check_list("-n/--n-gen", &a.n_gen)?;
     check_list("-d/--n-depth", &a.n_depth)?;
+    check_list("-s/--sequences", &a.sequences)?;
+    if a.sequences.contains(&0) {
+        bail!("-s/--sequences: sequence counts must be at least 1");
+    }
     if a.threads.contains(&0) {
         bail!("-t/--threads: thread counts must be at least 1");
     }
@@ -260,6 +274,7 @@ fn validate(a: &Args) -> Result<()> {
 /// Run one repetition of `t`; returns tokens per second of the timed part.
 fn run_once(
     s: &mut Session,
+    others: &mut [Session],
     tok: &Tokenizer,
     gen: &mut TokenGen,
     t: Test,
@@ -278,6 +293,35 @@ fn run_once(
             std::hint::black_box(logits.first().copied());
             let dt = start.elapsed().as_secs_f64();
             Ok(t.n as f64 / dt)
+        }
+        Kind::Gen if t.seqs > 1 => {
+            // `seqs` sessions in lockstep: the first is filled as above, the others get
+            // the same depth of context (untimed), then every step is one batched pass.
+            let others = &mut others[..t.seqs - 1];
+            for o in others.iter_mut() {
+                o.reset();
+                if t.depth > 0 {
+                    let fill = gen.take(tok, t.depth);
+                    o.eval_with(&fill, 0..0, |_, _| {})?;
+                }
+            }
+            let mut sessions: Vec<&mut Session> = std::iter::once(s).chain(others).collect();
+            let mut next: Vec<u32> = (0..t.seqs)
+                .map(|_| match (t.depth, bos) {
+                    (0, Some(b)) => b,
+                    _ => gen.next(tok),
+                })
+                .collect();
+            let start = Instant::now();
+            for _ in 0..t.n {
+                Session::decode_batch(&mut sessions, &next)?;
+                std::hint::black_box(sessions[0].last_logits().first().copied());
+                for x in next.iter_mut() {
+                    *x = gen.next(tok);
+                }
+            }
+            let dt = start.elapsed().as_secs_f64();
+            Ok((t.n * t.seqs) as f64 / dt)
         }
         Kind::Gen => {
             let mut next = match (t.depth, bos) {
@@ -351,16 +395,20 @@ pub fn main(mut a: Args) -> Result<()> {
                     kind: Kind::Prompt,
                     n,
                     depth,
+                    seqs: 1,
                 });
             }
         }
         for &n in &a.n_gen {
-            if n > 0 {
-                tests.push(Test {
-                    kind: Kind::Gen,
-                    n,
-                    depth,
-                });
+            for &seqs in &a.sequences {
+                if n > 0 {
+                    tests.push(Test {
+                        kind: Kind::Gen,
+                        n,
+                        depth,
+                        seqs,
+                    });
+                }
             }
         }
     }
@@ -387,18 +435,29 @@ pub fn main(mut a: Args) -> Result<()> {
         } else {
             thread_pool(threads)?
         };
-        let mut session = Session::new(l.model.clone(), ctx, pool, a.compute)?;
+        let mut session = Session::new(l.model.clone(), ctx, pool.clone(), a.compute)?;
+        let mut others: Vec<Session> = Vec::new();
         for &t in &tests {
+            while others.len() + 1 < t.seqs {
+                others.push(Session::new(l.model.clone(), ctx, pool.clone(), a.compute)?);
+            }
             // Same token sequences for every thread count and repetition of a test.
             let seed = ((t.n as u64) << 32) ^ ((t.depth as u64) << 8) ^ (t.kind as u64);
             if !a.no_warmup {
                 let mut gen = TokenGen::new(info.vocab_size, seed);
-                run_once(&mut session, &l.tok, &mut gen, t, bos)?;
+                run_once(&mut session, &mut others, &l.tok, &mut gen, t, bos)?;
             }
             let mut samples = Vec::with_capacity(a.reps);
             for _ in 0..a.reps {
                 let mut gen = TokenGen::new(info.vocab_size, seed);
-                samples.push(run_once(&mut session, &l.tok, &mut gen, t, bos)?);
+                samples.push(run_once(
+                    &mut session,
+                    &mut others,
+                    &l.tok,
+                    &mut gen,
+                    t,
+                    bos,
+                )?);
             }
             let st = stats(&samples);
             let rss = peak_rss_bytes();
@@ -408,6 +467,7 @@ pub fn main(mut a: Args) -> Result<()> {
                     "kind": match t.kind { Kind::Prompt => "pp", Kind::Gen => "tg" },
                     "n_tokens": t.n,
                     "n_depth": t.depth,
+                    "n_sequences": t.seqs,
                     "threads": threads,
                     "reps": a.reps,
                     "tokens_per_s": st.mean,
@@ -468,6 +528,7 @@ mod tests {
             n_prompt: p.to_vec(),
             n_gen: n.to_vec(),
             n_depth: d.to_vec(),
+            sequences: vec![1],
             threads: vec![1],
             reps: 1,
             ctx,
@@ -495,12 +556,16 @@ mod tests {
             kind: Kind::Gen,
             n: 128,
             depth: 4096,
+            seqs: 1,
         };
         assert_eq!(t.name(), "tg128@d4096");
+        let b = Test { seqs: 8, ..t };
+        assert_eq!(b.name(), "tg128x8@d4096");
         let p = Test {
             kind: Kind::Prompt,
             n: 512,
             depth: 0,
+            seqs: 1,
         };
         assert_eq!(p.name(), "pp512");
     }
