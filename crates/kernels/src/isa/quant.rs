@@ -24,15 +24,15 @@ use super::x86_64::{avx2_quant as v2, avx512 as v5, avx512_kquants as v5k};
 
 /// A tier this CPU is known to support: the only way to reach the `unsafe` kernels.
 #[derive(Clone, Copy)]
-struct Proven(Isa);
+pub(super) struct Proven(pub(super) Isa);
 
 impl Proven {
     /// The process tier (`isa()` only ever returns a supported tier).
-    fn current() -> Proven {
+    pub(super) fn current() -> Proven {
         Proven(super::isa())
     }
 
-    fn checked(isa: Isa) -> Proven {
+    pub(super) fn checked(isa: Isa) -> Proven {
         assert!(
             isa.supported(),
             "ISA tier {} is not supported by this CPU",
@@ -43,7 +43,7 @@ impl Proven {
 }
 
 /// Bytes of a row of `n` elements of `ty`; panics unless `n` is whole blocks.
-fn row_bytes(what: &str, ty: GgmlType, n: usize) -> usize {
+pub(super) fn row_bytes(what: &str, ty: GgmlType, n: usize) -> usize {
     match ty.row_bytes(n as u64) {
         Some(b) => b as usize,
         None => panic!(
@@ -124,7 +124,14 @@ pub(crate) fn try_quantize(ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
     quantize_simd(Proven::current(), ty, src, dst)
 }
 
-fn rows_checked(t: Proven, ty: GgmlType, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32]) {
+pub(super) fn rows_checked(
+    t: Proven,
+    ty: GgmlType,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    out: &mut [f32],
+) {
     let rb = row_bytes("vec_dot_rows (weights)", ty, n);
     let ab = row_bytes("vec_dot_rows (activations)", vec_dot_type(ty), n);
     assert_eq!(
@@ -190,7 +197,7 @@ fn each_row<W: Block, A: Block>(
 /// keeps too few cache misses in flight; prefetching a few KiB ahead roughly doubled
 /// single-thread throughput on a Sapphire Rapids VM (5.5–6 → 11–13 GB/s for Q8_0).
 /// `WREN_PREFETCH=<bytes>` overrides it (0 disables) for tuning on other machines.
-fn prefetch_bytes() -> usize {
+pub(super) fn prefetch_bytes() -> usize {
     static D: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *D.get_or_init(|| {
         std::env::var("WREN_PREFETCH")
@@ -202,10 +209,16 @@ fn prefetch_bytes() -> usize {
 
 const PREFETCH_BYTES: usize = 3072;
 
+/// [`prefetch`] over raw bytes.
+#[inline]
+pub(super) fn prefetch_range(w: &[u8], from: usize, len: usize) {
+    prefetch(w, from, len)
+}
+
 /// Hints the cache to fetch the blocks covering bytes `from .. from + len` of `w`
 /// (clamped to `w`; nothing if `from` is past its end).
 #[inline]
-fn prefetch<W: Block>(w: &[W], from: usize, len: usize) {
+fn prefetch<W>(w: &[W], from: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         let bytes = std::mem::size_of_val(w);

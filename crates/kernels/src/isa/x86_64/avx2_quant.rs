@@ -185,7 +185,7 @@ pub unsafe fn vec_dot_q8_0_q8_0_known(w: &[BlockQ8_0], a: &[BlockQ8_0], a_has_mi
 /// The 32 nibbles of a 16-byte `qs` in element order (low nibbles, then high).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn nibbles32(qs: &[u8; 16]) -> __m256i {
+pub(crate) fn nibbles32(qs: &[u8; 16]) -> __m256i {
     let v = ld16(qs, 0);
     let both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
     _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
@@ -194,7 +194,7 @@ fn nibbles32(qs: &[u8; 16]) -> __m256i {
 /// Byte `j` = 0xFF where bit `j` of the little-endian `qh` is set, else 0.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn bits32(qh: [u8; 4]) -> __m256i {
+pub(crate) fn bits32(qh: [u8; 4]) -> __m256i {
     let shuf = _mm256_set_epi64x(
         0x0303_0303_0303_0303,
         0x0202_0202_0202_0202,
@@ -273,7 +273,7 @@ pub(crate) fn k4_scales_mins(s: &[u8; 12]) -> [u32; 4] {
 /// Shuffle mask broadcasting 16-bit lane `i` (of 8) to all 16 lanes.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn scale_shuffle(i: usize) -> __m256i {
+pub(crate) fn scale_shuffle(i: usize) -> __m256i {
     let b = (2 * i) as u16 | ((2 * i + 1) as u16) << 8;
     _mm256_set1_epi16(b as i16)
 }
