@@ -195,6 +195,7 @@ def compare(a):
                     r[eng].append(tps)
                     r[eng + "_rss"].append(rss)
                     if eng == "wren":
+                        meta.setdefault("model_size_bytes", raw.get("model_size_bytes"))
                         meta.setdefault("wren_isa", raw.get("isa"))
                         meta.setdefault("wren_compute", raw.get("compute"))
                 print(
@@ -239,6 +240,7 @@ def compare(a):
             f"| {row['ratio_of_medians']:.2f} "
             f"| {fmt_rss(row['llama_cpp_peak_rss_bytes'])} | {fmt_rss(row['wren_peak_rss_bytes'])} |"
         )
+    bandwidth = bandwidth_share(a, rows, meta)
     try:
         import llama_cpp
 
@@ -260,11 +262,50 @@ def compare(a):
         "cpu_count": os.cpu_count(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "results": rows,
+        "bandwidth": bandwidth,
     }
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
         f.write("\n")
     print(f"\nwrote {a.out}")
+
+
+def bandwidth_share(a, rows, meta):
+    """Reads memory bandwidth now (the `membw` example, same threads) and reports each
+    engine's depth-0 decode as a share of the ceiling bandwidth / bytes per token.
+
+    Bytes per decoded token: every weight tensor is read once per token (the tied
+    embedding matrix in full as the output head; its one-row lookup is negligible), so
+    they are the model's tensor bytes; KV reads at depth 0 are negligible too."""
+    if a.membw is None or not meta.get("model_size_bytes"):
+        return None
+    per_token = meta["model_size_bytes"]
+    cmd = [a.membw, "--threads", ",".join(map(str, a.threads)), "--size-mib", "1024",
+           "--reps", "10", "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    bw = {r["threads"]: r for r in map(json.loads, filter(None, out.split("\n")))}
+    print()
+    print(f"memory read bandwidth (membw, 1 GiB array, 10 reps) and decode as a share of "
+          f"the ceiling: bytes per token = model tensor bytes = {per_token / 1e6:.1f} MB")
+    print("| threads | read GB/s best (median) | ceiling tok/s = best / bytes | llama.cpp tg | "
+          "share | wren tg | share |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    doc = []
+    for row in rows:
+        if not row["test"].startswith("tg") or "@d" in row["test"]:
+            continue
+        t = row["threads"]
+        if t not in bw:
+            continue
+        best, med = bw[t]["best_gb_s"], bw[t]["median_gb_s"]
+        ceiling = best * 1e9 / per_token
+        l, w = row["llama_cpp"]["median"], row["wren"]["median"]
+        print(f"| {t} | {best:.1f} ({med:.1f}) | {best:.1f}e9 / {per_token / 1e6:.1f}e6 = "
+              f"{ceiling:.1f} | {l:.1f} | {l / ceiling:.0%} | {w:.1f} | {w / ceiling:.0%} |")
+        doc.append({"threads": t, "read_best_gb_s": best, "read_median_gb_s": med,
+                    "bytes_per_token": per_token, "ceiling_tok_s": ceiling,
+                    "llama_cpp_share": l / ceiling, "wren_share": w / ceiling})
+    return doc
 
 
 def int_list(s):
@@ -300,6 +341,8 @@ def main():
     cmp_.add_argument("--out", default="bench-results.json")
     cmp_.add_argument("--no-flash-attn", dest="flash_attn", action="store_false")
     cmp_.add_argument("--wren-args", default="", help="extra arguments for wren bench")
+    cmp_.add_argument("--membw", default=None,
+                      help="path of the membw example binary (bandwidth-share table)")
 
     a = ap.parse_args()
     if a.cmd == "llama-one":

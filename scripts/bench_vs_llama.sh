@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side prompt-processing (pp512) and generation (tg128) speed of wren and llama.cpp,
-# in alternating rounds so both engines see the same machine noise.
+# in alternating rounds so both engines see the same machine noise; then the memory read
+# bandwidth (the `membw` example) and each engine's decode as a share of the ceiling
+# bandwidth ÷ bytes read per token.
 #
 # llama.cpp comes from the PyPI source package llama-cpp-python==0.3.36 (llama.cpp commit
 # 0c1e57098, the peer in shared/reference/PEERS.md), built here from source with native
@@ -81,6 +83,9 @@ if [ ! -x "$WREN_BIN" ]; then
     say "building wren (cargo build --release --bin wren)"
     (cd "$ROOT" && cargo build --release --bin wren)
 fi
+# Memory-bandwidth probe for the share-of-ceiling table (measured in the same run).
+(cd "$ROOT" && cargo build --release --quiet -p wren-kernels --example membw)
+MEMBW="$ROOT/target/release/examples/membw"
 if [ "$WREN_FETCH" = 1 ]; then
     if [ -n "${WREN_MODEL:-}" ]; then
         say "WREN_MODEL=$WREN_MODEL does not exist"
@@ -105,4 +110,4 @@ exec "$VENV/bin/python" "$ROOT/scripts/bench_vs_llama.py" compare \
     --model "$MODEL" --wren "$WREN_BIN" \
     --threads "$THREADS" --reps "$REPS" --depths "$DEPTHS" \
     --n-prompt "${N_PROMPT:-512}" --n-gen "${N_GEN:-128}" \
-    --out "$OUT" --wren-args "${WREN_ARGS:-}" ${FLASH[@]+"${FLASH[@]}"}
+    --out "$OUT" --wren-args "${WREN_ARGS:-}" --membw "$MEMBW" ${FLASH[@]+"${FLASH[@]}"}

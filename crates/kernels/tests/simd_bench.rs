@@ -96,7 +96,8 @@ fn vec_dot_rows_throughput() {
 /// Compute cost of `vec_dot_rows_tokens` with everything in L1 (16 rows × 640, 8 tokens,
 /// repeated): nanoseconds per (row-block, token), min over runs. Per-token loop over
 /// `vec_dot_rows` for comparison. On a busy machine time one case under
-/// `perf stat -e cycles:u` instead: `WREN_BENCH_ONLY=Q8_0:8:multi` runs only that one.
+/// `perf stat -e cycles:u` instead: `WREN_BENCH_ONLY=Q8_0:8:multi` runs only that one; `WREN_BENCH_ROWS` sets the rows
+/// per call (16).
 #[test]
 #[ignore]
 fn tokens_in_cache() {
@@ -110,7 +111,10 @@ fn tokens_in_cache() {
         (GgmlType::Q6K, &[208][..]),
     ] {
         let n = if ty.block_size() == 256 { 1024 } else { n };
-        let rows = 16;
+        let rows: usize = std::env::var("WREN_BENCH_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16);
         let w = matrix(ty, rows, n, offs);
         let at = vec_dot_type(ty);
         let ab = row_bytes(at, n);
@@ -122,7 +126,7 @@ fn tokens_in_cache() {
             }
             let mut out = vec![0f32; rows * tokens];
             let blocks = (rows * (n / ty.block_size()) * tokens) as f64;
-            let reps = 2000;
+            let reps = 32000 / rows;
             let time = |f: &mut dyn FnMut()| {
                 (0..7)
                     .map(|_| {
