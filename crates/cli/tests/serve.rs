@@ -201,3 +201,9 @@ fn python_script(script: &str) {
 fn openai_python_client() {
     python_script("openai_e2e.py");
 }
+
+#[test]
+#[ignore = "needs the real model and python3"]
+fn bad_inputs_get_openai_errors() {
+    python_script("bad_inputs.py");
+}
