@@ -10,7 +10,8 @@ Pythons. Starts `wren serve --ctx 1024 --parallel 2` on a free port (or uses --u
 the checks below, stops the server with SIGTERM and expects exit status 0.
 
 Greedy results are compared with `wren run` on the same prompt (for chat: the prompt the
-template renders, tokenized the same way). Prints one line per check; exit status 1 if
+template renders, tokenized the same way; and a prompt long enough to be prefilled in
+several chunks). Prints one line per check; exit status 1 if
 any failed.
 """
 
@@ -240,6 +241,19 @@ class E2E:
         require("".join(lp.tokens) == r.choices[0].text, f"{lp.tokens} vs {r.choices[0].text!r}")
         return f"{n} tokens, {lp.tokens[:3]}"
 
+    def long_prompt_matches_run(self):
+        # Several prefill chunks (the server's default is 256 tokens): same text as
+        # `wren run`, which reads the prompt in one pass.
+        colors = ["red", "green", "blue", "yellow", "black", "white", "purple"]
+        things = ["house", "boat", "bird", "door", "lamp", "river", "stone", "cloud"]
+        prompt = " ".join(f"Line {i}: the {things[i % 8]} is {colors[i % 7]}." for i in range(70))
+        n = len(self.tokenize(prompt, True, False))
+        require(600 <= n < CTX - 16, f"{n} prompt tokens")
+        r = self.client.completions.create(model="wren", prompt=prompt, max_tokens=16, temperature=0)
+        want = self.wren_run(prompt, "--temp", "0", "-n", "16")
+        require(r.choices[0].text == want, f"server {r.choices[0].text!r} != wren run {want!r}")
+        return f"{n} prompt tokens → {want!r}"
+
     def bad_requests(self):
         long_prompt = "hello " * (CTX + 10)
         try:
@@ -290,6 +304,7 @@ def main():
     ck.run("seed: reproducible at temperature 1, = `wren run --seed`", t.seeds)
     ck.run("chat logprobs + top_logprobs (and streamed)", t.chat_logprobs)
     ck.run("completions logprobs (legacy arrays)", t.completion_logprobs)
+    ck.run("chunked prefill: a long prompt's greedy text = `wren run`", t.long_prompt_matches_run)
     ck.run("BadRequestError: prompt past the context, n=2", t.bad_requests)
     if server:
         def stops_cleanly():
