@@ -5,7 +5,8 @@
 
 Starts `wren serve --api-key KEY --ctx 256 --parallel 1` on a free port (or uses --url, a
 server started with --api-key KEY and --ctx 256), sends each malformed or out-of-range
-request in the table below, and prints a markdown table `| input | status | error |`.
+request in the table below, and prints a markdown table
+`| input | status | error.type `param`: message |`.
 
 Fails (exit status 1) when any answer
   * has another status than the one OpenAI would give (400 for validation errors, 401,
@@ -179,18 +180,19 @@ def main():
         base = server.base
     failures = []
     print(f"{len(CASES)} bad inputs against {base}\n")
-    print("| input | status | error.type / message |")
+    print("| input | status | error.type `param`: message |")
     print("| --- | ---: | --- |")
     for case in CASES:
         try:
             status, err, problems = run_case(base, a.key, case)
         except OSError as e:
             status, err, problems = "—", {}, [f"no answer: {e}"]
-        desc = f"`{err.get('type')}`: {err.get('message')}" if err else ""
-        if err.get("param"):
-            desc += f" (param `{err['param']}`)"
-        mark = "" if not problems else " **FAIL: " + "; ".join(problems) + "**"
-        print(f"| {cell(case[0], 60)} | {status} | {cell(desc)}{cell(mark, 300)} |", flush=True)
+        desc = ""
+        if err:
+            param = f" `{err['param']}`" if err.get("param") else ""
+            desc = f"`{err['type']}`{param}: {cell(err['message'])}"
+        mark = "" if not problems else " **FAIL: " + cell("; ".join(problems), 300) + "**"
+        print(f"| {cell(case[0], 60)} | {status} | {desc}{mark} |", flush=True)
         if problems:
             failures.append(case[0])
     # The server must still be alive and able to generate.
