@@ -19,6 +19,7 @@ import argparse
 import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ def load_openai():
         try:
             os.rename(tmp, target)
         except OSError:
-            pass  # another run installed it meanwhile; ours is left for the next clean-up
+            shutil.rmtree(tmp, ignore_errors=True)  # another run installed it meanwhile
     sys.path.insert(0, target)
     openai = importlib.import_module("openai")
     require(openai.__version__ == OPENAI_VERSION, f"imported openai {openai.__version__} from {openai.__file__}")
