@@ -1,9 +1,11 @@
-//! End-to-end test of `wren serve` with the real model (ignored by default; scripts/test.sh
-//! fetches the model and runs it with `--include-ignored`). A tiny HTTP/1.1 client over
-//! `std::net::TcpStream` keeps the dependencies small.
+//! End-to-end tests of `wren serve` with the real model (ignored by default; scripts/test.sh
+//! fetches the model and runs them with `--include-ignored`). A tiny HTTP/1.1 client over
+//! `std::net::TcpStream` keeps the dependencies small; the Python scripts under `scripts/`
+//! drive the server with the official `openai` client and with malformed requests.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -168,4 +170,40 @@ fn serve_matches_run_greedy() {
         "{metrics}"
     );
     drop(server);
+}
+
+/// Runs `python3 scripts/<script> --wren <this build's wren>`; fails with its output
+/// unless it exits 0.
+fn python_script(script: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join("scripts").join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(["--wren", env!("CARGO_BIN_EXE_wren")])
+        .current_dir(&root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", path.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{script} failed ({}):\n{text}",
+        out.status
+    );
+    println!("{text}");
+}
+
+#[test]
+#[ignore = "needs the real model, python3 and PyPI (pip installs the openai package once)"]
+fn openai_python_client() {
+    python_script("openai_e2e.py");
+}
+
+#[test]
+#[ignore = "needs the real model and python3"]
+fn bad_inputs_get_openai_errors() {
+    python_script("bad_inputs.py");
 }

@@ -17,16 +17,18 @@ pub async fn require_key(
     let Some(key) = state.api_key.as_deref() else {
         return Ok(next.run(req).await);
     };
-    let given = req
-        .headers()
-        .get(AUTHORIZATION)
+    let header = req.headers().get(AUTHORIZATION);
+    let given = header
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match given {
-        Some(g) if same(g.as_bytes(), key.as_bytes()) => Ok(next.run(req).await),
-        Some(_) => Err(ApiError::unauthorized("invalid API key")),
-        None => Err(ApiError::unauthorized(
+    match (given, header) {
+        (Some(g), _) if same(g.as_bytes(), key.as_bytes()) => Ok(next.run(req).await),
+        (Some(_), _) => Err(ApiError::unauthorized("invalid API key")),
+        (None, Some(_)) => Err(ApiError::unauthorized(
+            "the Authorization header must be `Bearer <key>`",
+        )),
+        (None, None) => Err(ApiError::unauthorized(
             "missing API key: send the header `Authorization: Bearer <key>`",
         )),
     }

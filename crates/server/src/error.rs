@@ -4,7 +4,7 @@
 //! Internal causes are never sent to the client; they are logged to stderr when the
 //! response is built.
 
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -94,6 +94,15 @@ impl ApiError {
         e
     }
 
+    /// 415: the body is declared as something other than JSON.
+    pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            message,
+        )
+    }
+
     /// 503 with `Retry-After`.
     pub fn overloaded(message: impl Into<String>, retry_after: u32) -> ApiError {
         let mut e = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message);
@@ -143,21 +152,6 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         res
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> ApiError {
-        match r {
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::invalid(format!("the body is not valid JSON: {}", e.body_text()))
-            }
-            JsonRejection::JsonDataError(e) => {
-                ApiError::invalid(format!("invalid request body: {}", e.body_text()))
-            }
-            JsonRejection::BytesRejection(e) => ApiError::from(e),
-            other => ApiError::invalid(other.body_text()),
-        }
     }
 }
 

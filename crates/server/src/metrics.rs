@@ -114,7 +114,7 @@ impl Metrics {
         metric(
             "wren_active_sequences",
             "gauge",
-            "Sequences being generated.",
+            "Requests in a slot (prefilling or generating).",
             &[("", e.active as f64)],
         );
         metric(

@@ -516,3 +516,81 @@ async fn metrics_have_the_counters() {
         assert!(m.contains(want), "missing {want:?} in\n{m}");
     }
 }
+
+#[tokio::test]
+async fn body_errors_name_the_field() {
+    let app = app();
+    let path = "/v1/chat/completions";
+    let content = json!({"messages": [{"role": "user", "content": 42}]});
+    let e = post(&app, path, &content)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "messages[0].content");
+    let msg = e["message"].as_str().unwrap();
+    assert!(msg.contains("a list of {\"type\": \"text\""), "{msg}");
+    let no_role = json!({"messages": [{"content": "Hi"}]});
+    let e = post(&app, path, &no_role)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "messages[0].role");
+    let e = post(&app, path, &chat_body(json!({"stop": 5})))
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "stop");
+    // Not an object (serde alone would read a struct from an array of its fields).
+    let e = call(&app, "POST", path, Some("[[]]"), None)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], Value::Null);
+    let e = post(&app, "/v1/completions", &json!({"prompt": []}))
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert!(e["message"].as_str().unwrap().contains("empty"), "{e}");
+}
+
+#[tokio::test]
+async fn sampling_is_held_to_openai_ranges() {
+    let app = app();
+    let path = "/v1/chat/completions";
+    for (field, v) in [
+        ("temperature", 2.5),
+        ("temperature", -0.5),
+        ("presence_penalty", -2.5),
+        ("frequency_penalty", 3.0),
+    ] {
+        let e = post(&app, path, &chat_body(json!({ field: v })))
+            .await
+            .error(StatusCode::BAD_REQUEST);
+        assert_eq!(e["param"], field, "{e}");
+    }
+    let edge = chat_body(json!({"temperature": 2.0, "presence_penalty": -2.0}));
+    assert_eq!(post(&app, path, &edge).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_body_declared_as_not_json_is_415() {
+    let app = app();
+    let body = chat_body(json!({})).to_string();
+    let send = |ct: Option<&'static str>| {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/v1/chat/completions");
+        if let Some(ct) = ct {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let req = req.body(Body::from(body.clone())).unwrap();
+        let app = app.clone();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    assert_eq!(
+        send(Some("text/plain")).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let form = "application/x-www-form-urlencoded";
+    assert_eq!(send(Some(form)).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        send(Some("application/json; charset=utf-8")).await,
+        StatusCode::OK
+    );
+    assert_eq!(send(None).await, StatusCode::OK);
+}

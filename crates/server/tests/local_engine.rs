@@ -1,7 +1,9 @@
 //! The real engine loop (`LocalEngine`) driven by a tiny counting model: no weights, so
-//! it is hermetic, but it exercises sessions, slots, prefix reuse, EOG, cancellation.
+//! it is hermetic, but it exercises sessions, slots, prefix reuse, EOG, cancellation and
+//! chunked prefill. The model takes 0.5 ms per token evaluated and logs every forward
+//! pass, so a test can see what ran between what.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
@@ -20,9 +22,16 @@ const EOS: u32 = 2;
 /// Ids 3.. are the letters a..z.
 const LETTERS: u32 = 3;
 
+/// Time the model takes per evaluated token.
+const PER_TOKEN: Duration = Duration::from_micros(500);
+
+/// Token counts of each sequence in one forward pass.
+type Log = Arc<Mutex<Vec<Vec<usize>>>>;
+
 /// Predicts the next letter after the last token (a→b→…→z), and EOS after `z`.
 struct Counting {
     info: ModelInfo,
+    log: Log,
 }
 
 impl Model for Counting {
@@ -46,6 +55,9 @@ impl Model for Counting {
         _compute: Compute,
     ) -> wren_core::Result<()> {
         let v = self.info.vocab_size;
+        let sizes: Vec<usize> = seqs.iter().map(|s| s.tokens.len()).collect();
+        std::thread::sleep(PER_TOKEN * sizes.iter().sum::<usize>() as u32);
+        self.log.lock().unwrap().push(sizes);
         logits.clear();
         for s in seqs.iter_mut() {
             for i in s.want.clone() {
@@ -65,6 +77,12 @@ impl Model for Counting {
 }
 
 fn engine(parallel: usize) -> LocalEngine {
+    engine_with(parallel, 64, 256).0
+}
+
+/// An engine of `parallel` slots of `ctx` tokens that prefills `chunk` tokens at a time,
+/// and the log of its model's forward passes.
+fn engine_with(parallel: usize, ctx: usize, chunk: usize) -> (LocalEngine, Log) {
     let mut tokens = vec!["<unk>".to_string(), "<bos>".into(), "<eos>".into()];
     tokens.extend((b'a'..=b'z').map(|c| (c as char).to_string()));
     let n = tokens.len();
@@ -76,21 +94,27 @@ fn engine(parallel: usize) -> LocalEngine {
         arch: "gemma3".into(),
         name: "counting".into(),
         vocab_size: n,
-        n_ctx_train: 64,
+        n_ctx_train: 8192,
         n_embd: 1,
         n_layer: 0,
         weight_bytes: 0,
     };
-    let model: Arc<dyn Model> = Arc::new(Counting { info });
+    let log = Log::default();
+    let model: Arc<dyn Model> = Arc::new(Counting {
+        info,
+        log: log.clone(),
+    });
     let tmpl = ChatTemplate::new(None, "gemma3", "<bos>", "<eos>").unwrap();
     let cfg = LocalConfig {
         model_id: "counting".into(),
-        ctx: 64,
+        ctx,
         parallel,
         queue: 4,
         compute: Compute::Exact,
+        prefill_chunk: chunk,
     };
-    LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap()
+    let e = LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap();
+    (e, log)
 }
 
 fn submit(e: &LocalEngine, text: &str, max_tokens: usize) -> UnboundedReceiver<Event> {
@@ -174,5 +198,93 @@ fn a_dropped_receiver_cancels_the_sequence() {
     drop(rx);
     wait_until("slot freed", || e.stats().active == 0);
     // The slot is usable again.
+    assert_eq!(collect(&mut submit(&e, "c", 2)).0, "de");
+}
+
+/// Everything already sent on `rx`.
+fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<Event> {
+    std::iter::from_fn(|| rx.try_recv().ok()).collect()
+}
+
+fn text_of(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Token { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_long_prompt_does_not_stall_decoding() {
+    let (e, log) = engine_with(2, 4096, 64);
+    // B: 1 BOS + 2001 letters, about 1 s of prefill in chunks of 64 (the last one may
+    // take up to 32 more). A: a short request arriving right after it.
+    let long = format!("{}a", "y".repeat(2000));
+    let mut b = submit(&e, &long, 2);
+    let mut a = submit(&e, "a", 24);
+    let Some(Event::Token { text, .. }) = b.blocking_recv() else {
+        panic!("no first token for the long prompt");
+    };
+    assert_eq!(text, "b");
+    // A was prefilled first (fewest tokens left), then decoded one token per chunk of
+    // B: all 24 of its tokens went out before B's prefill ended. Prefilling B in one
+    // go, A would not even have started.
+    let seen = drain(&mut a);
+    assert_eq!(text_of(&seen), "bcdefghijklmnopqrstuvwxy", "{seen:?}");
+    assert!(
+        matches!(
+            seen.last(),
+            Some(Event::Done {
+                finish_reason: FinishReason::Length,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    assert_eq!(collect(&mut b).0, "c");
+    // No forward pass evaluated more than a chunk and a half of one sequence, and A's 23
+    // decode passes (one token each; its 24th token was not evaluated) all ran before
+    // B's last chunk.
+    let log = log.lock().unwrap();
+    let chunks: Vec<usize> = (0..log.len()).filter(|&i| log[i][0] > 1).collect();
+    assert!(log.iter().flatten().all(|&n| n <= 96), "{log:?}");
+    assert!(chunks.len() >= 2001 / 96, "{} chunks", chunks.len());
+    let last = chunks[chunks.len() - 1];
+    let singles = (0..last).filter(|&i| log[i] == [1]).count();
+    assert!(
+        singles >= 23,
+        "{singles} one-token passes before B's last chunk: {log:?}"
+    );
+}
+
+#[test]
+fn chunked_prefill_keeps_prefix_reuse() {
+    let (e, _) = engine_with(1, 4096, 64);
+    let p = format!("{}a", "y".repeat(300));
+    assert_eq!(collect(&mut submit(&e, &p, 3)).0, "bcd");
+    // The cache holds BOS, p, "bc" ("d" was sampled, not evaluated): a prompt that
+    // extends it evaluates only its own 152 new tokens, in chunks.
+    let before = e.stats();
+    let next = format!("{p}bc{}a", "y".repeat(150));
+    let (text, _, usage) = collect(&mut submit(&e, &next, 2));
+    assert_eq!(text, "bc");
+    assert_eq!(usage.prompt_tokens, 1 + 301 + 2 + 151);
+    let after = e.stats();
+    let reused = after.prompt_tokens_reused - before.prompt_tokens_reused;
+    let evaluated = after.prompt_tokens_evaluated - before.prompt_tokens_evaluated;
+    assert_eq!((reused, evaluated), (304, 151));
+}
+
+#[test]
+fn a_client_that_leaves_during_prefill_frees_the_slot() {
+    let (e, _) = engine_with(1, 8192, 64);
+    // 3 s of prefill: the client leaves long before it ends.
+    let rx = submit(&e, &"y".repeat(6000), 5);
+    wait_until("admitted", || e.stats().active == 1);
+    drop(rx);
+    wait_until("slot freed", || e.stats().active == 0);
+    assert!(e.stats().prompt_tokens_evaluated < 6001, "{:?}", e.stats());
     assert_eq!(collect(&mut submit(&e, "c", 2)).0, "de");
 }

@@ -30,6 +30,11 @@ pub struct Args {
     /// Require `Authorization: Bearer KEY` on every endpoint but /health.
     #[arg(long = "api-key")]
     pub api_key: Option<String>,
+    /// Prompt tokens evaluated between two decode steps of the running sequences: smaller
+    /// keeps their streams smoother while a long prompt is read, larger reads it faster
+    /// (0: whole prompts at once).
+    #[arg(long = "prefill-chunk", default_value_t = 256)]
+    pub prefill_chunk: usize,
     /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM.
     #[arg(long = "shutdown-grace", default_value_t = 30)]
     pub shutdown_grace: u64,
@@ -56,6 +61,7 @@ pub fn main(a: Args) -> Result<()> {
         parallel: a.parallel,
         queue: a.queue,
         compute: a.model.compute,
+        prefill_chunk: a.prefill_chunk,
     };
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;
     let state = AppState::new(Arc::new(engine), a.api_key.clone());

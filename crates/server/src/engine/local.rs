@@ -11,6 +11,10 @@
 //! rewound, a prompt sharing only *part* of a history is recomputed from scratch (see
 //! `slots`).
 //!
+//! Chunked prefill: a prompt is evaluated `prefill_chunk` tokens at a time, one chunk per
+//! loop iteration between decode steps, so a long prompt does not stall the sequences
+//! already generating (see `worker`).
+//!
 //! Tokenization and chat-template rendering run on the caller's thread (the tokenizer is
 //! shared read-only), so the engine thread only ever does model work.
 
@@ -39,6 +43,9 @@ pub struct LocalConfig {
     /// Requests that may wait for a free slot before new ones get 503.
     pub queue: usize,
     pub compute: Compute,
+    /// Prompt tokens evaluated between two decode steps of the other sequences
+    /// (0: whole prompts at once).
+    pub prefill_chunk: usize,
 }
 
 pub struct LocalEngine {
@@ -74,6 +81,10 @@ impl LocalEngine {
             counters: counters.clone(),
             vocab_size: model.info().vocab_size,
             clock: 0,
+            chunk: match cfg.prefill_chunk {
+                0 => usize::MAX,
+                n => n,
+            },
         };
         std::thread::Builder::new()
             .name("wren-engine".into())

@@ -67,7 +67,7 @@ pub struct EngineInfo {
 pub struct EngineStats {
     /// Requests waiting for a free slot.
     pub queue_depth: usize,
-    /// Sequences being generated.
+    /// Requests in a slot: prefilling their prompt or generating.
     pub active: usize,
     /// Tokens decoded since start (prompt processing excluded).
     pub decode_tokens: u64,

@@ -1,20 +1,23 @@
-//! The engine thread's loop: admit requests into free slots, then one decode step per
-//! active sequence, round-robin, and again.
+//! The engine thread's loop: admit requests into free slots, evaluate one chunk of one
+//! prompt, then one decode step of every generating sequence, and again.
 //!
 //! ```text
 //! loop {
-//!     admit: while a slot is free, take a queued request (block only when idle),
-//!            pick a slot (prefix reuse, see `slots`), evaluate the prompt suffix,
-//!            sample the first token
-//!     step:  for each active slot: cancelled? emit the sampled token, stop on
-//!            EOG / max_tokens / full context; then evaluate every survivor's token in
-//!            one batched forward pass and sample each one's next token
+//!     admit:   while a slot is free, take a queued request (block only when idle) and
+//!              pick a slot for it (prefix reuse, see `slots`): it starts prefilling
+//!     prefill: evaluate the next chunk (`chunk` tokens) of the prompt with the fewest
+//!              tokens left; after its last chunk, sample its first token: it decodes
+//!     decode:  for each decoding slot: cancelled? emit the sampled token, stop on
+//!              EOG / max_tokens / full context; then evaluate every survivor's token in
+//!              one batched forward pass and sample each one's next token
 //! }
 //! ```
 //!
-//! A long generation therefore never starves a short one: every active sequence advances
-//! by one token per iteration. Prompt processing is not interleaved (a long prompt delays
-//! the others for its prefill); see the TODOs.
+//! Neither a long generation nor a long prompt starves the others: every decoding
+//! sequence advances by one token per iteration, and a prompt costs at most one chunk of
+//! time per iteration. Shortest-remaining prompt first keeps a short request from
+//! waiting behind a long prefill; a long one is delayed by at most one chunk per short
+//! prompt admitted meanwhile, and the slots bound how many those are.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -39,11 +42,11 @@ pub(super) struct Counters {
     pub prompt_reused: AtomicU64,
 }
 
-/// A slot: a session whose cache outlives requests (for prefix reuse) and the sequence
-/// it is generating, if any.
+/// A slot: a session whose cache outlives requests (for prefix reuse) and what it is
+/// doing now.
 pub(super) struct Slot {
     pub session: Session,
-    seq: Option<Seq>,
+    job: Job,
     last_used: u64,
 }
 
@@ -51,9 +54,35 @@ impl Slot {
     pub fn new(session: Session) -> Slot {
         Slot {
             session,
-            seq: None,
+            job: Job::Idle,
             last_used: 0,
         }
+    }
+
+    fn is_idle(&self) -> bool {
+        matches!(self.job, Job::Idle)
+    }
+}
+
+enum Job {
+    Idle,
+    /// The prompt is being evaluated, one chunk per loop iteration.
+    Prefill(Prefill),
+    Decode(Seq),
+}
+
+/// A request whose prompt is being evaluated.
+struct Prefill {
+    req: GenRequest,
+    /// Prompt tokens already in the slot's cache (reused or evaluated).
+    done: usize,
+    /// Admission order: ties between equally long remainders go to the oldest.
+    order: u64,
+}
+
+impl Prefill {
+    fn left(&self) -> usize {
+        self.req.prompt.len() - self.done
     }
 }
 
@@ -79,12 +108,15 @@ pub(super) struct Worker {
     pub counters: Arc<Counters>,
     pub vocab_size: usize,
     pub clock: u64,
+    /// Prompt tokens evaluated per loop iteration (`usize::MAX`: whole prompts).
+    pub chunk: usize,
 }
 
 impl Worker {
     /// Runs until every handle is gone and no sequence is active.
     pub fn run(mut self) {
         while self.admit() {
+            self.prefill_chunk();
             self.step_all();
         }
     }
@@ -92,8 +124,8 @@ impl Worker {
     /// Fills free slots from the queue. Blocks while idle; returns false when the queue is
     /// closed and nothing is running.
     fn admit(&mut self) -> bool {
-        while self.slots.iter().any(|s| s.seq.is_none()) {
-            let idle = self.slots.iter().all(|s| s.seq.is_none());
+        while self.slots.iter().any(Slot::is_idle) {
+            let idle = self.slots.iter().all(Slot::is_idle);
             let req = if idle {
                 match self.rx.recv() {
                     Ok(r) => r,
@@ -106,17 +138,13 @@ impl Worker {
                 }
             };
             self.counters.queue_depth.fetch_sub(1, Ordering::Relaxed);
-            self.start(req);
+            self.assign(req);
         }
         true
     }
 
-    /// Prefills `req` into a slot and samples its first token.
-    ///
-    /// TODO(chunked-prefill): the whole prompt suffix is evaluated here in one go, so a
-    /// long prompt pauses the other sequences; split it into chunks interleaved with
-    /// decode steps.
-    fn start(&mut self, req: GenRequest) {
+    /// Puts `req` in a free slot, keeping the cached prefix it extends, if any.
+    fn assign(&mut self, req: GenRequest) {
         if req.events.is_closed() {
             return; // the client left while queued
         }
@@ -124,7 +152,7 @@ impl Worker {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.seq.is_none())
+            .filter(|(_, s)| s.is_idle())
             .map(|(index, s)| FreeSlot {
                 index,
                 history: s.session.history(),
@@ -140,45 +168,92 @@ impl Worker {
         if pick.reuse == 0 {
             slot.session.reset();
         }
-        let suffix = &req.prompt[pick.reuse..];
-        let c = &self.counters;
-        c.prompt_reused
+        self.counters
+            .prompt_reused
             .fetch_add(pick.reuse as u64, Ordering::Relaxed);
-        c.prompt_evaluated
-            .fetch_add(suffix.len() as u64, Ordering::Relaxed);
-        if let Err(e) = slot.session.eval_last(suffix) {
-            slot.session.reset();
-            let _ = req.events.send(Event::Error(e.to_string()));
-            return;
-        }
-        let mut sampler = Sampler::new(req.sampling, self.vocab_size);
-        let logits = slot.session.last_logits();
-        let next = sampler.sample(logits, slot.session.history());
-        let next_lp = req
-            .logprobs
-            .map(|k| logprob_info(&self.tok, logits, next, k));
-        slot.seq = Some(Seq {
-            events: req.events,
-            sampler,
-            decoder: StreamDecoder::new(),
-            next,
-            next_lp,
-            logprobs: req.logprobs,
-            max_tokens: req.max_tokens.max(1),
-            generated: 0,
-            prompt_tokens: req.prompt.len(),
+        slot.job = Job::Prefill(Prefill {
+            req,
+            done: pick.reuse,
+            order: self.clock,
         });
         self.counters.active.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One step of every active sequence: emit each one's pending token, evaluate all the
-    /// survivors' tokens in a single batched forward pass (`Session::decode_batch`, so the
-    /// weights are read once per step however many sequences run), then sample each.
+    /// Evaluates the next chunk of the prompt with the fewest tokens left. After the last
+    /// chunk, samples the first token: the sequence then decodes.
+    fn prefill_chunk(&mut self) {
+        let next = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.job {
+                Job::Prefill(p) => Some((p.left(), p.order, i)),
+                _ => None,
+            })
+            .min();
+        let Some((_, _, i)) = next else {
+            return;
+        };
+        let Slot { session, job, .. } = &mut self.slots[i];
+        let Job::Prefill(p) = job else {
+            return;
+        };
+        if p.req.events.is_closed() {
+            // The client left. What was evaluated stays: it is a valid cached history.
+            self.finish(i, None);
+            return;
+        }
+        let n = chunk_len(p.left(), self.chunk);
+        let end = p.done + n;
+        let last = end == p.req.prompt.len();
+        let tokens = &p.req.prompt[p.done..end];
+        let result = if last {
+            session.eval_last(tokens).map(|_| ())
+        } else {
+            session.eval_with(tokens, 0..0, |_, _| {})
+        };
+        self.counters
+            .prompt_evaluated
+            .fetch_add(n as u64, Ordering::Relaxed);
+        if let Err(e) = result {
+            session.reset();
+            self.finish(i, Some(Event::Error(e.to_string())));
+            return;
+        }
+        p.done = end;
+        if last {
+            let Job::Prefill(p) = std::mem::replace(job, Job::Idle) else {
+                return;
+            };
+            let mut sampler = Sampler::new(p.req.sampling, self.vocab_size);
+            let logits = session.last_logits();
+            let next = sampler.sample(logits, session.history());
+            let next_lp = p
+                .req
+                .logprobs
+                .map(|k| logprob_info(&self.tok, logits, next, k));
+            *job = Job::Decode(Seq {
+                events: p.req.events,
+                sampler,
+                decoder: StreamDecoder::new(),
+                next,
+                next_lp,
+                logprobs: p.req.logprobs,
+                max_tokens: p.req.max_tokens.max(1),
+                generated: 0,
+                prompt_tokens: p.req.prompt.len(),
+            });
+        }
+    }
+
+    /// One step of every decoding sequence: emit each one's pending token, evaluate all
+    /// the survivors' tokens in a single batched forward pass (`Session::decode_batch`, so
+    /// the weights are read once per step however many sequences run), then sample each.
     fn step_all(&mut self) {
         let t0 = Instant::now();
         let mut batch: Vec<(usize, u32)> = Vec::with_capacity(self.slots.len());
         for i in 0..self.slots.len() {
-            if self.slots[i].seq.is_some() {
+            if matches!(self.slots[i].job, Job::Decode(_)) {
                 if let Some(id) = self.emit(i) {
                     batch.push((i, id));
                 }
@@ -201,7 +276,7 @@ impl Worker {
         if let Err(e) = result {
             for &(i, _) in &batch {
                 self.slots[i].session.reset();
-                self.end(i, Some(Event::Error(e.to_string())));
+                self.finish(i, Some(Event::Error(e.to_string())));
             }
             return;
         }
@@ -219,10 +294,12 @@ impl Worker {
     /// be evaluated), `None` when the sequence ended (finished, cancelled or failed).
     fn emit(&mut self, i: usize) -> Option<u32> {
         let tok = &self.tok;
-        let Slot { session, seq, .. } = &mut self.slots[i];
-        let s = seq.as_mut()?;
+        let Slot { session, job, .. } = &mut self.slots[i];
+        let Job::Decode(s) = job else {
+            return None;
+        };
         if s.events.is_closed() {
-            self.end(i, None); // client gone: cancel at once
+            self.finish(i, None); // client gone: cancel at once
             return None;
         }
         let id = s.next;
@@ -239,7 +316,7 @@ impl Worker {
                 finish_reason: FinishReason::Stop,
                 usage: usage(s),
             };
-            self.end(i, Some(done));
+            self.finish(i, Some(done));
             return None;
         }
         s.generated += 1;
@@ -253,7 +330,7 @@ impl Worker {
             .send(token_event(text, id, s.next_lp.take()))
             .is_err()
         {
-            self.end(i, None);
+            self.finish(i, None);
             return None;
         }
         if last {
@@ -261,7 +338,7 @@ impl Worker {
                 finish_reason: FinishReason::Length,
                 usage: usage(s),
             };
-            self.end(i, Some(done));
+            self.finish(i, Some(done));
             return None;
         }
         Some(id)
@@ -270,22 +347,37 @@ impl Worker {
     /// Samples slot `i`'s next token from the logits of its last evaluated one.
     fn sample_next(&mut self, i: usize) {
         let tok = &self.tok;
-        let Slot { session, seq, .. } = &mut self.slots[i];
-        if let Some(s) = seq.as_mut() {
+        let Slot { session, job, .. } = &mut self.slots[i];
+        if let Job::Decode(s) = job {
             let logits = session.last_logits();
             s.next = s.sampler.sample(logits, session.history());
             s.next_lp = s.logprobs.map(|k| logprob_info(tok, logits, s.next, k));
         }
     }
 
-    /// Frees slot `i`, sending `last` (Done or Error) if given.
-    fn end(&mut self, i: usize, last: Option<Event>) {
-        if let Some(s) = self.slots[i].seq.take() {
-            if let Some(ev) = last {
-                let _ = s.events.send(ev);
-            }
-            self.counters.active.fetch_sub(1, Ordering::Relaxed);
+    /// Frees slot `i` (prefilling or decoding), sending `last` (Done or Error) if given.
+    fn finish(&mut self, i: usize, last: Option<Event>) {
+        let events = match std::mem::replace(&mut self.slots[i].job, Job::Idle) {
+            Job::Idle => return,
+            Job::Prefill(p) => p.req.events,
+            Job::Decode(s) => s.events,
+        };
+        if let Some(ev) = last {
+            let _ = events.send(ev);
         }
+        self.counters.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Tokens of the next prefill chunk when `left` remain: `chunk`, except that a rest of up
+/// to half a chunk more goes along with it (no tiny last chunk, which would leave the
+/// batched exact path of `--compute auto`).
+fn chunk_len(left: usize, chunk: usize) -> usize {
+    let chunk = chunk.max(1);
+    if left <= chunk.saturating_add(chunk / 2) {
+        left
+    } else {
+        chunk
     }
 }
 
@@ -315,4 +407,20 @@ fn logprob_info(tok: &Tokenizer, logits: &[f32], id: u32, k: usize) -> (f32, Vec
         })
         .collect();
     (lp, top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_len;
+
+    #[test]
+    fn chunks_never_leave_a_tiny_rest() {
+        assert_eq!(chunk_len(1000, 256), 256);
+        assert_eq!(chunk_len(385, 256), 256);
+        assert_eq!(chunk_len(384, 256), 384);
+        assert_eq!(chunk_len(5, 256), 5);
+        assert_eq!(chunk_len(7, 1), 1);
+        assert_eq!(chunk_len(7, 0), 1);
+        assert_eq!(chunk_len(100_000, usize::MAX), 100_000);
+    }
 }

@@ -28,6 +28,12 @@ pub async fn completions(
     };
     let prompt = match prompt {
         Prompt::Text(t) => engine.encode(&t, true, false),
+        Prompt::Texts(v) if v.is_empty() => {
+            return Err(ApiError::invalid_param(
+                "prompt",
+                "the prompt is an empty list",
+            ))
+        }
         Prompt::Texts(mut v) if v.len() == 1 => engine.encode(&v.remove(0), true, false),
         Prompt::Texts(v) => {
             return Err(ApiError::invalid_param(

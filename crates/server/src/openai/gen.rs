@@ -40,7 +40,8 @@ pub fn new_id(prefix: &str) -> String {
 
 /// Sampling parameters from the request. Unset fields take llama.cpp's server defaults
 /// (temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, no penalties); an unset seed is
-/// drawn from the clock. `temperature: 0` is greedy.
+/// drawn from the clock. `temperature: 0` is greedy. Temperature and the OpenAI penalties
+/// must lie in OpenAI's ranges.
 pub fn sampling(c: &GenBody) -> Result<SamplingParams, ApiError> {
     let d = SamplingParams::llama_cpp(0);
     let seed = c.seed.unwrap_or_else(|| {
@@ -58,6 +59,20 @@ pub fn sampling(c: &GenBody) -> Result<SamplingParams, ApiError> {
         seed,
         ..d
     };
+    // OpenAI's ranges (the sampler alone would accept hotter or stronger settings).
+    let bounded = [
+        ("temperature", p.temperature, 0.0, 2.0),
+        ("presence_penalty", p.presence_penalty, -2.0, 2.0),
+        ("frequency_penalty", p.frequency_penalty, -2.0, 2.0),
+    ];
+    for (name, v, lo, hi) in bounded {
+        if !(lo..=hi).contains(&v) {
+            return Err(ApiError::invalid_param(
+                name,
+                format!("{name} must be between {lo} and {hi}, got {v}"),
+            ));
+        }
+    }
     p.validate().map_err(|msg| {
         let field = msg.split_whitespace().next().unwrap_or("").to_string();
         ApiError::invalid_param(&field, msg)

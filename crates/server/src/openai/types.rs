@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// type errors name the offending field: serde loses the path through `flatten`).
 /// Each endpoint checks that its own required field (`messages` / `prompt`) is there.
 #[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "a JSON object")]
 pub struct GenBody {
     /// Chat only.
     pub messages: Option<Vec<Message>>,
@@ -45,7 +46,10 @@ pub struct GenBody {
 
 /// `logprobs`: a flag (chat) or a count (completions).
 #[derive(Clone, Copy, Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a boolean (chat) or a number of alternatives 0..=20 (completions)"
+)]
 pub enum Logprobs {
     Flag(bool),
     Count(u32),
@@ -53,7 +57,7 @@ pub enum Logprobs {
 
 /// `stop`: one string or a list.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a string or a list of strings")]
 pub enum Stop {
     One(String),
     Many(Vec<String>),
@@ -69,11 +73,13 @@ impl Stop {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an object like {\"include_usage\": true}")]
 pub struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a message object {\"role\": ..., \"content\": ...}")]
 pub struct Message {
     pub role: String,
     /// A string, a list of `{type: "text", text}` parts, or null (assistant turns).
@@ -81,13 +87,17 @@ pub struct Message {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a string, a list of {\"type\": \"text\", \"text\": ...} parts, or null"
+)]
 pub enum Content {
     Text(String),
     Parts(Vec<Part>),
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "a content part {\"type\": \"text\", \"text\": ...}")]
 pub struct Part {
     #[serde(rename = "type")]
     pub kind: String,
@@ -96,7 +106,10 @@ pub struct Part {
 
 /// `prompt`: a string, a list with one string, or a list of token ids.
 #[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a string, a list with one string, or a list of token ids"
+)]
 pub enum Prompt {
     Text(String),
     Texts(Vec<String>),
@@ -104,6 +117,7 @@ pub enum Prompt {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "an object like {\"content\": \"text\"}")]
 pub struct TokenizeRequest {
     pub content: String,
     /// Prepend BOS (when the model wants one). Default false.
@@ -115,6 +129,7 @@ pub struct TokenizeRequest {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(expecting = "an object like {\"tokens\": [1, 2]}")]
 pub struct DetokenizeRequest {
     pub tokens: Vec<u32>,
 }
