@@ -14,7 +14,9 @@ pub mod quant;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
-pub use quant::{quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with};
+pub use quant::{
+    dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
+};
 
 /// A kernel tier. Ordered: a higher tier implies the lower ones are available.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
