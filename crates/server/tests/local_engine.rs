@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use wren_core::chat::ChatTemplate;
-use wren_core::kv::KvCache;
+use wren_core::kv::{CacheOptions, KvCache};
 use wren_core::linear::Compute;
 use wren_core::models::{Model, ModelInfo, SeqBatch, Workspace};
 use wren_core::sample::SamplingParams;
@@ -30,12 +30,8 @@ impl Model for Counting {
         &self.info
     }
 
-    fn new_cache(&self, ctx: usize) -> KvCache {
-        KvCache {
-            layers: Vec::new(),
-            pos: 0,
-            ctx,
-        }
+    fn new_cache(&self, opts: &CacheOptions) -> wren_core::Result<KvCache> {
+        Ok(KvCache::new(Vec::new(), opts))
     }
 
     fn forward_batch(
@@ -89,6 +85,8 @@ fn engine(parallel: usize) -> LocalEngine {
         parallel,
         queue: 4,
         compute: Compute::Exact,
+        kv_type: Default::default(),
+        sparse: Default::default(),
     };
     LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap()
 }
