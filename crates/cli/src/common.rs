@@ -4,14 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use wren_core::attention::sparse::SparseSettings;
+use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
 use wren_core::sample::SamplingParams;
-use wren_core::session::{thread_pool, Session};
+use wren_core::session::{thread_pool, Session, SessionOptions};
 use wren_core::tokenizer::Tokenizer;
 use wren_gguf::GgufFile;
 
-/// `-m`, `-t`, `--ctx`, `--compute`.
+/// `-m`, `-t`, `--ctx`, `--compute`, and the KV cache flags.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelOpts {
     /// GGUF model file (default: Gemma 3 270M Q4_K_M, downloaded into the cache on first use).
@@ -27,6 +29,87 @@ pub struct ModelOpts {
     /// as llama.cpp), auto (exact for batches of 32+ tokens, quant below).
     #[arg(long = "compute", default_value = "auto", value_parser = parse_compute)]
     pub compute: Compute,
+    #[command(flatten)]
+    pub kv: KvOpts,
+}
+
+/// `--kv-type` and the block-sparse attention flags.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct KvOpts {
+    /// KV cache element type: f16 (default), f32 (exact), q8_0 or q4_0.
+    #[arg(long = "kv-type", default_value = "f16", value_parser = parse_kv_type)]
+    pub kv_type: KvType,
+    /// Block-sparse (InfLLM v2) attention on the global layers: on or off (default: on
+    /// only for models whose metadata declares it).
+    #[arg(long = "sparse", value_parser = parse_on_off)]
+    pub sparse: Option<bool>,
+    /// Sparse attention: blocks chosen by score per query (default 64).
+    #[arg(long = "sparse-topk")]
+    pub sparse_topk: Option<usize>,
+    /// Sparse attention: positions per block (default 64).
+    #[arg(long = "sparse-block")]
+    pub sparse_block: Option<usize>,
+    /// Sparse attention: local window in positions, always attended (default 2048).
+    #[arg(long = "sparse-window")]
+    pub sparse_window: Option<usize>,
+    /// Sparse attention: queries before this position attend densely (default 8192).
+    #[arg(long = "sparse-dense-len")]
+    pub sparse_dense_len: Option<usize>,
+    /// Sparse attention: leading blocks always attended (default 1).
+    #[arg(long = "sparse-sink")]
+    pub sparse_sink: Option<usize>,
+}
+
+impl KvOpts {
+    pub fn sparse_settings(&self) -> SparseSettings {
+        SparseSettings {
+            enabled: self.sparse,
+            block: self.sparse_block,
+            topk: self.sparse_topk,
+            sink: self.sparse_sink,
+            window: self.sparse_window,
+            dense_len: self.sparse_dense_len,
+        }
+    }
+
+    /// Session options for a context of `ctx` tokens.
+    pub fn session_options(&self, ctx: usize, compute: Compute) -> SessionOptions {
+        SessionOptions {
+            ctx,
+            compute,
+            kv_type: self.kv_type,
+            sparse: self.sparse_settings(),
+        }
+    }
+}
+
+fn parse_kv_type(s: &str) -> Result<KvType, String> {
+    KvType::from_name(s).map_err(|e| e.to_string())
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("expected on or off, got {s:?}")),
+    }
+}
+
+/// `KV cache: 54.0 MiB (f16, ctx 4096)`, plus the sparse settings when on.
+pub fn describe_kv(s: &Session) -> String {
+    let mut d = format!(
+        "KV cache: {:.1} MiB ({}, ctx {})",
+        s.kv_bytes() as f64 / (1024.0 * 1024.0),
+        s.kv_type(),
+        s.ctx()
+    );
+    if let Some(p) = s.sparse() {
+        d += &format!(
+            "; sparse attention on global layers: block {}, top-{}, sink {}, window {}, dense below {}",
+            p.block, p.topk, p.sink, p.window, p.dense_len
+        );
+    }
+    d
 }
 
 fn parse_compute(s: &str) -> Result<Compute, String> {
@@ -112,11 +195,10 @@ impl ModelOpts {
 
     pub fn session(&self, l: &Loaded) -> Result<Session> {
         let ctx = self.ctx_for(l.model.as_ref())?;
-        Ok(Session::new(
+        Ok(Session::with_options(
             l.model.clone(),
-            ctx,
             l.pool.clone(),
-            self.compute,
+            &self.kv.session_options(ctx, self.compute),
         )?)
     }
 }

@@ -4,6 +4,7 @@
 mod commands;
 mod common;
 mod fetch;
+mod progress;
 
 use clap::{Parser, Subcommand};
 

@@ -68,6 +68,62 @@ fn malformed_model_gives_one_clean_error() {
 }
 
 #[test]
+fn bad_kv_flags_are_refused_with_the_valid_values() {
+    for cmd in ["run", "chat", "perplexity", "bench", "serve", "logits"] {
+        let o = wren(&[cmd, "--kv-type", "q3"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("\"q3\"") && err.contains("f16, q8_0, q4_0"),
+            "{cmd}: {err}"
+        );
+        let o = wren(&[cmd, "--sparse", "maybe"]);
+        assert!(stderr(&o).contains("expected on or off"), "{cmd}");
+    }
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn kv_cache_is_reported_and_sparse_flags_need_sparse_on() {
+    let o = wren(&[
+        "run",
+        "-n",
+        "2",
+        "--greedy",
+        "--kv-type",
+        "q8_0",
+        "--ctx",
+        "1024",
+        "Hi",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("KV cache: ") && err.contains("(q8_0, ctx 1024)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("] prefill "),
+        "short prompts show no progress: {err}"
+    );
+    let o = wren(&["run", "-n", "2", "--sparse-topk", "4", "Hi"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--sparse on"), "{err}");
+    let o = wren(&[
+        "run",
+        "-n",
+        "2",
+        "--sparse",
+        "on",
+        "--sparse-block",
+        "0",
+        "Hi",
+    ]);
+    assert!(stderr(&o).contains("block size"), "{}", stderr(&o));
+}
+
+#[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn model_less_commands_use_the_cache() {
     let out = ok_cached(&["tokenize", "Hello world"]);

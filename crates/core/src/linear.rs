@@ -249,8 +249,8 @@ fn tile_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, o:
             t += 2;
         }
         if t < tokens {
-            for i in 0..4 {
-                o.out[at(t, r + i)] = ops::dot(ws[i], xr(t));
+            for (i, w) in ws.iter().enumerate() {
+                o.out[at(t, r + i)] = ops::dot(w, xr(t));
             }
         }
         r += 4;

@@ -3,8 +3,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use crate::attention::sparse::{SparseParams, SparseSettings};
 use crate::error::{Error, Result};
-use crate::kv::KvCache;
+use crate::kv::{CacheOptions, KvCache, KvType};
 use crate::linear::Compute;
 use crate::models::{Model, SeqBatch, Workspace};
 
@@ -12,6 +13,9 @@ use crate::models::{Model, SeqBatch, Workspace};
 pub const PREFILL_BATCH: usize = 512;
 /// Tokens per forward pass when every position's logits are needed (bounds logit memory).
 pub const LOGITS_BATCH: usize = 64;
+
+/// Called after each prefill batch with (tokens evaluated so far, tokens in the call).
+pub type Progress = Box<dyn FnMut(usize, usize) + Send>;
 
 pub struct Session {
     model: Arc<dyn Model>,
@@ -21,6 +25,30 @@ pub struct Session {
     history: Vec<u32>,
     pool: Arc<rayon::ThreadPool>,
     pub compute: Compute,
+    progress: Option<Progress>,
+}
+
+/// How a session is set up.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Context size in tokens (at most the model's trained context).
+    pub ctx: usize,
+    pub compute: Compute,
+    /// Element type of the KV cache (default f16).
+    pub kv_type: KvType,
+    /// Block-sparse attention on the global layers (default: as the model declares).
+    pub sparse: SparseSettings,
+}
+
+impl SessionOptions {
+    pub fn new(ctx: usize, compute: Compute) -> SessionOptions {
+        SessionOptions {
+            ctx,
+            compute,
+            kv_type: KvType::default(),
+            sparse: SparseSettings::default(),
+        }
+    }
 }
 
 /// A rayon pool with `threads` workers (0 = one per physical core, approximated by the
@@ -40,19 +68,35 @@ pub fn thread_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>> {
 }
 
 impl Session {
+    /// A session with the default KV cache (f16; sparse attention as the model declares).
     pub fn new(
         model: Arc<dyn Model>,
         ctx: usize,
         pool: Arc<rayon::ThreadPool>,
         compute: Compute,
     ) -> Result<Session> {
+        Session::with_options(model, pool, &SessionOptions::new(ctx, compute))
+    }
+
+    /// A session whose KV cache (all of it, allocated now) follows `opts`.
+    pub fn with_options(
+        model: Arc<dyn Model>,
+        pool: Arc<rayon::ThreadPool>,
+        opts: &SessionOptions,
+    ) -> Result<Session> {
         let max = model.info().n_ctx_train;
+        let ctx = opts.ctx;
         if ctx == 0 || ctx > max {
             return Err(Error::Invalid(format!(
                 "context size {ctx} is outside 1..={max} (the model's trained context)"
             )));
         }
-        let cache = model.new_cache(ctx);
+        let sparse = opts.sparse.resolve(model.declared_sparse())?;
+        let cache = model.new_cache(&CacheOptions {
+            ctx,
+            ty: opts.kv_type,
+            sparse,
+        })?;
         Ok(Session {
             model,
             cache,
@@ -60,8 +104,24 @@ impl Session {
             logits: Vec::new(),
             history: Vec::new(),
             pool,
-            compute,
+            compute: opts.compute,
+            progress: None,
         })
+    }
+
+    /// Report prefill progress to `f` (see [`Progress`]); `None` stops reporting.
+    pub fn set_progress(&mut self, f: Option<Progress>) {
+        self.progress = f;
+    }
+
+    /// Element type of the KV cache.
+    pub fn kv_type(&self) -> KvType {
+        self.cache.ty
+    }
+
+    /// Block-sparse attention parameters in effect (`None`: dense).
+    pub fn sparse(&self) -> Option<&SparseParams> {
+        self.cache.sparse.as_ref()
     }
 
     pub fn model(&self) -> &Arc<dyn Model> {
@@ -133,6 +193,9 @@ impl Session {
                 f(j, &self.logits[r * vocab..(r + 1) * vocab]);
             }
             i = end;
+            if let Some(p) = self.progress.as_mut() {
+                p(i, tokens.len());
+            }
         }
         Ok(())
     }

@@ -132,33 +132,41 @@ fn greedy_decode_matches_llama_cpp_exact() {
 }
 
 /// Prefill in one batch and token-by-token decode give the same logits (exact path), and
-/// a context longer than the 512-token window exercises the ring cache.
+/// a context longer than the 512-token window exercises the ring cache. With an f32 cache
+/// the two differ only by the matrix kernels' summation order; an f16 cache also rounds
+/// those slightly different keys and values, which now and then lands one on the
+/// neighbouring f16 value, so its bound is looser (seen: f32 2e-4, f16 0.013–0.023). The
+/// ring's batching is tested exactly, against a reference, in `attention_variants.rs`.
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn batched_and_incremental_agree_past_the_window() {
+    use wren_core::kv::KvType;
     let (_, model) = load();
     let tokens: Vec<u32> = (0..700u32).map(|i| 1000 + (i * 7919) % 5000).collect();
-    let mut a = session(&model, Compute::Exact);
-    let mut batched = Vec::new();
-    a.eval_with(&tokens, 600..700, |_, l| batched.push(l.to_vec()))
-        .unwrap();
-    let mut b = session(&model, Compute::Exact);
-    b.eval_with(&tokens[..600], 0..0, |_, _| {}).unwrap();
-    let mut max_d = 0f32;
-    for (i, &t) in tokens[600..].iter().enumerate() {
-        let l = b.eval_last(&[t]).unwrap();
-        for (x, y) in l.iter().zip(&batched[i]) {
-            max_d = max_d.max((x - y).abs());
+    for (kv, bound) in [(KvType::F32, 1e-2), (KvType::F16, 0.1)] {
+        let mut a = session_kv(&model, Compute::Exact, kv);
+        let mut batched = Vec::new();
+        a.eval_with(&tokens, 600..700, |_, l| batched.push(l.to_vec()))
+            .unwrap();
+        let mut b = session_kv(&model, Compute::Exact, kv);
+        b.eval_with(&tokens[..600], 0..0, |_, _| {}).unwrap();
+        let mut max_d = 0f32;
+        for (i, &t) in tokens[600..].iter().enumerate() {
+            let l = b.eval_last(&[t]).unwrap();
+            for (x, y) in l.iter().zip(&batched[i]) {
+                max_d = max_d.max((x - y).abs());
+            }
         }
+        eprintln!("{kv}: max |batched − incremental| = {max_d}");
+        assert!(max_d < bound, "{kv}: {max_d}");
     }
-    eprintln!("max |batched − incremental| = {max_d}");
-    assert!(max_d < 1e-2, "{max_d}");
 }
 
 /// Several sequences decoded in one batched pass give the logits each gets on its own.
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn batched_decode_of_several_sequences_matches_single() {
+    use wren_core::kv::KvType;
     use wren_core::session::Session;
     let (_, model) = load();
     let prompts: [&[u32]; 3] = [
@@ -168,6 +176,9 @@ fn batched_decode_of_several_sequences_matches_single() {
     ];
     let next = [1000u32, 2000, 3000];
     let mut exact_single: Vec<Vec<f32>> = Vec::new();
+    // An f32 cache: with f16, the batch's slightly different rounding in the matrix
+    // products can land a key on the neighbouring f16 value (see the test above).
+    let session = |model, compute| session_kv(model, compute, KvType::F32);
     for compute in [Compute::Exact, Compute::Quantized] {
         let mut single = Vec::new();
         for (p, &t) in prompts.iter().zip(&next) {

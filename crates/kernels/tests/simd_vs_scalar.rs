@@ -474,3 +474,67 @@ fn quantizers_byte_identical() {
         }
     }
 }
+
+/// Random bytes for a row of `ty`, with every f16 (the F16 elements, or the block scales)
+/// a finite value: normal, subnormal, zero or of either sign (NaN payloads may legally
+/// differ between conversions).
+fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut b: Vec<u8> = (0..row_bytes(ty, n))
+        .map(|_| rng.next_u64() as u8)
+        .collect();
+    let finite = |rng: &mut Rng| loop {
+        let h = rng.next_u64() as u16;
+        if h & 0x7C00 != 0x7C00 {
+            return h.to_le_bytes();
+        }
+    };
+    match ty {
+        GgmlType::F16 => b
+            .chunks_exact_mut(2)
+            .for_each(|c| c.copy_from_slice(&finite(rng))),
+        _ => b
+            .chunks_exact_mut(ty.type_size())
+            .for_each(|c| c[..2].copy_from_slice(&finite(rng))),
+    }
+    b
+}
+
+#[test]
+fn dequantizers_bit_identical() {
+    let mut rng = Rng::new(21);
+    let cases = [
+        (
+            GgmlType::F16,
+            vec![0usize, 1, 3, 7, 8, 9, 15, 16, 17, 31, 255, 256, 257, 1001],
+        ),
+        (GgmlType::Q8_0, block_counts().map(|b| b * 32).collect()),
+        (GgmlType::Q4_0, block_counts().map(|b| b * 32).collect()),
+    ];
+    for (ty, lens) in cases {
+        for n in lens {
+            for _ in 0..4 {
+                let src = random_row(ty, n, &mut rng);
+                let mut want = vec![0f32; n];
+                match ty {
+                    GgmlType::F16 => f16_dequantize_ref(&src, &mut want),
+                    GgmlType::Q8_0 => q8_0::dequantize(cast_blocks(&src), &mut want),
+                    _ => q4_0::dequantize(cast_blocks(&src), &mut want),
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                for t in simd_tiers_cached() {
+                    let mut got = vec![f32::NAN; n];
+                    wren_kernels::isa::dequantize_row_with(t, ty, &src, &mut got);
+                    assert_eq!(bits(&got), bits(&want), "{ty} n={n} tier {}", t.name());
+                }
+                let mut got = vec![f32::NAN; n];
+                dequantize_row(ty, &src, &mut got);
+                assert_eq!(bits(&got), bits(&want), "{ty} dequantize_row n={n}");
+            }
+        }
+    }
+}
+
+/// The F16 scalar reference (`formats::f16::dequantize`).
+fn f16_dequantize_ref(src: &[u8], out: &mut [f32]) {
+    wren_kernels::formats::f16::dequantize(cast_blocks::<F16Le>(src), out);
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use wren_core::chat::ChatTemplate;
-use wren_core::kv::KvCache;
+use wren_core::kv::{CacheOptions, KvCache};
 use wren_core::linear::Compute;
 use wren_core::models::{Model, ModelInfo, SeqBatch, Workspace};
 use wren_core::sample::SamplingParams;
@@ -39,12 +39,8 @@ impl Model for Counting {
         &self.info
     }
 
-    fn new_cache(&self, ctx: usize) -> KvCache {
-        KvCache {
-            layers: Vec::new(),
-            pos: 0,
-            ctx,
-        }
+    fn new_cache(&self, opts: &CacheOptions) -> wren_core::Result<KvCache> {
+        Ok(KvCache::new(Vec::new(), opts))
     }
 
     fn forward_batch(
@@ -112,6 +108,8 @@ fn engine_with(parallel: usize, ctx: usize, chunk: usize) -> (LocalEngine, Log) 
         queue: 4,
         compute: Compute::Exact,
         prefill_chunk: chunk,
+        kv_type: Default::default(),
+        sparse: Default::default(),
     };
     let e = LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap();
     (e, log)

@@ -23,7 +23,7 @@ use wren_core::linear::Compute;
 use wren_core::session::{thread_pool, Session};
 use wren_core::tokenizer::Tokenizer;
 
-use crate::common::ModelOpts;
+use crate::common::{describe_kv, KvOpts, ModelOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,6 +57,8 @@ pub struct Args {
     /// Matrix arithmetic: exact, quant or auto (see `wren run --help`).
     #[arg(long = "compute", default_value = "auto", value_parser = parse_compute)]
     pub compute: Compute,
+    #[command(flatten)]
+    pub kv: KvOpts,
     /// Skip the untimed warm-up run of each test.
     #[arg(long = "no-warmup")]
     pub no_warmup: bool,
@@ -228,6 +230,29 @@ fn needed_ctx(a: &Args) -> usize {
     d + p.max(g)
 }
 
+/// Without `--ctx`, a depth that leaves no room for the longest test within the trained
+/// context (`-d 32768` on a 32768-token model) is lowered to the deepest that fits; the
+/// notes say so.
+fn fit_depths(a: &mut Args, n_ctx_train: usize) -> Vec<String> {
+    let p = a.n_prompt.iter().copied().max().unwrap_or(0);
+    let g = a.n_gen.iter().copied().max().unwrap_or(0);
+    let room = n_ctx_train.saturating_sub(p.max(g));
+    let mut notes = Vec::new();
+    if a.ctx.is_some() {
+        return notes;
+    }
+    for d in a.n_depth.iter_mut() {
+        if *d > room && *d <= n_ctx_train {
+            notes.push(format!(
+                "depth {d} leaves no room for {} tokens in the trained context of {n_ctx_train}: using depth {room}",
+                p.max(g)
+            ));
+            *d = room;
+        }
+    }
+    notes
+}
+
 fn choose_ctx(a: &Args, n_ctx_train: usize) -> Result<usize> {
     let need = needed_ctx(a);
     match a.ctx {
@@ -368,11 +393,16 @@ pub fn main(mut a: Args) -> Result<()> {
         threads: a.threads[0],
         ctx: None,
         compute: a.compute,
+        kv: a.kv.clone(),
     };
     let path = opts.model_path()?;
     let l = opts.load()?;
     let info = l.model.info().clone();
+    for note in fit_depths(&mut a, info.n_ctx_train) {
+        eprintln!("[wren] {note}");
+    }
     let ctx = choose_ctx(&a, info.n_ctx_train)?;
+    let sopts = a.kv.session_options(ctx, a.compute);
     let model_name = Path::new(&path).file_name().map_or_else(
         || path.display().to_string(),
         |f| f.to_string_lossy().into_owned(),
@@ -435,11 +465,18 @@ pub fn main(mut a: Args) -> Result<()> {
         } else {
             thread_pool(threads)?
         };
-        let mut session = Session::new(l.model.clone(), ctx, pool.clone(), a.compute)?;
+        let mut session = Session::with_options(l.model.clone(), pool.clone(), &sopts)?;
+        if ti == 0 {
+            eprintln!("[wren] {}", describe_kv(&session));
+        }
         let mut others: Vec<Session> = Vec::new();
         for &t in &tests {
             while others.len() + 1 < t.seqs {
-                others.push(Session::new(l.model.clone(), ctx, pool.clone(), a.compute)?);
+                others.push(Session::with_options(
+                    l.model.clone(),
+                    pool.clone(),
+                    &sopts,
+                )?);
             }
             // Same token sequences for every thread count and repetition of a test.
             let seed = ((t.n as u64) << 32) ^ ((t.depth as u64) << 8) ^ (t.kind as u64);
@@ -483,6 +520,8 @@ pub fn main(mut a: Args) -> Result<()> {
                     "model_size_bytes": size,
                     "model_params": params,
                     "ctx": ctx,
+                    "kv_type": a.kv.kv_type.name(),
+                    "sparse": session.sparse().is_some(),
                     "wren_version": env!("CARGO_PKG_VERSION"),
                 });
                 writeln!(out, "{v}")?;
@@ -510,7 +549,13 @@ pub fn main(mut a: Args) -> Result<()> {
         writeln!(out)?;
         writeln!(
             out,
-            "ctx {ctx}, {} repetitions{}, peak RSS {rss}",
+            "ctx {ctx}, KV {}{}, {} repetitions{}, peak RSS {rss}",
+            a.kv.kv_type,
+            if sopts.sparse.enabled == Some(true) {
+                ", sparse"
+            } else {
+                ""
+            },
             a.reps,
             if a.no_warmup { ", no warm-up" } else { "" }
         )?;
@@ -533,6 +578,7 @@ mod tests {
             reps: 1,
             ctx,
             compute: Compute::Auto,
+            kv: KvOpts::default(),
             no_warmup: false,
             json: false,
         }
@@ -591,6 +637,23 @@ mod tests {
             600
         );
         assert!(choose_ctx(&args(&[512], &[128], &[0], Some(0)), 32768).is_err());
+    }
+
+    #[test]
+    fn depth_32k_fits_the_trained_context() {
+        let mut a = args(&[0], &[8], &[0, 4096, 16384, 32768], None);
+        let notes = fit_depths(&mut a, 32768);
+        assert_eq!(a.n_depth, vec![0, 4096, 16384, 32760]);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(choose_ctx(&a, 32768).unwrap(), 32768);
+        // With --ctx given, nothing is adjusted and the mismatch is an error.
+        let mut a = args(&[0], &[8], &[32768], Some(32768));
+        assert!(fit_depths(&mut a, 32768).is_empty());
+        assert!(choose_ctx(&a, 32768).is_err());
+        // A depth past the trained context is not silently shrunk.
+        let mut a = args(&[0], &[8], &[40000], None);
+        assert!(fit_depths(&mut a, 32768).is_empty());
+        assert!(choose_ctx(&a, 32768).is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use wren_core::generate::{generate, Flow};
 use wren_core::sample::Sampler;
 use wren_core::tokenizer::Tokenizer;
 
-use crate::common::{ModelOpts, SamplingOpts};
+use crate::common::{describe_kv, ModelOpts, SamplingOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -44,6 +44,8 @@ pub fn main(a: Args) -> Result<()> {
     let params = a.sampling.params()?;
     let l = a.model.load()?;
     let mut session = a.model.session(&l)?;
+    session.set_progress(Some(crate::progress::prefill_progress()));
+    eprintln!("[wren] {}", describe_kv(&session));
     let tmpl = l.chat_template()?;
     eprintln!("[wren] chat template: {}", tmpl.describe());
     eprintln!(

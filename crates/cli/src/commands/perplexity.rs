@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::common::ModelOpts;
+use crate::common::{describe_kv, ModelOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -41,6 +41,7 @@ pub fn main(mut a: Args) -> Result<()> {
         );
     }
     let n_chunks = a.chunks.map_or(n_chunks_all, |c| c.min(n_chunks_all));
+    eprintln!("[wren] {}", describe_kv(&session));
     eprintln!("[wren] {} tokens, {n_chunks} chunks of {ctx}", tokens.len());
     let first = ctx / 2;
     let (mut sum, mut sum2, mut count) = (0f64, 0f64, 0usize);

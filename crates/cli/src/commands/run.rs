@@ -6,7 +6,7 @@ use anyhow::Result;
 use wren_core::generate::{generate, Finish, Flow};
 use wren_core::sample::Sampler;
 
-use crate::common::{ModelOpts, SamplingOpts};
+use crate::common::{describe_kv, ModelOpts, SamplingOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -50,6 +50,8 @@ pub fn main(a: Args) -> Result<()> {
     }
     let l = a.model.load()?;
     let mut session = a.model.session(&l)?;
+    eprintln!("[wren] {}", describe_kv(&session));
+    session.set_progress(Some(crate::progress::prefill_progress()));
     let add_bos = !a.no_bos && l.tok.add_bos_default();
     let tokens = l.tok.encode(&prompt, add_bos, a.special);
     if tokens.len() > session.ctx() {
@@ -95,13 +97,14 @@ pub fn main(a: Args) -> Result<()> {
         Finish::Cancelled => "cancelled",
     };
     eprintln!(
-        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s | stopped: {why} | {} threads, compute {:?}",
+        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s | stopped: {why} | {} threads, compute {:?}, KV {}",
         st.prompt_tokens,
         st.prefill_tps(),
         st.generated,
         st.decode_tps(),
         l.pool.current_num_threads(),
         a.model.compute,
+        session.kv_type(),
     );
     Ok(())
 }

@@ -62,6 +62,8 @@ pub fn main(a: Args) -> Result<()> {
         queue: a.queue,
         compute: a.model.compute,
         prefill_chunk: a.prefill_chunk,
+        kv_type: a.model.kv.kv_type,
+        sparse: a.model.kv.sparse_settings(),
     };
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;
     let state = AppState::new(Arc::new(engine), a.api_key.clone());
@@ -80,8 +82,9 @@ pub fn main(a: Args) -> Result<()> {
             .with_context(|| format!("cannot listen on {}:{}", a.host, a.port))?;
         let addr = listener.local_addr()?;
         eprintln!(
-            "[wren] serving {model_id} on http://{addr} ({} sequences × {ctx} tokens, {} threads, queue {}); Ctrl-C to stop",
+            "[wren] serving {model_id} on http://{addr} ({} sequences × {ctx} tokens, KV {}, {} threads, queue {}); Ctrl-C to stop",
             a.parallel,
+            a.model.kv.kv_type,
             l.pool.current_num_threads(),
             a.queue,
         );

@@ -6,6 +6,7 @@ use wren_gguf::GgufFile;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The text (`-` reads it from stdin).
     pub text: String,
     /// Do not prepend BOS.
     #[arg(long = "no-bos")]
@@ -27,7 +28,12 @@ pub fn main(a: Args) -> Result<()> {
     };
     let file = GgufFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file)?;
-    let ids = tok.encode(&a.text, !a.no_bos && tok.add_bos_default(), a.special);
+    let text = if a.text == "-" {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        a.text
+    };
+    let ids = tok.encode(&text, !a.no_bos && tok.add_bos_default(), a.special);
     if a.pieces {
         let pieces: Vec<serde_json::Value> = ids
             .iter()

@@ -1,30 +1,105 @@
 //! Per-sequence key/value storage.
 //!
 //! Each attention layer owns a [`LayerCache`]: global layers keep every position up to the
-//! context size; sliding-window layers keep a ring of exactly `window` positions, so their
-//! memory is flat however long the context grows. Storage is separate from the attention
-//! arithmetic (`crate::attention`), which reads keys through [`LayerCache::slot`].
+//! context size; sliding-window layers keep a ring of `window + RING_SLACK` positions, so
+//! their memory is flat however long the context grows. Keys and values are stored in the
+//! session's [`KvType`] (f16 by default; f32, q8_0, q4_0), one row of `head_dim` elements
+//! per (KV head, position), head-major: the rows of one head are contiguous, so attention
+//! streams a run of positions of one head as one slice. Storage is separate from the
+//! attention arithmetic (`crate::attention`), which reads rows through
+//! [`LayerCache::k_rows`] / [`LayerCache::v_rows`].
 
-/// Keys and values of one layer, `[capacity, kv_dim]` each, f32.
+mod summary;
+mod types;
+
+pub use summary::BlockSummaries;
+pub use types::KvType;
+
+use crate::attention::sparse::SparseParams;
+use crate::error::{Error, Result};
+
+/// Extra positions a sliding-window ring holds beyond the window, so that up to
+/// `RING_SLACK` new positions can be stored before they are attended without overwriting
+/// a key an earlier query of the same batch still needs (see [`LayerCache::max_append`]).
+pub const RING_SLACK: usize = 128;
+
+/// How a cache is made: context size, element type, and the sparse-attention settings
+/// (global layers then keep block summaries).
+#[derive(Clone, Copy, Debug)]
+pub struct CacheOptions {
+    pub ctx: usize,
+    pub ty: KvType,
+    pub sparse: Option<SparseParams>,
+}
+
+/// Keys and values of one layer.
 pub struct LayerCache {
-    pub k: Vec<f32>,
-    pub v: Vec<f32>,
-    /// Positions held: the context size (global) or the window (ring).
+    ty: KvType,
+    /// `[n_head_kv, capacity, row_bytes]` each.
+    k: Vec<u8>,
+    v: Vec<u8>,
+    /// Positions held: the context size (global) or window + slack (ring).
     pub capacity: usize,
     /// Whether positions wrap around (sliding-window layer).
     pub ring: bool,
-    pub kv_dim: usize,
+    /// For a ring: the attention window it serves.
+    window: usize,
+    pub n_head_kv: usize,
+    pub head_dim: usize,
+    /// Bytes of one stored row (`head_dim` elements of `ty`).
+    row_bytes: usize,
+    /// Block summaries of the keys, for sparse attention (global layers only).
+    pub summaries: Option<BlockSummaries>,
+    /// Scratch: one block of keys, dequantized, while a summary is computed.
+    scratch: Vec<f32>,
 }
 
 impl LayerCache {
-    pub fn new(capacity: usize, ring: bool, kv_dim: usize) -> LayerCache {
-        LayerCache {
-            k: vec![0.0; capacity * kv_dim],
-            v: vec![0.0; capacity * kv_dim],
+    /// A global layer's cache (`ring_window = None`) of `ctx` positions, or a
+    /// sliding-window ring for `window` (capacity `window + RING_SLACK`, or `ctx` if
+    /// smaller). `summary_block` keeps block summaries of that many positions.
+    pub fn new(
+        ty: KvType,
+        ctx: usize,
+        ring_window: Option<usize>,
+        n_head_kv: usize,
+        head_dim: usize,
+        summary_block: Option<usize>,
+    ) -> Result<LayerCache> {
+        let row_bytes = ty.row_bytes(head_dim)?;
+        let (capacity, ring, window) = match ring_window {
+            Some(w) if w + RING_SLACK < ctx => (w + RING_SLACK, true, w),
+            _ => (ctx, false, ctx),
+        };
+        let bytes = n_head_kv
+            .checked_mul(capacity)
+            .and_then(|x| x.checked_mul(row_bytes))
+            .ok_or_else(|| Error::Invalid(format!("KV cache of {ctx} positions is too large")))?;
+        let summaries = match (summary_block, ring) {
+            (Some(b), false) => Some(BlockSummaries::new(b, n_head_kv, head_dim, capacity)),
+            _ => None,
+        };
+        Ok(LayerCache {
+            ty,
+            k: vec![0; bytes],
+            v: vec![0; bytes],
             capacity,
             ring,
-            kv_dim,
-        }
+            window,
+            n_head_kv,
+            head_dim,
+            row_bytes,
+            summaries,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn ty(&self) -> KvType {
+        self.ty
+    }
+
+    pub fn row_bytes(&self) -> usize {
+        self.row_bytes
     }
 
     /// Storage slot of absolute position `pos`.
@@ -37,25 +112,100 @@ impl LayerCache {
         }
     }
 
-    /// Store the keys/values of positions `start..start+n` (`k`, `v`: `[n, kv_dim]`).
-    /// A ring layer only needs the last `capacity` of them.
+    /// How many new positions may be stored before they are attended: with positions
+    /// `start..start+n` stored, a ring must still hold `start + 1 − window`, the oldest key
+    /// the first of them attends to.
+    pub fn max_append(&self) -> usize {
+        if self.ring {
+            self.capacity + 1 - self.window
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// Longest run of positions from `pos` (at most `n`) whose slots are contiguous.
+    #[inline]
+    pub fn contiguous(&self, pos: usize, n: usize) -> usize {
+        if self.ring {
+            n.min(self.capacity - pos % self.capacity)
+        } else {
+            n
+        }
+    }
+
+    /// Keys of head `h` at slots `slot..slot + n`, as `n` rows of [`Self::row_bytes`].
+    #[inline]
+    pub fn k_rows(&self, h: usize, slot: usize, n: usize) -> &[u8] {
+        let at = (h * self.capacity + slot) * self.row_bytes;
+        &self.k[at..at + n * self.row_bytes]
+    }
+
+    /// Values of head `h` at slots `slot..slot + n`.
+    #[inline]
+    pub fn v_rows(&self, h: usize, slot: usize, n: usize) -> &[u8] {
+        let at = (h * self.capacity + slot) * self.row_bytes;
+        &self.v[at..at + n * self.row_bytes]
+    }
+
+    /// Store the keys/values of positions `start..start+n` (`k`, `v`: `[n, n_head_kv ·
+    /// head_dim]` f32, converted to the cache type). A ring only keeps the last
+    /// `capacity` of them. Updates the block summaries of blocks this completes.
     pub fn store(&mut self, start: usize, k: &[f32], v: &[f32]) {
-        let d = self.kv_dim;
-        let n = k.len() / d;
+        let (hd, rb) = (self.head_dim, self.row_bytes);
+        let kv_dim = self.n_head_kv * hd;
+        let n = k.len() / kv_dim;
+        assert!(
+            k.len() == n * kv_dim && v.len() == k.len(),
+            "KV store: rows are not [n, kv_dim]"
+        );
         let first = if self.ring {
             n.saturating_sub(self.capacity)
         } else {
             0
         };
+        assert!(
+            start + n <= self.capacity || self.ring,
+            "KV store past the context"
+        );
+        let ty = self.ty.ggml();
         for i in first..n {
             let s = self.slot(start + i);
-            self.k[s * d..(s + 1) * d].copy_from_slice(&k[i * d..(i + 1) * d]);
-            self.v[s * d..(s + 1) * d].copy_from_slice(&v[i * d..(i + 1) * d]);
+            for h in 0..self.n_head_kv {
+                let at = (h * self.capacity + s) * rb;
+                let src = i * kv_dim + h * hd..i * kv_dim + (h + 1) * hd;
+                wren_kernels::quantize_row(ty, &k[src.clone()], &mut self.k[at..at + rb]);
+                wren_kernels::quantize_row(ty, &v[src], &mut self.v[at..at + rb]);
+            }
+        }
+        self.update_summaries(start, n);
+    }
+
+    /// Recomputes the summaries of the blocks completed by positions `start..start+n`
+    /// from the stored keys (so they summarize what attention reads).
+    fn update_summaries(&mut self, start: usize, n: usize) {
+        let Some(sm) = self.summaries.as_mut() else {
+            return;
+        };
+        let (hd, block) = (self.head_dim, sm.block());
+        let ty = self.ty.ggml();
+        self.scratch.resize(block * hd, 0.0);
+        for b in sm.completed(start, n) {
+            for h in 0..self.n_head_kv {
+                let at = (h * self.capacity + b * block) * self.row_bytes;
+                let rows = &self.k[at..at + block * self.row_bytes];
+                wren_kernels::dequantize_row(ty, rows, &mut self.scratch);
+                sm.set(h, b, &self.scratch);
+            }
         }
     }
 
+    /// Dequantizes row `slot` of head `h` of the keys into `out` (`head_dim` floats).
+    pub fn key(&self, h: usize, slot: usize, out: &mut [f32]) {
+        wren_kernels::dequantize_row(self.ty.ggml(), self.k_rows(h, slot, 1), out);
+    }
+
     pub fn bytes(&self) -> usize {
-        (self.k.len() + self.v.len()) * std::mem::size_of::<f32>()
+        self.k.len() + self.v.len() + self.summaries.as_ref().map_or(0, BlockSummaries::bytes)
     }
 }
 
@@ -66,9 +216,22 @@ pub struct KvCache {
     pub pos: usize,
     /// Context size the cache was made for.
     pub ctx: usize,
+    pub ty: KvType,
+    /// Block-sparse attention on the global layers (`None`: dense everywhere).
+    pub sparse: Option<SparseParams>,
 }
 
 impl KvCache {
+    pub fn new(layers: Vec<LayerCache>, opts: &CacheOptions) -> KvCache {
+        KvCache {
+            layers,
+            pos: 0,
+            ctx: opts.ctx,
+            ty: opts.ty,
+            sparse: opts.sparse,
+        }
+    }
+
     pub fn bytes(&self) -> usize {
         self.layers.iter().map(LayerCache::bytes).sum()
     }

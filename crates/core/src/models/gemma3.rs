@@ -23,9 +23,10 @@ use wren_gguf::GgufFile;
 use wren_kernels::ops;
 
 use super::{sized, Model, ModelInfo, SeqBatch, Workspace};
-use crate::attention::{attend, AttnShape};
+use crate::attention::sparse::SparseParams;
+use crate::attention::{store_and_attend, AttnShape};
 use crate::error::{Error, Result};
-use crate::kv::{KvCache, LayerCache};
+use crate::kv::{CacheOptions, KvCache, LayerCache};
 use crate::linear::{matmul, Compute};
 use crate::tensor::{load_vector, QMatrix};
 
@@ -48,6 +49,8 @@ pub struct Gemma3Config {
     /// Linear RoPE scaling factor on global layers (1 = none).
     pub rope_scale_global: f32,
     pub attn_scale: f32,
+    /// Block-sparse attention the file declares (`gemma3.attention.sparse.*`).
+    pub sparse: Option<SparseParams>,
 }
 
 impl Gemma3Config {
@@ -67,12 +70,12 @@ impl Gemma3Config {
             Some(_) => u("attention.key_length")?,
             None => n_embd / n_head.max(1),
         };
-        if let Some(_) = f.get(&format!("{a}.attention.value_length")) {
-            if u("attention.value_length")? != head_dim {
-                return Err(Error::Model(
-                    "gemma3 with key_length != value_length is not supported".into(),
-                ));
-            }
+        if f.get(&format!("{a}.attention.value_length")).is_some()
+            && u("attention.value_length")? != head_dim
+        {
+            return Err(Error::Model(
+                "gemma3 with key_length != value_length is not supported".into(),
+            ));
         }
         if head_dim > 1024 {
             return Err(Error::Model(format!(
@@ -130,6 +133,7 @@ impl Gemma3Config {
             rope_base_local: opt_f32("rope.freq_base_swa")?.unwrap_or(10_000.0),
             rope_scale_global,
             attn_scale,
+            sparse: SparseParams::from_gguf(f, a)?,
         })
     }
 }
@@ -239,25 +243,28 @@ impl Model for Gemma3 {
         &self.info
     }
 
-    fn new_cache(&self, ctx: usize) -> KvCache {
-        let kv_dim = self.cfg.n_head_kv * self.cfg.head_dim;
-        let layers = self
-            .cfg
+    fn new_cache(&self, opts: &CacheOptions) -> Result<KvCache> {
+        let c = &self.cfg;
+        let block = opts.sparse.as_ref().map(|p| p.block);
+        // Sliding-window layers get a ring; global ones the whole context (and the block
+        // summaries of sparse attention, if on).
+        let layers = c
             .sliding
             .iter()
             .map(|&sl| {
-                if sl && self.cfg.window < ctx {
-                    LayerCache::new(self.cfg.window, true, kv_dim)
+                let (ring, summaries) = if sl {
+                    (Some(c.window), None)
                 } else {
-                    LayerCache::new(ctx, false, kv_dim)
-                }
+                    (None, block)
+                };
+                LayerCache::new(opts.ty, opts.ctx, ring, c.n_head_kv, c.head_dim, summaries)
             })
-            .collect();
-        KvCache {
-            layers,
-            pos: 0,
-            ctx,
-        }
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KvCache::new(layers, opts))
+    }
+
+    fn declared_sparse(&self) -> Option<&SparseParams> {
+        self.cfg.sparse.as_ref()
     }
 
     fn forward_batch(
@@ -362,20 +369,17 @@ impl Model for Gemma3 {
             let att = sized(&mut ws.att, n * qdim);
             for (si, s) in seqs.iter_mut().enumerate() {
                 let (a, b) = (offs[si], offs[si + 1]);
-                let lc = &mut s.cache.layers[il];
-                attend(
+                let sparse = if sliding { None } else { s.cache.sparse };
+                store_and_attend(
                     &shape,
                     s.cache.pos,
                     &q[a * qdim..b * qdim],
                     &k[a * kvdim..b * kvdim],
                     &v[a * kvdim..b * kvdim],
-                    lc,
+                    &mut s.cache.layers[il],
+                    sparse.as_ref(),
                     &mut att[a * qdim..b * qdim],
-                );
-                lc.store(
-                    s.cache.pos,
-                    &k[a * kvdim..b * kvdim],
-                    &v[a * kvdim..b * kvdim],
+                    &mut ws.attn,
                 );
             }
             let proj = sized(&mut ws.proj, n * e);

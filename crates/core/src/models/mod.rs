@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use wren_gguf::GgufFile;
 
+use crate::attention::sparse::SparseParams;
+use crate::attention::AttnScratch;
 use crate::error::{Error, Result};
-use crate::kv::KvCache;
+use crate::kv::{CacheOptions, KvCache};
 use crate::linear::{Compute, LinearScratch};
 
 pub mod gemma3;
@@ -38,6 +40,7 @@ pub struct Workspace {
     pub ff_a: Vec<f32>,
     pub ff_b: Vec<f32>,
     pub head_in: Vec<f32>,
+    pub attn: AttnScratch,
     /// Row offsets of the sequences in a batched pass.
     pub offs: Vec<usize>,
     pub lin: LinearScratch,
@@ -55,8 +58,15 @@ pub(crate) fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 pub trait Model: Send + Sync {
     fn info(&self) -> &ModelInfo;
 
-    /// A fresh cache for a context of `ctx` tokens.
-    fn new_cache(&self, ctx: usize) -> KvCache;
+    /// A fresh cache for a context of `opts.ctx` tokens, every layer's memory allocated
+    /// now. Fails if the model's head size does not fit the element type.
+    fn new_cache(&self, opts: &CacheOptions) -> Result<KvCache>;
+
+    /// Block-sparse attention parameters the model was trained with (declared in its
+    /// metadata); such models run sparse by default.
+    fn declared_sparse(&self) -> Option<&SparseParams> {
+        None
+    }
 
     /// Process several sequences in one pass: every sequence's `tokens` go at positions
     /// `cache.pos..` of its own cache; the matrix products run over all rows at once.

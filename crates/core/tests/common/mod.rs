@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
-use wren_core::session::{thread_pool, Session};
+use wren_core::session::{thread_pool, Session, SessionOptions};
 use wren_gguf::GgufFile;
 
 pub fn reference_dir() -> PathBuf {
@@ -42,8 +43,18 @@ pub fn load() -> (Arc<GgufFile>, Arc<dyn Model>) {
     (file, model)
 }
 
+/// A 2048-token session with the default KV cache (f16).
 pub fn session(model: &Arc<dyn Model>, compute: Compute) -> Session {
     Session::new(model.clone(), 2048, thread_pool(0).unwrap(), compute).unwrap()
+}
+
+/// A 2048-token session with KV cache type `kv`.
+pub fn session_kv(model: &Arc<dyn Model>, compute: Compute, kv: KvType) -> Session {
+    let opts = SessionOptions {
+        kv_type: kv,
+        ..SessionOptions::new(2048, compute)
+    };
+    Session::with_options(model.clone(), thread_pool(0).unwrap(), &opts).unwrap()
 }
 
 pub fn ids(v: &serde_json::Value) -> Vec<u32> {

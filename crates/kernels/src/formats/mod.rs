@@ -95,6 +95,15 @@ fn check_row(what: &str, ty: GgmlType, n: usize, bytes: usize) {
 /// Panics unless `src.len() == ty.row_bytes(dst.len())`.
 pub fn dequantize_row(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     check_row("dequantize_row", ty, dst.len(), src.len());
+    // SIMD dequantizers of the process's ISA tier (bit-identical to the scalar ones).
+    if crate::isa::quant::try_dequantize(ty, src, dst) {
+        return;
+    }
+    dequantize_scalar(ty, src, dst);
+}
+
+/// The scalar references behind [`dequantize_row`] (lengths already checked).
+pub(crate) fn dequantize_scalar(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     match ty {
         GgmlType::F32 => f32::dequantize(cast_blocks(src), dst),
         GgmlType::F16 => f16::dequantize(cast_blocks(src), dst),

@@ -16,7 +16,9 @@ pub mod quant;
 pub mod x86_64;
 
 pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_with};
-pub use quant::{quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with};
+pub use quant::{
+    dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
+};
 
 /// A kernel tier. Ordered: a higher tier implies the lower ones are available.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -9,6 +9,7 @@
 //! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
 //! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes |
 //! | quantize f32 → Q8_0, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
+//! | dequantize F16, Q8_0, Q4_0 → f32 | (avx2) | (avx2) | bit-identical to scalar |
 //!
 //! Every other format uses its scalar reference at every tier.
 
@@ -20,7 +21,7 @@ use crate::formats::{
 use crate::GgmlType;
 
 #[cfg(target_arch = "x86_64")]
-use super::x86_64::{avx2_quant as v2, avx512 as v5, avx512_kquants as v5k};
+use super::x86_64::{avx2_dequant as d2, avx2_quant as v2, avx512 as v5, avx512_kquants as v5k};
 
 /// A tier this CPU is known to support: the only way to reach the `unsafe` kernels.
 #[derive(Clone, Copy)]
@@ -105,6 +106,29 @@ pub fn quantize_row_with(isa: Isa, ty: GgmlType, src: &[f32], dst: &mut [u8]) {
             _ => crate::formats::quantize_row(ty, src, dst),
         }
     }
+}
+
+/// `dequantize_row(ty, src, dst)` computed with the kernels of tier `isa` (scalar
+/// reference for [`Isa::Scalar`]). Panics if the CPU does not support `isa` or on a length
+/// mismatch.
+pub fn dequantize_row_with(isa: Isa, ty: GgmlType, src: &[u8], dst: &mut [f32]) {
+    let t = Proven::checked(isa);
+    let want = row_bytes("dequantize_row_with", ty, dst.len());
+    assert_eq!(
+        src.len(),
+        want,
+        "dequantize_row_with: a {ty} row of {} elements is {want} bytes",
+        dst.len()
+    );
+    if !dequantize_simd(t, ty, src, dst) {
+        crate::formats::dequantize_scalar(ty, src, dst);
+    }
+}
+
+/// Hook for `formats::dequantize_row` (lengths already checked): whether a SIMD
+/// dequantizer of this process's tier wrote `dst`.
+pub(crate) fn try_dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool {
+    dequantize_simd(Proven::current(), ty, src, dst)
 }
 
 /// Hook for `formats::vec_dot` (lengths already checked): the SIMD result at this
@@ -331,6 +355,30 @@ fn quantize_simd(t: Proven, ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The SIMD dequantizers (AVX2 and up); `false` if none (nothing written).
+#[cfg(target_arch = "x86_64")]
+fn dequantize_simd(t: Proven, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool {
+    if t.0 < Isa::Avx2 {
+        return false;
+    }
+    match ty {
+        // SAFETY: `t` proves AVX2+FMA+F16C; element and block counts are bounded by the
+        // shorter of the two slices inside each kernel.
+        GgmlType::F16 => unsafe { d2::dequantize_f16(cast_blocks(src), dst) },
+        // SAFETY: as above.
+        GgmlType::Q8_0 => unsafe { d2::dequantize_q8_0(cast_blocks(src), dst) },
+        // SAFETY: as above.
+        GgmlType::Q4_0 => unsafe { d2::dequantize_q4_0(cast_blocks(src), dst) },
+        _ => return false,
+    }
+    true
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn dequantize_simd(_: Proven, _: GgmlType, _: &[u8], _: &mut [f32]) -> bool {
+    false
 }
 
 #[cfg(not(target_arch = "x86_64"))]

@@ -2,9 +2,11 @@
 //! scalar element-wise operations the models use (norms, RoPE, activations, softmax).
 
 mod elementwise;
+mod exp;
 mod f32dot;
 
 pub use elementwise::{
     gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
 };
+pub use exp::{exp, exp_sub_sum};
 pub use f32dot::{axpy, dot, dot_4x2, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS};

@@ -22,10 +22,12 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
+use wren_core::attention::sparse::SparseSettings;
 use wren_core::chat::{ChatMessage, ChatTemplate, Segment};
+use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
-use wren_core::session::Session;
+use wren_core::session::{Session, SessionOptions};
 use wren_core::tokenizer::Tokenizer;
 
 use super::worker::{Counters, Slot, Worker};
@@ -46,6 +48,10 @@ pub struct LocalConfig {
     /// Prompt tokens evaluated between two decode steps of the other sequences
     /// (0: whole prompts at once).
     pub prefill_chunk: usize,
+    /// KV cache element type of every sequence.
+    pub kv_type: KvType,
+    /// Block-sparse attention (default: as the model declares).
+    pub sparse: SparseSettings,
 }
 
 pub struct LocalEngine {
@@ -69,7 +75,15 @@ impl LocalEngine {
     ) -> wren_core::Result<LocalEngine> {
         let parallel = cfg.parallel.max(1);
         let slots = (0..parallel)
-            .map(|_| Session::new(model.clone(), cfg.ctx, pool.clone(), cfg.compute).map(Slot::new))
+            .map(|_| {
+                let opts = SessionOptions {
+                    ctx: cfg.ctx,
+                    compute: cfg.compute,
+                    kv_type: cfg.kv_type,
+                    sparse: cfg.sparse.clone(),
+                };
+                Session::with_options(model.clone(), pool.clone(), &opts).map(Slot::new)
+            })
             .collect::<wren_core::Result<Vec<_>>>()?;
         let tok = Arc::new(tok);
         let counters = Arc::new(Counters::default());

@@ -76,6 +76,9 @@ fn any_i8_min<'a>(mut rows: impl Iterator<Item = &'a [u8; 32]>) -> bool {
 }
 
 /// Whether any Q8_0 activation quant is `-128` (decides the exact or the sign-trick path).
+///
+/// # Safety
+/// The CPU must support AVX2.
 #[inline]
 #[target_feature(enable = "avx2")]
 pub fn q8_0_has_min(a: &[BlockQ8_0]) -> bool {
