@@ -85,13 +85,20 @@ fn quantized_path_stays_close() {
 }
 
 /// Greedy decoding token by token (the decode path: one token per forward pass) equals
-/// llama.cpp's continuation up to its first near-tie: a position where the top-1/top-2 margin
-/// is under 0.1 in llama.cpp's logits or in the exact reference's, or where the two references
-/// disagree on the top-1 (there the arithmetic, not the model, decides the branch).
+/// llama.cpp's continuation (fed back token by token) at every position that is not a
+/// near-tie: a position where the top-1/top-2 margin is under the arithmetic's noise (below)
+/// in llama.cpp's logits or in the exact reference's, or where the two references disagree
+/// on the top-1 (there the arithmetic, not the model, decides the branch).
 fn greedy_matches(compute: Compute) {
     let (_, model) = load();
     let ll = read_json("generate.json");
     let ex = read_json("generate_exact.json");
+    // What counts as a near-tie: the exact path agrees with the exact reference to ~0.001,
+    // so 0.1 is a tie for it; the quantized path's 8-bit activations move logits by ~0.2 on
+    // average (`quantized_path_stays_close`), and a margin under 0.5 is within that noise
+    // (the same bar as the teacher-forcing agreement above). llama.cpp's own quantized
+    // logits sit that far from the exact ones.
+    let tie = if compute == Compute::Exact { 0.1 } else { 0.5 };
     let mut checked = 0;
     for (g, e) in ll.as_array().unwrap().iter().zip(ex.as_array().unwrap()) {
         let prompt = ids(&g["prompt_tokens"]);
@@ -103,15 +110,16 @@ fn greedy_matches(compute: Compute) {
         for (i, &want) in greedy.iter().enumerate() {
             let p = prompt.len() - 1 + i;
             let margin = (lt[p][0].1 - lt[p][1].1).min(et[p][0].1 - et[p][1].1);
-            if margin < 0.1 || et[p][0].0 != lt[p][0].0 {
-                break; // near-tie: either branch is correct
+            // Near-tie: either branch is correct; llama.cpp's token is fed either way, so
+            // the comparison goes on from the same history.
+            if margin >= tie && et[p][0].0 == lt[p][0].0 {
+                assert_eq!(
+                    next, want,
+                    "{:?}: greedy token {i} differs ({compute:?})",
+                    g["text"]
+                );
+                checked += 1;
             }
-            assert_eq!(
-                next, want,
-                "{:?}: greedy token {i} differs ({compute:?})",
-                g["text"]
-            );
-            checked += 1;
             next = argmax(s.eval_last(&[want]).unwrap());
         }
     }

@@ -3,9 +3,9 @@
 //! `crate::isa::isa()` (or `Isa::supported`) proved the features.
 
 pub mod avx2;
+pub mod avx2_dequant;
 pub mod avx2_multi;
 pub mod avx2_multi_k;
-pub mod avx2_dequant;
 pub mod avx2_quant;
 pub mod avx512;
 pub mod avx512_kquants;
