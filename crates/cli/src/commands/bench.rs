@@ -443,6 +443,11 @@ pub fn main(mut a: Args) -> Result<()> {
         }
     }
 
+    // Settings are checked (and the KV cache reported) before any output.
+    let probe = Session::with_options(l.model.clone(), l.pool.clone(), &sopts)?;
+    eprintln!("[wren] {}", describe_kv(&probe));
+    drop(probe);
+
     let mut out = std::io::stdout().lock();
     let name_w = model_name.len().max(5);
     if !a.json {
@@ -466,9 +471,6 @@ pub fn main(mut a: Args) -> Result<()> {
             thread_pool(threads)?
         };
         let mut session = Session::with_options(l.model.clone(), pool.clone(), &sopts)?;
-        if ti == 0 {
-            eprintln!("[wren] {}", describe_kv(&session));
-        }
         let mut others: Vec<Session> = Vec::new();
         for &t in &tests {
             while others.len() + 1 < t.seqs {
