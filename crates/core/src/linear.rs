@@ -12,7 +12,6 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
-use wren_kernels::isa::{vec_dot_rows, vec_dot_rows_tokens};
 use wren_kernels::ops;
 
 use crate::tensor::QMatrix;
@@ -122,11 +121,11 @@ pub fn matmul(
                 let rows_here = out.len() / tokens;
                 let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
                 if tokens == 1 {
-                    vec_dot_rows(w.ty, k, w_rows, xq, out);
+                    w.dot_rows(w_rows, xq, out);
                 } else {
                     // Rows are taken a few at a time, kept in L1 while every token's
                     // activations pass by (several tokens per unpacked weight block).
-                    vec_dot_rows_tokens(w.ty, k, w_rows, xq, tokens, out, rows_here);
+                    w.dot_rows_tokens(w_rows, xq, tokens, out, rows_here);
                 }
             });
     } else {
@@ -144,8 +143,7 @@ pub fn matmul(
                         let nr = TILE_ROWS.min(rows_here - done);
                         for i in 0..nr {
                             let r = r0 + done + i;
-                            wren_kernels::dequantize_row(
-                                w.ty,
+                            w.dequantize_bytes(
                                 &data[r * rb..(r + 1) * rb],
                                 &mut tile[i * k..(i + 1) * k],
                             );

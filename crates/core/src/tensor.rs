@@ -1,13 +1,22 @@
-//! Weight matrices viewed straight from the memory-mapped GGUF, in their stored format.
+//! Weight matrices viewed straight from the memory-mapped GGUF, in their stored format,
+//! or repacked once at load where the kernels have a faster layout of the same values
+//! (`wren_kernels::isa::Packing`).
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use wren_gguf::{GgmlType, GgufFile};
+use wren_kernels::isa::{self, Packing};
 
 use crate::error::{Error, Result};
 
+/// Bytes repacked between releases of the file's pages (see [`QMatrix::load`]).
+const REPACK_SPAN: usize = 4 << 20;
+
 /// A 2-D weight `[rows, cols]` (ggml dims `[cols, rows]`): row `r` is `cols` contiguous
-/// elements of `ty`. No copy is made: the bytes stay in the mapped file.
+/// elements of `ty`. The bytes stay in the mapped file, unless the kernels of this CPU
+/// have a packing for the format: then the rows are repacked once at load (same bytes per
+/// row) and the file's pages are released.
 #[derive(Clone)]
 pub struct QMatrix {
     pub name: String,
@@ -17,6 +26,7 @@ pub struct QMatrix {
     row_bytes: usize,
     index: usize,
     file: Arc<GgufFile>,
+    packed: Option<(Packing, Arc<Vec<u8>>)>,
 }
 
 impl QMatrix {
@@ -64,6 +74,20 @@ impl QMatrix {
             .row_bytes(c as u64)
             .ok_or_else(|| bad("row is not a whole number of blocks".into()))?
             as usize;
+        let packed = Packing::for_matrix(info.ty, c).map(|p| {
+            // A few MiB at a time, each span's file pages released once copied, so the
+            // copy never holds both versions of a large tensor in memory at once.
+            let src = file.tensor_data(info);
+            let mut dst = vec![0u8; src.len()];
+            let span = row_bytes * (REPACK_SPAN / row_bytes).max(1);
+            for (i, (d, s)) in dst.chunks_mut(span).zip(src.chunks(span)).enumerate() {
+                d.par_chunks_mut(row_bytes * 64)
+                    .zip(s.par_chunks(row_bytes * 64))
+                    .for_each(|(d, s)| p.repack(c, s, d));
+                file.release_tensor_range(info, i * span..i * span + s.len());
+            }
+            (p, Arc::new(dst))
+        });
         Ok(QMatrix {
             name: name.into(),
             ty: info.ty,
@@ -72,12 +96,53 @@ impl QMatrix {
             row_bytes,
             index,
             file: file.clone(),
+            packed,
         })
     }
 
-    /// All rows' bytes.
+    /// All rows' bytes: the file's, or the repacked copy (see [`QMatrix::packing`]).
     pub fn data(&self) -> &[u8] {
-        self.file.tensor_data(&self.file.tensors()[self.index])
+        match &self.packed {
+            Some((_, b)) => b,
+            None => self.file.tensor_data(&self.file.tensors()[self.index]),
+        }
+    }
+
+    /// The load-time packing of [`QMatrix::data`], if the rows were repacked.
+    pub fn packing(&self) -> Option<Packing> {
+        self.packed.as_ref().map(|(p, _)| *p)
+    }
+
+    /// `out[r] = row r of w_rows · a`: `w_rows` whole rows of [`QMatrix::data`], `a` one
+    /// activation row of `vec_dot_type(ty)`.
+    pub fn dot_rows(&self, w_rows: &[u8], a: &[u8], out: &mut [f32]) {
+        match self.packing() {
+            Some(p) => isa::packed_rows(p, self.cols, w_rows, a, out),
+            None => isa::vec_dot_rows(self.ty, self.cols, w_rows, a, out),
+        }
+    }
+
+    /// `out[t·ld + r] = row r of w_rows · row t of a` for `tokens` activation rows.
+    pub fn dot_rows_tokens(
+        &self,
+        w_rows: &[u8],
+        a: &[u8],
+        tokens: usize,
+        out: &mut [f32],
+        ld: usize,
+    ) {
+        match self.packing() {
+            Some(p) => isa::packed_rows_tokens(p, self.cols, w_rows, a, tokens, out, ld),
+            None => isa::vec_dot_rows_tokens(self.ty, self.cols, w_rows, a, tokens, out, ld),
+        }
+    }
+
+    /// Dequantizes one row's bytes (`row` from [`QMatrix::data`]) into `out`.
+    pub fn dequantize_bytes(&self, row: &[u8], out: &mut [f32]) {
+        match self.packing() {
+            Some(p) => isa::packed_dequantize_row(p, row, out),
+            None => wren_kernels::dequantize_row(self.ty, row, out),
+        }
     }
 
     /// Bytes of one row.
@@ -93,7 +158,7 @@ impl QMatrix {
     /// Dequantize row `r` into `out` (`cols` elements).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let d = &self.data()[r * self.row_bytes..(r + 1) * self.row_bytes];
-        wren_kernels::dequantize_row(self.ty, d, out);
+        self.dequantize_bytes(d, out);
     }
 }
 

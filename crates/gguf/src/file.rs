@@ -147,6 +147,18 @@ impl GgufFile {
         }
     }
 
+    /// Hints that bytes `range` of tensor `t`'s data will not be read again (they were
+    /// copied, e.g. repacked for the kernels): a mapped file drops those pages from the
+    /// resident set (whole 64 KiB spans inside the range); reading them later still works.
+    /// A no-op for files held in memory. Panics if `range` is outside the tensor.
+    pub fn release_tensor_range(&self, t: &TensorInfo, range: std::ops::Range<usize>) {
+        if let Backing::Mmap(m) = &self.backing {
+            let data = &self.tensor_data(t)[range];
+            let offset = data.as_ptr() as usize - m.as_ptr() as usize;
+            mmap::release(m, offset, data.len());
+        }
+    }
+
     /// Absolute file offset of the tensor data section.
     pub fn data_offset(&self) -> u64 {
         self.data_offset

@@ -10,7 +10,8 @@ use wren_kernels::formats::{
     cast_blocks, cast_blocks_mut, q4_0, q4_k, q5_0, q5_k, q6_k, q8_0, q8_k,
 };
 use wren_kernels::isa::{
-    isa, quantize_row_with, vec_dot_rows_tokens_with, vec_dot_rows_with, vec_dot_with, Isa,
+    isa, packed_dequantize_row, packed_rows_tokens_with, packed_rows_with, quantize_row_with,
+    vec_dot_rows_tokens_with, vec_dot_rows_with, vec_dot_with, Isa, Packing,
 };
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
@@ -356,6 +357,76 @@ fn tokens_match_scalar() {
                                 (got as f64 - want as f64).abs() <= tol,
                                 "{ty} rows={rows} tokens={tokens} t={i} r={r} n={n} tier {}: \
                                  {got} vs {want} (tol {tol:e})",
+                                t.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The load-time packings (Q5_0×4, Q8_0×4) at every tier, one token and several, against
+/// the stock format's scalar reference: random and adversarial (±127/−128) activations,
+/// ragged row and token counts, extreme scales.
+#[test]
+fn packed_matches_scalar() {
+    let mut rng = Rng::new(17);
+    for (ty, p) in [
+        (GgmlType::Q5_0, Packing::Q5_0x4),
+        (GgmlType::Q8_0, Packing::Q8_0x4),
+    ] {
+        for groups in [1usize, 2, 5, 9] {
+            let n = groups * 128;
+            let (rb, ab) = (row_bytes(ty, n), row_bytes(GgmlType::Q8_0, n));
+            for (rows, tokens) in [(1, 1), (7, 1), (33, 2), (5, 3), (17, 8), (16, 9), (3, 17)] {
+                let big = rows == 7;
+                let w = weights(ty, n * rows, &mut rng, |r| {
+                    if big {
+                        65504.0 * (r.normal().signum())
+                    } else {
+                        r.normal() * 0.05
+                    }
+                });
+                let mut packed = vec![0u8; w.len()];
+                p.repack(n, &w, &mut packed);
+                let mut a = Vec::new();
+                for t in 0..tokens {
+                    let mut at = activations(ty, &rng.normals(n, 1.0 + t as f32));
+                    if t % 2 == 1 && (rows == 5 || rows == 3 || ty == GgmlType::Q5_0) {
+                        randomize_q8(ty, &mut at, &mut rng);
+                    }
+                    a.extend(at);
+                }
+                // Dequantization is exact and identical to the stock format's.
+                let (mut d0, mut d1) = (vec![0f32; n], vec![0f32; n]);
+                dequantize_row(ty, &w[..rb], &mut d0);
+                packed_dequantize_row(p, &packed[..rb], &mut d1);
+                assert_eq!(d0, d1);
+                let ld = rows + 2;
+                for t in [Isa::Scalar].into_iter().chain(simd_tiers_cached()) {
+                    let mut out = vec![f32::NAN; tokens * ld];
+                    if tokens == 1 {
+                        packed_rows_with(t, p, n, &packed, &a, &mut out[..rows]);
+                    } else {
+                        packed_rows_tokens_with(t, p, n, &packed, &a, tokens, &mut out, ld);
+                    }
+                    for (i, ai) in a.chunks_exact(ab).enumerate() {
+                        for r in 0..ld {
+                            let got = out[i * ld + r];
+                            if r >= rows {
+                                assert!(got.is_nan(), "padding written at t={i} r={r}");
+                                continue;
+                            }
+                            let wr = &w[r * rb..(r + 1) * rb];
+                            let want = scalar_dot(ty, wr, ai);
+                            let tol = 1e-5 * magnitude(ty, n, wr, ai);
+                            assert!(
+                                (got as f64 - want as f64).abs() <= tol,
+                                "{} rows={rows} tokens={tokens} t={i} r={r} n={n} tier {}: \
+                             {got} vs {want} (tol {tol:e})",
+                                p.name(),
                                 t.name()
                             );
                         }

@@ -26,10 +26,12 @@ pub mod q4_0;
 pub mod q4_1;
 pub mod q4_k;
 pub mod q5_0;
+pub mod q5_0x4;
 pub mod q5_1;
 pub mod q5_k;
 pub mod q6_k;
 pub mod q8_0;
+pub mod q8_0x4;
 pub mod q8_1;
 pub mod q8_k;
 

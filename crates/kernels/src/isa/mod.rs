@@ -11,11 +11,16 @@
 use std::sync::OnceLock;
 
 pub mod multi;
+pub mod packed;
 pub mod quant;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
 pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_with};
+pub use packed::{
+    packed_dequantize_row, packed_rows, packed_rows_tokens, packed_rows_tokens_with,
+    packed_rows_with, Packing,
+};
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };

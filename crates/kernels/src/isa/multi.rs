@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 
+use super::packed::Packing;
 use super::quant::{prefetch_bytes, prefetch_range, row_bytes, rows_checked, Proven};
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
@@ -16,7 +17,10 @@ use crate::formats::{cast_blocks, vec_dot_type};
 use crate::GgmlType;
 
 #[cfg(target_arch = "x86_64")]
-use super::x86_64::{avx2_multi as v2m, avx2_multi_k as v2k, avx2_quant as v2};
+use super::x86_64::{
+    avx2_multi as v2m, avx2_multi_k as v2k, avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8,
+    avx2_quant as v2,
+};
 
 /// Most tokens one kernel call multiplies at once.
 pub const MAX_TOKENS: usize = 8;
@@ -142,6 +146,26 @@ fn multi(
         return false;
     }
     let nb = n / 32;
+    with_tables(a, ab, tokens, nb, offset, |yq, tab| {
+        row_groups(w, rb, nb, yq, tab, out, ld, |wr, qg, dy, sy, o| {
+            group(ty, wr, nb, qg, dy, sy, o, ld)
+        })
+    });
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Fills the per-thread activation tables (see `PREP`) for `tokens` Q8_0 rows of `nb`
+/// blocks with offset `offset` (the unsigned formats' zero point), then runs `f` on them.
+fn with_tables<R>(
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    nb: usize,
+    offset: i32,
+    f: impl FnOnce(&[[u8; 32]], &[f32]) -> R,
+) -> R {
+    let ys = || a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
     PREP.with(|p| {
         let (yq, tab) = &mut *p.borrow_mut();
         let groups = tokens.div_ceil(MAX_TOKENS);
@@ -163,22 +187,98 @@ fn multi(
                 }
             }
         }
-        let rows = w.len() / rb;
-        let pf = prefetch_bytes();
-        for r in 0..rows {
-            // One row at a time, prefetching a few KiB ahead as the per-row path does (a
-            // burst of prefetches for many rows at once stalls on the miss buffers).
-            prefetch_range(w, r * rb + pf, rb);
-            let wr = &w[r * rb..(r + 1) * rb];
-            let parts = yq.chunks(MAX_TOKENS * nb).zip(tab.chunks(nb * TAB));
-            for (g, (qg, tg)) in parts.enumerate() {
-                let (dy, sy) = tg.split_at(nb * MAX_TOKENS * 8);
-                let o = &mut out[g * MAX_TOKENS * ld + r..];
-                group(ty, wr, nb, qg, dy, sy, o, ld);
-            }
+        f(yq, tab)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Every weight row of `w` (row stride `rb`) against every token group of the tables:
+/// `kernel(row, quants, scales, offsets, out)` with `out` starting at the group's first
+/// token's output for that row.
+#[allow(clippy::too_many_arguments)]
+fn row_groups(
+    w: &[u8],
+    rb: usize,
+    nb: usize,
+    yq: &[[u8; 32]],
+    tab: &[f32],
+    out: &mut [f32],
+    ld: usize,
+    kernel: impl Fn(&[u8], &[[u8; 32]], &[f32], &[f32], &mut [f32]),
+) {
+    let rows = w.len() / rb;
+    let pf = prefetch_bytes();
+    for r in 0..rows {
+        // One row at a time, prefetching a few KiB ahead as the per-row path does (a
+        // burst of prefetches for many rows at once stalls on the miss buffers).
+        prefetch_range(w, r * rb + pf, rb);
+        let wr = &w[r * rb..(r + 1) * rb];
+        let parts = yq.chunks(MAX_TOKENS * nb).zip(tab.chunks(nb * TAB));
+        for (g, (qg, tg)) in parts.enumerate() {
+            let (dy, sy) = tg.split_at(nb * MAX_TOKENS * 8);
+            kernel(wr, qg, dy, sy, &mut out[g * MAX_TOKENS * ld + r..]);
         }
+    }
+}
+
+/// Packed rows (`super::packed`, row stride `rb`, `n` columns) against `tokens` Q8_0 rows
+/// `a` (stride `ab`): the multi-token kernels. The caller proved the AVX2 tier and, for
+/// Q8_0×4, that no activation quant is `-128`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn packed_tokens(
+    p: Packing,
+    n: usize,
+    w: &[u8],
+    rb: usize,
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    let (nb, ng) = (n / 32, n / 128);
+    let offset = if p == Packing::Q5_0x4 { 16 } else { 0 };
+    with_tables(a, ab, tokens, nb, offset, |yq, tab| {
+        row_groups(w, rb, nb, yq, tab, out, ld, |wr, qg, dy, sy, o| {
+            packed_width(p, qg.len() / nb, wr, ng, qg, dy, sy, o, ld)
+        })
     });
-    true
+}
+
+/// One token group of [`packed_tokens`]: the kernel instance of its width.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn packed_width(
+    p: Packing,
+    width: usize,
+    w: &[u8],
+    ng: usize,
+    yq: &[[u8; 32]],
+    dy: &[f32],
+    sy: &[f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    macro_rules! widths {
+        ($($n:literal)*) => {
+            match (p, width) {
+                $(
+                    // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
+                    // Q8_0x4); the kernels bounds-check their slices.
+                    (Packing::Q5_0x4, $n) => unsafe {
+                        v2q::rows_q5_0x4::<$n>(w, ng, yq, dy, sy, out, ld)
+                    },
+                    // SAFETY: as above.
+                    (Packing::Q8_0x4, $n) => unsafe {
+                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, dy, out, ld)
+                    },
+                )*
+                (_, k) => unreachable!("token group of {k}"),
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8)
 }
 
 /// The k-quant multi-token kernels (activations used in place: Q8_K has f32 scales and

@@ -28,7 +28,7 @@ pub const MAX_TOKENS: usize = 8;
 /// Loads 8 f32 from `s[..8]`. Panics if `s` is shorter.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn ld_ps(s: &[f32]) -> __m256 {
+pub(crate) fn ld_ps(s: &[f32]) -> __m256 {
     let s = &s[..8];
     // SAFETY: `s` is 8 readable f32; unaligned load.
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
@@ -37,7 +37,13 @@ fn ld_ps(s: &[f32]) -> __m256 {
 /// Writes row `r`'s results: `out[t·ld + r] = Σ acc[t] − corr[t]`.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-fn store<const N: usize>(acc: &[__m256; N], corr: __m256, out: &mut [f32], ld: usize, r: usize) {
+pub(crate) fn store<const N: usize>(
+    acc: &[__m256; N],
+    corr: __m256,
+    out: &mut [f32],
+    ld: usize,
+    r: usize,
+) {
     let mut c = [0.0f32; 8];
     // SAFETY: `c` is 8 writable f32; unaligned store.
     unsafe { _mm256_storeu_ps(c.as_mut_ptr(), corr) };

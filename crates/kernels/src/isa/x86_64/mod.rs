@@ -6,6 +6,8 @@ pub mod avx2;
 pub mod avx2_dequant;
 pub mod avx2_multi;
 pub mod avx2_multi_k;
+pub mod avx2_q5_0x4;
+pub mod avx2_q8_0x4;
 pub mod avx2_quant;
 pub mod avx512;
 pub mod avx512_kquants;

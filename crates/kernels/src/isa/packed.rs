@@ -1,0 +1,263 @@
+//! Weights repacked at load time into layouts that the SIMD kernels unpack with fewer
+//! instructions, and their safe entry points.
+//!
+//! A packing holds exactly the stock format's values in the same number of bytes per row,
+//! so row slicing, activation quantization (`vec_dot_type` of the stock format) and every
+//! result are unchanged up to float summation order. Packings, used from the AVX2 tier up:
+//! - Q5_0 → [`q5_0x4`](crate::formats::q5_0x4): the per-row kernel needs about half the
+//!   instructions of stock Q5_0's;
+//! - Q8_0 → [`q8_0x4`](crate::formats::q8_0x4): one scale conversion per four blocks
+//!   instead of two per block, on what is usually the output head.
+//!
+//! On a decode step that waits on memory, fewer instructions per byte keep more of the
+//! weight stream in flight.
+
+use std::cell::RefCell;
+
+use super::quant::{prefetch_bytes, row_bytes, Proven};
+use super::Isa;
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::{cast_blocks, q5_0x4, q8_0x4, vec_dot_type};
+use crate::GgmlType;
+
+#[cfg(target_arch = "x86_64")]
+use super::x86_64::{avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8, avx2_quant::q8_0_has_min};
+
+/// A load-time weight layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    /// Q5_0 in groups of four blocks: [`crate::formats::q5_0x4`].
+    Q5_0x4,
+    /// Q8_0 in groups of four blocks: [`crate::formats::q8_0x4`].
+    Q8_0x4,
+}
+
+impl Packing {
+    /// The packing to use for a `ty` matrix with rows of `cols` elements at this process's
+    /// tier, if any. `WREN_REPACK=0` turns repacking off (for comparisons).
+    pub fn for_matrix(ty: GgmlType, cols: usize) -> Option<Packing> {
+        static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let off = *OFF.get_or_init(|| std::env::var("WREN_REPACK").is_ok_and(|v| v == "0"));
+        if off || super::isa() < Isa::Avx2 {
+            return None;
+        }
+        let p = match ty {
+            GgmlType::Q5_0 => Packing::Q5_0x4,
+            GgmlType::Q8_0 => Packing::Q8_0x4,
+            _ => return None,
+        };
+        p.fits(cols).then_some(p)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Packing::Q5_0x4 => "q5_0x4",
+            Packing::Q8_0x4 => "q8_0x4",
+        }
+    }
+
+    /// The stock format whose values this packing holds.
+    pub fn stock(self) -> GgmlType {
+        match self {
+            Packing::Q5_0x4 => GgmlType::Q5_0,
+            Packing::Q8_0x4 => GgmlType::Q8_0,
+        }
+    }
+
+    /// Whether rows of `cols` elements can be packed.
+    pub fn fits(self, cols: usize) -> bool {
+        match self {
+            Packing::Q5_0x4 => q5_0x4::fits(cols),
+            Packing::Q8_0x4 => q8_0x4::fits(cols),
+        }
+    }
+
+    /// Repacks whole rows of `cols` stock elements (`src`) into `dst` (same length).
+    /// Panics on a length mismatch or if rows of `cols` cannot be packed.
+    pub fn repack(self, cols: usize, src: &[u8], dst: &mut [u8]) {
+        assert!(
+            self.fits(cols),
+            "{}: rows of {cols} cannot be packed",
+            self.name()
+        );
+        let rb = row_bytes("repack", self.stock(), cols);
+        assert!(src.len().is_multiple_of(rb), "repack: not whole rows");
+        match self {
+            Packing::Q5_0x4 => q5_0x4::repack(cast_blocks(src), dst),
+            Packing::Q8_0x4 => q8_0x4::repack(cast_blocks(src), dst),
+        }
+    }
+}
+
+/// Dequantizes one packed row (`dst.len()` elements).
+pub fn packed_dequantize_row(p: Packing, src: &[u8], dst: &mut [f32]) {
+    match p {
+        Packing::Q5_0x4 => q5_0x4::dequantize(src, dst),
+        Packing::Q8_0x4 => q8_0x4::dequantize(src, dst),
+    }
+}
+
+/// `out[r] = row r of w_rows · a` for packed rows of `n` elements and one activation row
+/// of `vec_dot_type(p.stock())`, with this process's tier. Panics on a length mismatch.
+pub fn packed_rows(p: Packing, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32]) {
+    rows(Proven::current(), p, n, w_rows, a, out)
+}
+
+/// [`packed_rows`] at an explicit tier (tests, benchmarks).
+pub fn packed_rows_with(isa: Isa, p: Packing, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32]) {
+    rows(Proven::checked(isa), p, n, w_rows, a, out)
+}
+
+/// `out[t·ld + r] = row r of w_rows · row t of a` for `tokens` activation rows, with this
+/// process's tier. Panics on a length mismatch.
+pub fn packed_rows_tokens(
+    p: Packing,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    tokens_checked(Proven::current(), p, n, w_rows, a, tokens, out, ld)
+}
+
+/// [`packed_rows_tokens`] at an explicit tier (tests, benchmarks).
+#[allow(clippy::too_many_arguments)]
+pub fn packed_rows_tokens_with(
+    isa: Isa,
+    p: Packing,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    tokens_checked(Proven::checked(isa), p, n, w_rows, a, tokens, out, ld)
+}
+
+/// Row and activation-row bytes, after checking that `n` can be packed.
+fn sizes(p: Packing, n: usize) -> (usize, usize) {
+    assert!(
+        p.fits(n),
+        "{}: rows of {n} elements are not whole groups",
+        p.name()
+    );
+    let stock = p.stock();
+    (
+        row_bytes("packed rows (weights)", stock, n),
+        row_bytes("packed rows (activations)", vec_dot_type(stock), n),
+    )
+}
+
+thread_local! {
+    /// The per-row kernel's activation table (`avx2_q5_0x4::TAB` f32 per group).
+    static ROW_TAB: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The scalar reference of packing `p`: exact, any activations.
+fn scalar_dot(p: Packing, row: &[u8], a: &[BlockQ8_0]) -> f32 {
+    match p {
+        Packing::Q5_0x4 => q5_0x4::vec_dot(row, a),
+        Packing::Q8_0x4 => q8_0x4::vec_dot(row, a),
+    }
+}
+
+/// Whether the SIMD kernels of `p` are exact for activation row `a` at tier `t` (the
+/// Q8_0 sign trick is not for a `-128` quant, which wren's own quantizer never writes).
+fn simd_ok(t: Proven, p: Packing, a: &[BlockQ8_0]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if t.0 >= Isa::Avx2 {
+        // SAFETY: `t` proves at least AVX2.
+        return p != Packing::Q8_0x4 || !unsafe { q8_0_has_min(a) };
+    }
+    let _ = (t, p, a);
+    false
+}
+
+fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
+    let (rb, ab) = sizes(p, n);
+    assert_eq!(
+        w.len(),
+        out.len() * rb,
+        "packed rows: {} rows are {} bytes",
+        out.len(),
+        out.len() * rb
+    );
+    assert_eq!(
+        a.len(),
+        ab,
+        "packed rows: an activation row of {n} is {ab} bytes"
+    );
+    let a: &[BlockQ8_0] = cast_blocks(a);
+    if !simd_ok(t, p, a) {
+        for (o, row) in out.iter_mut().zip(w.chunks_exact(rb)) {
+            *o = scalar_dot(p, row, a);
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    ROW_TAB.with(|tab| {
+        let tab = &mut *tab.borrow_mut();
+        tab.clear();
+        let offset = if p == Packing::Q5_0x4 { 16 } else { 0 };
+        for ys in a.chunks_exact(4) {
+            let dy: [f32; 4] = std::array::from_fn(|k| ys[k].d.to_f32());
+            let c: [f32; 4] = std::array::from_fn(|k| {
+                let s: i32 = ys[k].qs.iter().map(|&q| q as i8 as i32).sum();
+                (offset * s) as f32 * dy[k]
+            });
+            tab.extend_from_slice(&dy);
+            tab.extend_from_slice(&dy);
+            tab.extend_from_slice(&c);
+            tab.extend_from_slice(&[0.0; 4]);
+        }
+        let pf = prefetch_bytes();
+        // SAFETY: `simd_ok` proved at least the AVX2 tier (AVX2+FMA+F16C) and, for
+        // Q8_0x4, no -128 activation quant; the kernels bounds-check their slices.
+        unsafe {
+            match p {
+                Packing::Q5_0x4 => v2q::rows_q5_0x4_q8_0(w, rb, a, tab, out, pf),
+                Packing::Q8_0x4 => v2q8::rows_q8_0x4_q8_0(w, rb, a, tab, out, pf),
+            }
+        }
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tokens_checked(
+    t: Proven,
+    p: Packing,
+    n: usize,
+    w: &[u8],
+    a: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    let (rb, ab) = sizes(p, n);
+    let nrows = w.len() / rb;
+    assert_eq!(w.len(), nrows * rb, "packed rows: not whole rows of {n}");
+    assert_eq!(
+        a.len(),
+        tokens * ab,
+        "packed rows: activations are not {tokens} rows of {n}"
+    );
+    assert!(ld >= nrows, "packed rows: ld {ld} < {nrows} rows");
+    if tokens == 0 || nrows == 0 {
+        return;
+    }
+    assert!(
+        out.len() >= (tokens - 1) * ld + nrows,
+        "packed rows: output too short for {tokens} tokens × ld {ld}"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if tokens > 1 && a.chunks_exact(ab).all(|ai| simd_ok(t, p, cast_blocks(ai))) {
+        super::multi::packed_tokens(p, n, w, rb, a, ab, tokens, out, ld);
+        return;
+    }
+    for (i, ai) in a.chunks_exact(ab).enumerate() {
+        rows(t, p, n, w, ai, &mut out[i * ld..i * ld + nrows]);
+    }
+}

@@ -1,0 +1,99 @@
+//! AVX2 (+FMA, F16C) kernels for Q8_0×4, the load-time repacking of Q8_0
+//! (`crate::formats::q8_0x4`): one weight row against one Q8_0 activation row (decode),
+//! and against up to 8 (a batched decode step). The output head of tied-embedding models
+//! is Q8_0, and most of a decode step's bytes.
+//!
+//! Per group of four blocks the scales take one conversion, one multiply with the
+//! activation scales (from a per-call table) and a shuffle per block, where stock Q8_0
+//! needs two broadcasts, two conversions and a multiply per block. The products use the
+//! `maddubs` sign trick, exact only when no activation quant is `-128`: the callers check.
+
+use std::arch::x86_64::*;
+
+use super::avx2_multi::{ld_ps, store};
+use super::avx2_q5_0x4::{group_scales, lanes, prefetch, TAB};
+use super::avx2_quant::{hsum_ps, ld32};
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_0x4::{GROUP_BYTES, QS};
+
+/// Every Q8_0×4 row of `w` (rows of `rb` bytes, whole groups) · one Q8_0 activation row
+/// `a` with its table `tab` ([`TAB`] f32 per group: the four `dy` twice; the rest unused)
+/// into `out`, prefetching `pf` bytes ahead of the row being read.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C, and no quant of `a` may be `-128` (the result
+/// would be wrong, not unsafe). Panics if a slice is too short.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rows_q8_0x4_q8_0(
+    w: &[u8],
+    rb: usize,
+    a: &[BlockQ8_0],
+    tab: &[f32],
+    out: &mut [f32],
+    pf: usize,
+) {
+    for (r, (o, row)) in out.iter_mut().zip(w.chunks_exact(rb)).enumerate() {
+        prefetch(w, r * rb + pf, rb);
+        *o = row_q8_0x4(row, a, tab);
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn row_q8_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32]) -> f32 {
+    let ng = w.len() / GROUP_BYTES;
+    let (a, tab) = (&a[..ng * 4], &tab[..ng * TAB]);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let groups = w.chunks_exact(GROUP_BYTES).zip(a.chunks_exact(4));
+    for ((g, ys), t) in groups.zip(tab.chunks_exact(TAB)) {
+        let d = lanes(_mm256_mul_ps(group_scales(g), ld_ps(t)));
+        for k in 0..4 {
+            let x = ld32(g, QS + 32 * k);
+            let y = _mm256_sign_epi8(ld32(&ys[k].qs, 0), x);
+            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(x, x), y), ones);
+            acc[k & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d[k], acc[k & 1]);
+        }
+    }
+    hsum_ps(_mm256_add_ps(acc[0], acc[1]))
+}
+
+/// Q8_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with
+/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`, broadcast scales `dy`).
+/// `out[t·ld + r]` gets row `r` · token `t`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C, and no activation quant may be `-128`.
+/// Panics if a slice is too short.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)]
+pub unsafe fn rows_q8_0x4<const N: usize>(
+    w: &[u8],
+    ng: usize,
+    yq: &[[u8; 32]],
+    dy: &[f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    let nb = 4 * ng;
+    let (yq, dy) = (&yq[..nb * N], &dy[..nb * N * 8]);
+    let ones = _mm256_set1_epi16(1);
+    for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (gi, g) in row.chunks_exact(GROUP_BYTES).enumerate() {
+            let d = lanes(group_scales(g));
+            for k in 0..4 {
+                let b = 4 * gi + k;
+                let x = ld32(g, QS + 32 * k);
+                let ax = _mm256_sign_epi8(x, x);
+                for t in 0..N {
+                    let y = _mm256_sign_epi8(ld32(&yq[b * N + t], 0), x);
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, y), ones);
+                    let s = _mm256_mul_ps(d[k], ld_ps(&dy[(b * N + t) * 8..]));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[t]);
+                }
+            }
+        }
+        store(&acc, _mm256_setzero_ps(), out, ld, r);
+    }
+}
