@@ -152,8 +152,9 @@ fn sizes(p: Packing, n: usize) -> (usize, usize) {
 }
 
 thread_local! {
-    /// The per-row kernel's activation table (`avx2_q5_0x4::TAB` f32 per group).
-    static ROW_TAB: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The per-row kernels' activation tables: scales (`avx2_q5_0x4::TAB` f32 per group)
+    /// and, for Q5_0×4, the offset pair sums per block.
+    static ROW_TAB: RefCell<(Vec<f32>, Vec<[u8; 32]>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The scalar reference of packing `p`: exact, any activations.
@@ -198,27 +199,31 @@ fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    ROW_TAB.with(|tab| {
-        let tab = &mut *tab.borrow_mut();
+    ROW_TAB.with(|tabs| {
+        let (tab, off) = &mut *tabs.borrow_mut();
         tab.clear();
-        let offset = if p == Packing::Q5_0x4 { 16 } else { 0 };
+        off.clear();
         for ys in a.chunks_exact(4) {
             let dy: [f32; 4] = std::array::from_fn(|k| ys[k].d.to_f32());
-            let c: [f32; 4] = std::array::from_fn(|k| {
-                let s: i32 = ys[k].qs.iter().map(|&q| q as i8 as i32).sum();
-                (offset * s) as f32 * dy[k]
-            });
             tab.extend_from_slice(&dy);
             tab.extend_from_slice(&dy);
-            tab.extend_from_slice(&c);
-            tab.extend_from_slice(&[0.0; 4]);
+        }
+        if p == Packing::Q5_0x4 {
+            off.extend(a.iter().map(|y| {
+                let mut o = [0u8; 32];
+                for (j, pair) in y.qs.chunks_exact(2).enumerate() {
+                    let s = 16 * (pair[0] as i8 as i16 + pair[1] as i8 as i16);
+                    o[2 * j..2 * j + 2].copy_from_slice(&s.to_le_bytes());
+                }
+                o
+            }));
         }
         let pf = prefetch_bytes();
         // SAFETY: `simd_ok` proved at least the AVX2 tier (AVX2+FMA+F16C) and, for
         // Q8_0x4, no -128 activation quant; the kernels bounds-check their slices.
         unsafe {
             match p {
-                Packing::Q5_0x4 => v2q::rows_q5_0x4_q8_0(w, rb, a, tab, out, pf),
+                Packing::Q5_0x4 => v2q::rows_q5_0x4_q8_0(w, rb, a, tab, off, out, pf),
                 Packing::Q8_0x4 => v2q8::rows_q8_0x4_q8_0(w, rb, a, tab, out, pf),
             }
         }

@@ -4,9 +4,11 @@
 //!
 //! Per group of four blocks: two 32-byte loads give the four blocks' nibbles (an AND, a
 //! shift), one 16-byte load their fifth bits (a shift and an AND per block), one F16C
-//! conversion their scales. The quants stay unsigned (0..32) so each block is a single
-//! `maddubs` against the activation; the `−16` offset is taken off once per row in float
-//! from a per-call table (`16 · dy · Σ y` per activation block).
+//! conversion their scales. The quants stay unsigned (0..32) so each block is one
+//! `maddubs` against the activation. The `−16` offset: the per-row kernel subtracts
+//! `maddubs(16, y)` in 16-bit integers (from a per-call table), so its block sums are
+//! exact as in stock Q5_0's kernel; the multi-token kernel takes `16·dy·Σy` off in float
+//! once per row, as the stock multi-token kernels do.
 
 use std::arch::x86_64::*;
 
@@ -15,9 +17,9 @@ use super::avx2_quant::{hsum_ps, ld16, ld32};
 use crate::formats::q5_0x4::{GROUP_BYTES, QH, QS};
 use crate::formats::q8_0::BlockQ8_0;
 
-/// f32 of the per-row kernel's activation table per group: `dy` of the group's four
-/// blocks twice (both 128-bit lanes), then `16·dy·Σy` of the four blocks and four zeros.
-pub const TAB: usize = 16;
+/// f32 of the per-row kernels' activation table per group: `dy` of the group's four
+/// blocks twice (both 128-bit lanes).
+pub const TAB: usize = 8;
 
 /// The four blocks' unsigned quants (element order) of group `g`.
 #[inline]
@@ -67,7 +69,8 @@ pub(crate) fn lanes(v: __m256) -> [__m256; 4] {
 }
 
 /// Every Q5_0×4 row of `w` (rows of `rb` bytes, whole groups) · one Q8_0 activation row
-/// `a` with its table `tab` ([`TAB`] f32 per group, see there) into `out`, prefetching
+/// `a` with its tables `tab` ([`TAB`] f32 per group, see there) and `off` (per block, the
+/// 16 i16 pair sums `16·(y[2j] + y[2j+1])`, little-endian) into `out`, prefetching
 /// `pf` bytes ahead of the row being read. One call for many rows keeps the constants in
 /// registers and the loop free of call overhead (the head has 262,144 short rows).
 ///
@@ -79,12 +82,13 @@ pub unsafe fn rows_q5_0x4_q8_0(
     rb: usize,
     a: &[BlockQ8_0],
     tab: &[f32],
+    off: &[[u8; 32]],
     out: &mut [f32],
     pf: usize,
 ) {
     for (r, (o, row)) in out.iter_mut().zip(w.chunks_exact(rb)).enumerate() {
         prefetch(w, r * rb + pf, rb);
-        *o = row_q5_0x4(row, a, tab);
+        *o = row_q5_0x4(row, a, tab, off);
     }
 }
 
@@ -103,24 +107,23 @@ pub(crate) fn prefetch(w: &[u8], from: usize, len: usize) {
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn row_q5_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32]) -> f32 {
+fn row_q5_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32], off: &[[u8; 32]]) -> f32 {
     let ng = w.len() / GROUP_BYTES;
-    let (a, tab) = (&a[..ng * 4], &tab[..ng * TAB]);
+    let (a, tab, off) = (&a[..ng * 4], &tab[..ng * TAB], &off[..ng * 4]);
     let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); 2];
-    let mut corr = _mm256_setzero_ps();
     let groups = w.chunks_exact(GROUP_BYTES).zip(a.chunks_exact(4));
-    for ((g, ys), t) in groups.zip(tab.chunks_exact(TAB)) {
+    for (((g, ys), t), o) in groups.zip(tab.chunks_exact(TAB)).zip(off.chunks_exact(4)) {
         let q = group_quants(g);
-        let dw = group_scales(g);
-        corr = _mm256_fmadd_ps(dw, ld_ps(&t[8..]), corr);
-        let d = lanes(_mm256_mul_ps(dw, ld_ps(t)));
+        let d = lanes(_mm256_mul_ps(group_scales(g), ld_ps(t)));
         for k in 0..4 {
-            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], ld32(&ys[k].qs, 0)), ones);
+            // |maddubs(q, y)| ≤ 2·31·128 and |16·(y + y')| ≤ 4096: exact in i16.
+            let qy = _mm256_maddubs_epi16(q[k], ld32(&ys[k].qs, 0));
+            let p = _mm256_madd_epi16(_mm256_sub_epi16(qy, ld32(&o[k], 0)), ones);
             acc[k & 1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d[k], acc[k & 1]);
         }
     }
-    hsum_ps(_mm256_sub_ps(_mm256_add_ps(acc[0], acc[1]), corr))
+    hsum_ps(_mm256_add_ps(acc[0], acc[1]))
 }
 
 /// Q5_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with

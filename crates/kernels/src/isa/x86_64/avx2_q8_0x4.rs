@@ -17,7 +17,7 @@ use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_0x4::{GROUP_BYTES, QS};
 
 /// Every Q8_0×4 row of `w` (rows of `rb` bytes, whole groups) · one Q8_0 activation row
-/// `a` with its table `tab` ([`TAB`] f32 per group: the four `dy` twice; the rest unused)
+/// `a` with its table `tab` ([`TAB`] f32 per group: the four `dy` twice)
 /// into `out`, prefetching `pf` bytes ahead of the row being read.
 ///
 /// # Safety
