@@ -56,16 +56,24 @@ pub(crate) fn group_scales(g: &[u8]) -> __m256 {
     _mm256_cvtph_ps(_mm_set1_epi64x(bits))
 }
 
-/// Lane `k` of each 128-bit half of `v`, broadcast to all 8 lanes.
+/// Lane `k` (0..4) of each 128-bit half of `v`, broadcast to all 8 lanes. Taken one block
+/// at a time in the multi-token kernels, where four live copies would spill accumulators.
+#[inline]
+#[target_feature(enable = "avx")]
+pub(crate) fn lane(v: __m256, k: usize) -> __m256 {
+    match k {
+        0 => _mm256_shuffle_ps(v, v, 0x00),
+        1 => _mm256_shuffle_ps(v, v, 0x55),
+        2 => _mm256_shuffle_ps(v, v, 0xAA),
+        _ => _mm256_shuffle_ps(v, v, 0xFF),
+    }
+}
+
+/// [`lane`] for all four blocks of a group.
 #[inline]
 #[target_feature(enable = "avx")]
 pub(crate) fn lanes(v: __m256) -> [__m256; 4] {
-    [
-        _mm256_shuffle_ps(v, v, 0x00),
-        _mm256_shuffle_ps(v, v, 0x55),
-        _mm256_shuffle_ps(v, v, 0xAA),
-        _mm256_shuffle_ps(v, v, 0xFF),
-    ]
+    [lane(v, 0), lane(v, 1), lane(v, 2), lane(v, 3)]
 }
 
 /// Every Q5_0×4 row of `w` (rows of `rb` bytes, whole groups) · one Q8_0 activation row
@@ -148,16 +156,21 @@ pub unsafe fn rows_q5_0x4<const N: usize>(
     for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
         let mut corr = _mm256_setzero_ps();
-        for (gi, g) in row.chunks_exact(GROUP_BYTES).enumerate() {
+        // Iterators rather than indices, so the token loop has no bounds checks.
+        let tables = yq.chunks_exact(4 * N).zip(dy.chunks_exact(4 * N * 8));
+        let parts = row
+            .chunks_exact(GROUP_BYTES)
+            .zip(tables.zip(sy.chunks_exact(4 * 8)));
+        for (g, ((yg, dg), sg)) in parts {
             let q = group_quants(g);
-            let d = lanes(group_scales(g));
-            for k in 0..4 {
-                let b = 4 * gi + k;
-                corr = _mm256_fmadd_ps(d[k], ld_ps(&sy[b * 8..]), corr);
+            let dw = group_scales(g);
+            let blocks = yg.chunks_exact(N).zip(dg.chunks_exact(N * 8));
+            for (k, ((yb, db), sb)) in blocks.zip(sg.chunks_exact(8)).enumerate() {
+                let dk = lane(dw, k);
+                corr = _mm256_fmadd_ps(dk, ld_ps(sb), corr);
                 for t in 0..N {
-                    let y = ld32(&yq[b * N + t], 0);
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), ones);
-                    let s = _mm256_mul_ps(d[k], ld_ps(&dy[(b * N + t) * 8..]));
+                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], ld32(&yb[t], 0)), ones);
+                    let s = _mm256_mul_ps(dk, ld_ps(&db[t * 8..]));
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[t]);
                 }
             }

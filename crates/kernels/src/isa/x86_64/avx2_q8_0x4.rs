@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2_multi::{ld_ps, store};
-use super::avx2_q5_0x4::{group_scales, lanes, prefetch, TAB};
+use super::avx2_q5_0x4::{group_scales, lane, lanes, prefetch, TAB};
 use super::avx2_quant::{hsum_ps, ld32};
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_0x4::{GROUP_BYTES, QS};
@@ -80,16 +80,20 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
     let ones = _mm256_set1_epi16(1);
     for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
-        for (gi, g) in row.chunks_exact(GROUP_BYTES).enumerate() {
-            let d = lanes(group_scales(g));
-            for k in 0..4 {
-                let b = 4 * gi + k;
+        // Iterators rather than indices, so the token loop has no bounds checks.
+        let parts = row
+            .chunks_exact(GROUP_BYTES)
+            .zip(yq.chunks_exact(4 * N).zip(dy.chunks_exact(4 * N * 8)));
+        for (g, (yg, dg)) in parts {
+            let dw = group_scales(g);
+            for (k, (yb, db)) in yg.chunks_exact(N).zip(dg.chunks_exact(N * 8)).enumerate() {
+                let dk = lane(dw, k);
                 let x = ld32(g, QS + 32 * k);
                 let ax = _mm256_sign_epi8(x, x);
                 for t in 0..N {
-                    let y = _mm256_sign_epi8(ld32(&yq[b * N + t], 0), x);
+                    let y = _mm256_sign_epi8(ld32(&yb[t], 0), x);
                     let p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, y), ones);
-                    let s = _mm256_mul_ps(d[k], ld_ps(&dy[(b * N + t) * 8..]));
+                    let s = _mm256_mul_ps(dk, ld_ps(&db[t * 8..]));
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[t]);
                 }
             }
