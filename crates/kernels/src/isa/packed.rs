@@ -3,7 +3,7 @@
 //!
 //! A packing holds exactly the stock format's values in the same number of bytes per row,
 //! so row slicing, activation quantization (`vec_dot_type` of the stock format) and every
-//! result are unchanged up to float summation order. Packings, used from the AVX2 tier up:
+//! result are unchanged up to float summation order. Packings, used at the AVX2 tier:
 //! - Q5_0 → [`q5_0x4`](crate::formats::q5_0x4): the per-row kernel needs about half the
 //!   instructions of stock Q5_0's;
 //! - Q8_0 → [`q8_0x4`](crate::formats::q8_0x4): one scale conversion per four blocks
@@ -34,11 +34,13 @@ pub enum Packing {
 
 impl Packing {
     /// The packing to use for a `ty` matrix with rows of `cols` elements at this process's
-    /// tier, if any. `WREN_REPACK=0` turns repacking off (for comparisons).
+    /// tier, if any. Only the AVX2 tier packs: that is where the packed kernels were
+    /// measured faster; the AVX-512 tiers keep their own (VNNI) kernels on stock blocks.
+    /// `WREN_REPACK=0` turns repacking off (for comparisons).
     pub fn for_matrix(ty: GgmlType, cols: usize) -> Option<Packing> {
         static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         let off = *OFF.get_or_init(|| std::env::var("WREN_REPACK").is_ok_and(|v| v == "0"));
-        if off || super::isa() < Isa::Avx2 {
+        if off || super::isa() != Isa::Avx2 {
             return None;
         }
         let p = match ty {
