@@ -8,6 +8,10 @@
 //! needs two broadcasts, two conversions and a multiply per block. The products use the
 //! `maddubs` sign trick, exact only when no activation quant is `-128`: the callers check.
 
+// SAFETY (module): every `unsafe fn` here only needs the CPU features named in its
+// `#[target_feature]` (callers in `crate::isa::packed` and `crate::isa::multi` call them
+// after `Proven` established the AVX2 tier); all memory is reached through bounds-checked
+// slices, and the one raw-pointer operation (the prefetch) lives in `avx2_q5_0x4`.
 use std::arch::x86_64::*;
 
 use super::avx2_multi::{ld_ps, store};
