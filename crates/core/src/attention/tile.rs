@@ -91,6 +91,11 @@ pub(super) fn run(
     o[..rows * hd].fill(0.0);
     m[..rows].fill(f32::NEG_INFINITY);
     l[..rows].fill(0.0);
+    if qs.n_tok == 1 && ops::attn_supported(cache.ty().ggml(), hd) {
+        let mut acc = Acc { o, m, l };
+        SCRATCH.with(|sc| run_fused(qs, cache, kvh, segs, &mut sc.borrow_mut().s, &mut acc));
+        return;
+    }
     let t = tile_keys(hd);
     SCRATCH.with(|sc| {
         let sc = &mut *sc.borrow_mut();
@@ -110,6 +115,63 @@ pub(super) fn run(
             }
         }
     });
+}
+
+/// Keys per step of [`run_fused`].
+const FUSED_TILE: usize = 64;
+
+/// One token's query rows (the `g` heads of a KV group, contiguous) over the keys of
+/// `segs`, reading keys and values in the cache's format without a dequantized copy: the
+/// decode path, where there is no second token to share a dequantized tile with.
+fn run_fused(
+    qs: &Queries<'_>,
+    cache: &LayerCache,
+    kvh: usize,
+    segs: &[(usize, usize)],
+    s: &mut Vec<f32>,
+    acc: &mut Acc<'_>,
+) {
+    let (hd, rows) = (qs.hd, qs.g);
+    let ty = cache.ty().ggml();
+    let q = &qs.q[..rows * hd];
+    let (lo, hi) = qs.visible(0);
+    const T: usize = FUSED_TILE;
+    s.resize(rows * T, 0.0);
+    for &(a, b) in segs {
+        let (mut p, b) = (a.max(lo), b.min(hi));
+        while p < b {
+            let nt = cache.contiguous(p, (b - p).min(T));
+            let slot = cache.slot(p);
+            // The values are read in 16-column strips across all rows of the run: ask for
+            // them now, while the scores read the keys.
+            ops::attn_prefetch(cache.v_rows(kvh, slot, nt));
+            ops::attn_scores(ty, cache.k_rows(kvh, slot, nt), nt, hd, q, rows, s, T);
+            for r in 0..rows {
+                let o = &mut acc.o[r * hd..(r + 1) * hd];
+                softmax_step(&mut s[r * T..r * T + nt], &mut acc.m[r], &mut acc.l[r], o);
+            }
+            let o = &mut acc.o[..rows * hd];
+            ops::attn_values(ty, cache.v_rows(kvh, slot, nt), nt, hd, s, T, rows, o);
+            p += nt;
+        }
+    }
+}
+
+/// The online-softmax update for one row and a run of its scores `s`: `s` becomes
+/// `exp(s − m_new)`, and `o`, `l` are rescaled by `exp(m − m_new)` before `l` takes the
+/// new sum.
+fn softmax_step(s: &mut [f32], m: &mut f32, l: &mut f32, o: &mut [f32]) {
+    let mt = s.iter().fold(f32::NEG_INFINITY, |x, &y| x.max(y));
+    let m_new = m.max(mt);
+    if *m < m_new {
+        if *l > 0.0 {
+            let c = ops::exp(*m - m_new);
+            *l *= c;
+            o.iter_mut().for_each(|x| *x *= c);
+        }
+        *m = m_new;
+    }
+    *l += ops::exp_sub_sum(s, m_new);
 }
 
 struct Acc<'a> {
@@ -184,18 +246,8 @@ fn tile(
             let row = &mut sc.s[r * t..r * t + nt];
             row[..a].fill(0.0);
             row[b..].fill(0.0);
-            let s = &mut row[a..b];
-            let mt = s.iter().fold(f32::NEG_INFINITY, |x, &y| x.max(y));
-            let m_new = acc.m[r].max(mt);
-            if acc.m[r] < m_new {
-                if acc.l[r] > 0.0 {
-                    let c = ops::exp(acc.m[r] - m_new);
-                    acc.l[r] *= c;
-                    acc.o[r * hd..(r + 1) * hd].iter_mut().for_each(|x| *x *= c);
-                }
-                acc.m[r] = m_new;
-            }
-            acc.l[r] += ops::exp_sub_sum(s, m_new);
+            let o = &mut acc.o[r * hd..(r + 1) * hd];
+            softmax_step(&mut row[a..b], &mut acc.m[r], &mut acc.l[r], o);
         }
     }
     accumulate_values(qs, cache, kvh, slot, nt, sc, acc);

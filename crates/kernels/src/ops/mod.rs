@@ -1,10 +1,12 @@
 //! Safe entry points for f32 vector kernels, dispatched on [`crate::isa::isa`], and the
 //! scalar element-wise operations the models use (norms, RoPE, activations, softmax).
 
+mod attn;
 mod elementwise;
 mod exp;
 mod f32dot;
 
+pub use attn::{attn_prefetch, attn_scores, attn_supported, attn_values};
 pub use elementwise::{
     gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
 };

@@ -3,6 +3,7 @@
 //! `crate::isa::isa()` (or `Isa::supported`) proved the features.
 
 pub mod avx2;
+pub mod avx2_attn;
 pub mod avx2_dequant;
 pub mod avx2_multi;
 pub mod avx2_multi_k;
