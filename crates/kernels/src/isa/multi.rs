@@ -147,7 +147,7 @@ fn multi(
     }
     let nb = n / 32;
     with_tables(a, ab, tokens, nb, offset, |yq, tab| {
-        row_groups(w, rb, nb, yq, tab, out, ld, |wr, qg, dy, sy, o| {
+        row_groups(w, rb, nb, yq, tab, out, ld, |_, wr, qg, dy, sy, o| {
             group(ty, wr, nb, qg, dy, sy, o, ld)
         })
     });
@@ -193,7 +193,7 @@ fn with_tables<R>(
 
 #[cfg(target_arch = "x86_64")]
 /// Every weight row of `w` (row stride `rb`) against every token group of the tables:
-/// `kernel(row, quants, scales, offsets, out)` with `out` starting at the group's first
+/// `kernel(token group, row, quants, scales, offsets, out)` with `out` starting at the group's first
 /// token's output for that row.
 #[allow(clippy::too_many_arguments)]
 fn row_groups(
@@ -204,7 +204,7 @@ fn row_groups(
     tab: &[f32],
     out: &mut [f32],
     ld: usize,
-    kernel: impl Fn(&[u8], &[[u8; 32]], &[f32], &[f32], &mut [f32]),
+    kernel: impl Fn(usize, &[u8], &[[u8; 32]], &[f32], &[f32], &mut [f32]),
 ) {
     let rows = w.len() / rb;
     let pf = prefetch_bytes();
@@ -216,7 +216,7 @@ fn row_groups(
         let parts = yq.chunks(MAX_TOKENS * nb).zip(tab.chunks(nb * TAB));
         for (g, (qg, tg)) in parts.enumerate() {
             let (dy, sy) = tg.split_at(nb * MAX_TOKENS * 8);
-            kernel(wr, qg, dy, sy, &mut out[g * MAX_TOKENS * ld + r..]);
+            kernel(g, wr, qg, dy, sy, &mut out[g * MAX_TOKENS * ld + r..]);
         }
     }
 }
@@ -239,11 +239,45 @@ pub(super) fn packed_tokens(
 ) {
     let (nb, ng) = (n / 32, n / 128);
     let offset = if p == Packing::Q5_0x4 { 16 } else { 0 };
-    with_tables(a, ab, tokens, nb, offset, |yq, tab| {
-        row_groups(w, rb, nb, yq, tab, out, ld, |wr, qg, dy, sy, o| {
-            packed_width(p, qg.len() / nb, wr, ng, qg, dy, sy, o, ld)
+    GROUP_TAB.with(|gt| {
+        let gt = &mut *gt.borrow_mut();
+        group_scale_table(a, ab, tokens, ng, gt);
+        with_tables(a, ab, tokens, nb, offset, |yq, tab| {
+            row_groups(w, rb, nb, yq, tab, out, ld, |g8, wr, qg, _, sy, o| {
+                let width = qg.len() / nb;
+                let at = g8 * ng * MAX_TOKENS * 8;
+                let gy = &gt[at..at + ng * width * 8];
+                packed_width(p, width, wr, ng, qg, gy, sy, o, ld)
+            })
         })
     });
+}
+
+thread_local! {
+    /// The packed multi-token kernels' group scales, see [`group_scale_table`].
+    static GROUP_TAB: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Per token group of [`MAX_TOKENS`] (each `ng · MAX_TOKENS · 8` f32), per weight group
+/// of four blocks and per token: the four activation block scales, twice
+/// (`[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of `avx2_q5_0x4::reduce4`).
+#[cfg(target_arch = "x86_64")]
+fn group_scale_table(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>) {
+    gt.clear();
+    gt.resize(tokens.div_ceil(MAX_TOKENS) * ng * MAX_TOKENS * 8, 0.0);
+    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
+        let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
+        let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
+        let base = g8 * ng * MAX_TOKENS * 8;
+        for (g, ys) in y.chunks_exact(4).enumerate() {
+            let at = base + (g * width + lane) * 8;
+            for k in 0..4 {
+                let d = ys[k].d.to_f32();
+                gt[at + k] = d;
+                gt[at + 4 + k] = d;
+            }
+        }
+    }
 }
 
 /// One token group of [`packed_tokens`]: the kernel instance of its width.
@@ -255,7 +289,7 @@ fn packed_width(
     w: &[u8],
     ng: usize,
     yq: &[[u8; 32]],
-    dy: &[f32],
+    gy: &[f32],
     sy: &[f32],
     out: &mut [f32],
     ld: usize,
@@ -267,11 +301,11 @@ fn packed_width(
                     // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
                     // Q8_0x4); the kernels bounds-check their slices.
                     (Packing::Q5_0x4, $n) => unsafe {
-                        v2q::rows_q5_0x4::<$n>(w, ng, yq, dy, sy, out, ld)
+                        v2q::rows_q5_0x4::<$n>(w, ng, yq, gy, sy, out, ld)
                     },
                     // SAFETY: as above.
                     (Packing::Q8_0x4, $n) => unsafe {
-                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, dy, out, ld)
+                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, gy, out, ld)
                     },
                 )*
                 (_, k) => unreachable!("token group of {k}"),

@@ -69,6 +69,27 @@ pub(crate) fn lane(v: __m256, k: usize) -> __m256 {
     }
 }
 
+/// The four block products `p[k]` (8 i32 each) of one token and one group, reduced within
+/// each 128-bit half: lane `k` of a half is the sum of `p[k]`'s four lanes in that half,
+/// so one conversion and one multiply by `[d0 d1 d2 d3 d0 d1 d2 d3]` scale all four
+/// blocks. Integer sums, exact.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn reduce4(p: [__m256i; 4]) -> __m256i {
+    let s01 = _mm256_add_epi32(
+        _mm256_unpacklo_epi32(p[0], p[1]),
+        _mm256_unpackhi_epi32(p[0], p[1]),
+    );
+    let s23 = _mm256_add_epi32(
+        _mm256_unpacklo_epi32(p[2], p[3]),
+        _mm256_unpackhi_epi32(p[2], p[3]),
+    );
+    _mm256_add_epi32(
+        _mm256_unpacklo_epi64(s01, s23),
+        _mm256_unpackhi_epi64(s01, s23),
+    )
+}
+
 /// [`lane`] for all four blocks of a group.
 #[inline]
 #[target_feature(enable = "avx")]
@@ -135,8 +156,10 @@ fn row_q5_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32], off: &[[u8; 32]]) -> f32 {
 }
 
 /// Q5_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with
-/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`, broadcast scales `dy`, offset
-/// terms `sy` with offset 16). `out[t·ld + r]` gets row `r` · token `t`.
+/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`; group scales `gy`, per group
+/// and token the four block scales twice; offset terms `sy` with offset 16). Per token and
+/// group the four block products are reduced in integers first ([`reduce4`]).
+/// `out[t·ld + r]` gets row `r` · token `t`.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Panics if a slice is too short.
@@ -145,34 +168,34 @@ pub unsafe fn rows_q5_0x4<const N: usize>(
     w: &[u8],
     ng: usize,
     yq: &[[u8; 32]],
-    dy: &[f32],
+    gy: &[f32],
     sy: &[f32],
     out: &mut [f32],
     ld: usize,
 ) {
     let nb = 4 * ng;
-    let (yq, dy, sy) = (&yq[..nb * N], &dy[..nb * N * 8], &sy[..nb * 8]);
+    let (yq, gy, sy) = (&yq[..nb * N], &gy[..ng * N * 8], &sy[..nb * 8]);
     let ones = _mm256_set1_epi16(1);
     for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
         let mut corr = _mm256_setzero_ps();
         // Iterators rather than indices, so the token loop has no bounds checks.
-        let tables = yq.chunks_exact(4 * N).zip(dy.chunks_exact(4 * N * 8));
+        let tables = yq.chunks_exact(4 * N).zip(gy.chunks_exact(N * 8));
         let parts = row
             .chunks_exact(GROUP_BYTES)
             .zip(tables.zip(sy.chunks_exact(4 * 8)));
-        for (g, ((yg, dg), sg)) in parts {
+        for (g, ((yg, sg), og)) in parts {
             let q = group_quants(g);
             let dw = group_scales(g);
-            let blocks = yg.chunks_exact(N).zip(dg.chunks_exact(N * 8));
-            for (k, ((yb, db), sb)) in blocks.zip(sg.chunks_exact(8)).enumerate() {
-                let dk = lane(dw, k);
-                corr = _mm256_fmadd_ps(dk, ld_ps(sb), corr);
-                for t in 0..N {
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], ld32(&yb[t], 0)), ones);
-                    let s = _mm256_mul_ps(dk, ld_ps(&db[t * 8..]));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[t]);
-                }
+            for (k, ob) in og.chunks_exact(8).enumerate() {
+                corr = _mm256_fmadd_ps(lane(dw, k), ld_ps(ob), corr);
+            }
+            for t in 0..N {
+                let p: [__m256i; 4] = std::array::from_fn(|k| {
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], ld32(&yg[k * N + t], 0)), ones)
+                });
+                let s = _mm256_mul_ps(dw, ld_ps(&sg[t * 8..]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
             }
         }
         store(&acc, corr, out, ld, r);

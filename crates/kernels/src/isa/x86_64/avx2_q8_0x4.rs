@@ -15,7 +15,7 @@
 use std::arch::x86_64::*;
 
 use super::avx2_multi::{ld_ps, store};
-use super::avx2_q5_0x4::{group_scales, lane, lanes, prefetch, TAB};
+use super::avx2_q5_0x4::{group_scales, lanes, prefetch, reduce4, TAB};
 use super::avx2_quant::{hsum_ps, ld32};
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_0x4::{GROUP_BYTES, QS};
@@ -63,7 +63,9 @@ fn row_q8_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32]) -> f32 {
 }
 
 /// Q8_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with
-/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`, broadcast scales `dy`).
+/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`; group scales `gy`, per group
+/// and token the four block scales twice). Per token and group the four block products
+/// are reduced in integers first ([`reduce4`]), then converted and scaled once.
 /// `out[t·ld + r]` gets row `r` · token `t`.
 ///
 /// # Safety
@@ -75,31 +77,30 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
     w: &[u8],
     ng: usize,
     yq: &[[u8; 32]],
-    dy: &[f32],
+    gy: &[f32],
     out: &mut [f32],
     ld: usize,
 ) {
     let nb = 4 * ng;
-    let (yq, dy) = (&yq[..nb * N], &dy[..nb * N * 8]);
+    let (yq, gy) = (&yq[..nb * N], &gy[..ng * N * 8]);
     let ones = _mm256_set1_epi16(1);
     for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
         // Iterators rather than indices, so the token loop has no bounds checks.
         let parts = row
             .chunks_exact(GROUP_BYTES)
-            .zip(yq.chunks_exact(4 * N).zip(dy.chunks_exact(4 * N * 8)));
-        for (g, (yg, dg)) in parts {
+            .zip(yq.chunks_exact(4 * N).zip(gy.chunks_exact(N * 8)));
+        for (g, (yg, sg)) in parts {
             let dw = group_scales(g);
-            for (k, (yb, db)) in yg.chunks_exact(N).zip(dg.chunks_exact(N * 8)).enumerate() {
-                let dk = lane(dw, k);
-                let x = ld32(g, QS + 32 * k);
-                let ax = _mm256_sign_epi8(x, x);
-                for t in 0..N {
-                    let y = _mm256_sign_epi8(ld32(&yb[t], 0), x);
-                    let p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, y), ones);
-                    let s = _mm256_mul_ps(dk, ld_ps(&db[t * 8..]));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, acc[t]);
-                }
+            let x: [__m256i; 4] = std::array::from_fn(|k| ld32(g, QS + 32 * k));
+            let ax = x.map(|x| _mm256_sign_epi8(x, x));
+            for t in 0..N {
+                let p: [__m256i; 4] = std::array::from_fn(|k| {
+                    let y = _mm256_sign_epi8(ld32(&yg[k * N + t], 0), x[k]);
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], y), ones)
+                });
+                let s = _mm256_mul_ps(dw, ld_ps(&sg[t * 8..]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
             }
         }
         store(&acc, _mm256_setzero_ps(), out, ld, r);
