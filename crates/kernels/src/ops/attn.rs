@@ -53,6 +53,18 @@ fn fmt(ty: GgmlType) -> crate::isa::x86_64::avx2_attn::Rows {
     }
 }
 
+/// Calls `f(first row, rows)` for consecutive groups of at most 4 of `rows` rows (the
+/// kernels' widths).
+#[cfg(target_arch = "x86_64")]
+fn by_fours(rows: usize, mut f: impl FnMut(usize, usize)) {
+    let mut r = 0;
+    while r < rows {
+        let take = (rows - r).min(4);
+        f(r, take);
+        r += take;
+    }
+}
+
 /// `s[r·ld + j] = q[r]·K_j` for `r < rows`, `j < n`: `k` holds `n` rows of `hd`
 /// elements in `ty`, `q` holds `rows` query rows of `hd` floats. Panics on short inputs
 /// or an unsupported type (see [`attn_supported`]).
@@ -72,9 +84,7 @@ pub fn attn_scores(
     if isa() >= Isa::Avx2 {
         use crate::isa::x86_64::avx2_attn::scores;
         let f = fmt(ty);
-        let mut r = 0;
-        while r < rows {
-            let take = (rows - r).min(4);
+        by_fours(rows, |r, take| {
             let (qp, sp) = (q[r * hd..].as_ptr(), s[r * ld..].as_mut_ptr());
             // SAFETY: `isa()` proved AVX2/FMA/F16C; `check` proved `k` holds n rows, `q`
             // rows r..r+take and `s` rows r..r+take (stride ld, n each) exist; hd % 32 == 0.
@@ -86,8 +96,7 @@ pub fn attn_scores(
                     _ => scores::<1>(f, k.as_ptr(), n, hd, qp, sp, ld),
                 }
             }
-            r += take;
-        }
+        });
         return;
     }
     scalar::attn_scores(ty, k, n, hd, q, rows, s, ld)
@@ -112,9 +121,7 @@ pub fn attn_values(
     if isa() >= Isa::Avx2 {
         use crate::isa::x86_64::avx2_attn::values;
         let f = fmt(ty);
-        let mut r = 0;
-        while r < rows {
-            let take = (rows - r).min(4);
+        by_fours(rows, |r, take| {
             let (pp, op) = (p[r * ld..].as_ptr(), o[r * hd..].as_mut_ptr());
             // SAFETY: as in `attn_scores`: features proved, and `check` proved the n value
             // rows, probability rows r..r+take (stride ld) and output rows r..r+take exist.
@@ -126,8 +133,7 @@ pub fn attn_values(
                     _ => values::<1>(f, v.as_ptr(), n, hd, pp, ld, op),
                 }
             }
-            r += take;
-        }
+        });
         return;
     }
     scalar::attn_values(ty, v, n, hd, p, ld, rows, o)
@@ -199,17 +205,7 @@ pub mod scalar {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rand_vec(seed: &mut u64, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                *seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::ops::testing::rand_vec;
 
     fn rows_of(ty: GgmlType, x: &[f32], hd: usize) -> Vec<u8> {
         let rb = row_bytes(ty, hd);

@@ -12,3 +12,19 @@ pub use elementwise::{
 };
 pub use exp::{exp, exp_sub_sum};
 pub use f32dot::{axpy, dot, dot_4x2, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS};
+
+/// Helpers shared by the kernel tests of this module.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// `n` pseudo-random floats in [-1, 1) from a 64-bit LCG.
+    pub fn rand_vec(seed: &mut u64, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+}
