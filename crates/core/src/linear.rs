@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
+use wren_kernels::isa::TokenTables;
 use wren_kernels::ops;
 
 use crate::tensor::QMatrix;
@@ -53,6 +54,7 @@ impl Compute {
 pub struct LinearScratch {
     xq: Vec<u8>,
     yt: Vec<f32>,
+    tables: TokenTables,
 }
 
 thread_local! {
@@ -94,11 +96,9 @@ pub fn matmul(
     let chunk_rows = (n / (threads * 8))
         .clamp(TILE_ROWS, 1024)
         .next_multiple_of(4);
-    let direct = tokens == 1;
-    if !direct {
+    if !direct_ok(tokens) {
         s.yt.resize(n * tokens, 0.0);
     }
-    let yt: &mut [f32] = if direct { y } else { &mut s.yt[..n * tokens] };
     let data = w.data();
     let rb = w.row_bytes();
 
@@ -114,67 +114,98 @@ pub fn matmul(
             );
         }
         let xq = &s.xq[..arb * tokens];
-        yt.par_chunks_mut(chunk_rows * tokens)
-            .enumerate()
-            .for_each(|(ci, out)| {
+        if tokens > 1 {
+            w.prepare_tokens(xq, tokens, &mut s.tables);
+        }
+        let tables = &s.tables;
+        by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
+            let r0 = ci * chunk_rows;
+            let rows_here = out.len() / tokens;
+            let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
+            if tokens == 1 {
+                w.dot_rows(w_rows, xq, out);
+            } else {
+                // Rows are taken a few at a time, kept in L1 while every token's
+                // activations pass by (several tokens per unpacked weight block).
+                w.dot_rows_tokens(w_rows, xq, tokens, out, rows_here, tables);
+            }
+        });
+    } else {
+        by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
+            TILE.with(|scratch| {
+                let (tile, panel) = &mut *scratch.borrow_mut();
+                tile.resize(TILE_ROWS * k, 0.0);
+                panel.resize(ops::PANEL_ROWS * k, 0.0);
                 let r0 = ci * chunk_rows;
                 let rows_here = out.len() / tokens;
-                let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
-                if tokens == 1 {
-                    w.dot_rows(w_rows, xq, out);
-                } else {
-                    // Rows are taken a few at a time, kept in L1 while every token's
-                    // activations pass by (several tokens per unpacked weight block).
-                    w.dot_rows_tokens(w_rows, xq, tokens, out, rows_here);
+                let mut done = 0;
+                while done < rows_here {
+                    let nr = TILE_ROWS.min(rows_here - done);
+                    for i in 0..nr {
+                        let r = r0 + done + i;
+                        w.dequantize_bytes(
+                            &data[r * rb..(r + 1) * rb],
+                            &mut tile[i * k..(i + 1) * k],
+                        );
+                    }
+                    let block = Block {
+                        out: &mut *out,
+                        stride: rows_here,
+                        col: done,
+                    };
+                    if tokens >= ops::PANEL_TOKENS {
+                        panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
+                    } else {
+                        tile_products(&tile[..nr * k], nr, x, tokens, k, block);
+                    }
+                    done += nr;
                 }
             });
-    } else {
-        yt.par_chunks_mut(chunk_rows * tokens)
-            .enumerate()
-            .for_each(|(ci, out)| {
-                TILE.with(|scratch| {
-                    let (tile, panel) = &mut *scratch.borrow_mut();
-                    tile.resize(TILE_ROWS * k, 0.0);
-                    panel.resize(ops::PANEL_ROWS * k, 0.0);
-                    let r0 = ci * chunk_rows;
-                    let rows_here = out.len() / tokens;
-                    let mut done = 0;
-                    while done < rows_here {
-                        let nr = TILE_ROWS.min(rows_here - done);
-                        for i in 0..nr {
-                            let r = r0 + done + i;
-                            w.dequantize_bytes(
-                                &data[r * rb..(r + 1) * rb],
-                                &mut tile[i * k..(i + 1) * k],
-                            );
-                        }
-                        let block = Block {
-                            out: &mut *out,
-                            stride: rows_here,
-                            col: done,
-                        };
-                        if tokens >= ops::PANEL_TOKENS {
-                            panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
-                        } else {
-                            tile_products(&tile[..nr * k], nr, x, tokens, k, block);
-                        }
-                        done += nr;
-                    }
-                });
-            });
+        });
     }
+}
 
-    if !direct {
-        // Copy each task's token-major stripe into its columns of y.
-        for (ci, stripe) in s.yt[..n * tokens].chunks(chunk_rows * tokens).enumerate() {
-            let r0 = ci * chunk_rows;
-            let rows_here = stripe.len() / tokens;
-            for t in 0..tokens {
-                y[t * n + r0..t * n + r0 + rows_here]
-                    .copy_from_slice(&stripe[t * rows_here..(t + 1) * rows_here]);
-            }
-        }
+/// One token writes its chunk of `y` directly; several go through a token-major stripe.
+fn direct_ok(tokens: usize) -> bool {
+    tokens == 1
+}
+
+/// Runs `f(chunk, out)` for every chunk of `chunk_rows` weight rows (of `n`), one rayon
+/// task each, with `out` the chunk's results token-major (`[tokens, rows of the chunk]`).
+/// For one token that is `y`'s own slice; for several, the task's stripe of `scratch`,
+/// which the task then copies into its columns of `y` while the stripe is still in cache.
+fn by_chunks(
+    y: &mut [f32],
+    scratch: &mut [f32],
+    n: usize,
+    tokens: usize,
+    chunk_rows: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if direct_ok(tokens) {
+        y.par_chunks_mut(chunk_rows)
+            .enumerate()
+            .for_each(|(ci, out)| f(ci, out));
+        return;
     }
+    // Each chunk's destination: its columns of every token's row of y.
+    let chunks = n.div_ceil(chunk_rows);
+    let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(chunk_rows)).collect();
+    let mut dests: Vec<&mut [f32]> = Vec::with_capacity(chunks * tokens);
+    for _ in 0..chunks {
+        dests.extend(rows.iter_mut().map(|r| r.next().expect("a chunk per row")));
+    }
+    scratch[..n * tokens]
+        .par_chunks_mut(chunk_rows * tokens)
+        .zip(dests.par_chunks_mut(tokens))
+        .enumerate()
+        .for_each(|(ci, (stripe, dest))| {
+            f(ci, stripe);
+            let rows_here = stripe.len() / tokens;
+            for (d, src) in dest.iter_mut().zip(stripe.chunks_exact(rows_here)) {
+                d.copy_from_slice(src);
+            }
+        });
 }
 
 /// Where a tile's results go: `out[t * stride + col + r]` for token t, tile row r.

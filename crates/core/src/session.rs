@@ -3,6 +3,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::attention::sparse::{SparseParams, SparseSettings};
 use crate::error::{Error, Result};
 use crate::kv::{CacheOptions, KvCache, KvType};
@@ -266,10 +268,18 @@ impl Session {
             pool.install(|| model.forward_batch(&mut seqs, &mut logits, &mut ws, compute))
         };
         if result.is_ok() {
-            for (i, s) in sessions.iter_mut().enumerate().skip(1) {
-                s.logits.resize(vocab, 0.0);
-                s.logits[..vocab].copy_from_slice(&logits[i * vocab..(i + 1) * vocab]);
-            }
+            // A megabyte per sequence for a large vocabulary: copied in parallel.
+            let all = &logits;
+            pool.install(|| {
+                sessions
+                    .par_iter_mut()
+                    .enumerate()
+                    .skip(1)
+                    .for_each(|(i, s)| {
+                        s.logits.resize(vocab, 0.0);
+                        s.logits[..vocab].copy_from_slice(&all[i * vocab..(i + 1) * vocab]);
+                    })
+            });
             for (s, &t) in sessions.iter_mut().zip(tokens) {
                 s.history.push(t);
             }

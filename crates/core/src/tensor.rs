@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use wren_gguf::{GgmlType, GgufFile};
-use wren_kernels::isa::{self, Packing};
+use wren_kernels::isa::{self, Packing, TokenTables};
 
 use crate::error::{Error, Result};
 
@@ -122,7 +122,14 @@ impl QMatrix {
         }
     }
 
-    /// `out[t·ld + r] = row r of w_rows · row t of a` for `tokens` activation rows.
+    /// Lays out `tokens` activation rows `a` (of `vec_dot_type(ty)`) in `tables` for
+    /// [`QMatrix::dot_rows_tokens`]: once per matrix product, shared by its tasks.
+    pub fn prepare_tokens(&self, a: &[u8], tokens: usize, tables: &mut TokenTables) {
+        tables.prepare(self.ty, self.packing(), self.cols, a, tokens);
+    }
+
+    /// `out[t·ld + r] = row r of w_rows · row t of a` for `tokens` activation rows, with
+    /// `tables` from [`QMatrix::prepare_tokens`] on the same `a`.
     pub fn dot_rows_tokens(
         &self,
         w_rows: &[u8],
@@ -130,10 +137,14 @@ impl QMatrix {
         tokens: usize,
         out: &mut [f32],
         ld: usize,
+        tables: &TokenTables,
     ) {
+        let n = self.cols;
         match self.packing() {
-            Some(p) => isa::packed_rows_tokens(p, self.cols, w_rows, a, tokens, out, ld),
-            None => isa::vec_dot_rows_tokens(self.ty, self.cols, w_rows, a, tokens, out, ld),
+            Some(p) => isa::packed_rows_tokens_prepared(p, n, w_rows, a, tokens, out, ld, tables),
+            None => {
+                isa::vec_dot_rows_tokens_prepared(self.ty, n, w_rows, a, tokens, out, ld, tables)
+            }
         }
     }
 

@@ -13,6 +13,10 @@ use wren_kernels::isa::{
     isa, packed_dequantize_row, packed_rows_tokens_with, packed_rows_with, quantize_row_with,
     vec_dot_rows_tokens_with, vec_dot_rows_with, vec_dot_with, Isa, Packing,
 };
+use wren_kernels::isa::{
+    packed_rows_tokens, packed_rows_tokens_prepared, vec_dot_rows_tokens,
+    vec_dot_rows_tokens_prepared, TokenTables,
+};
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
 /// Formats with SIMD kernels.
@@ -367,6 +371,81 @@ fn tokens_match_scalar() {
     }
 }
 
+/// Activation tables prepared once and shared by row chunks (as a matrix product's tasks
+/// share them) give exactly what each chunk computes with its own tables, for the packed
+/// and the stock multi-token formats, with one token group and with two.
+#[test]
+fn prepared_tables_match_per_call_tables() {
+    let mut rng = Rng::new(29);
+    let (n, rows) = (256usize, 45usize);
+    let cases = [
+        (GgmlType::Q8_0, Packing::for_matrix(GgmlType::Q8_0, n)),
+        (GgmlType::Q5_0, Packing::for_matrix(GgmlType::Q5_0, n)),
+        (GgmlType::Q8_0, None),
+        (GgmlType::Q4_0, None),
+        (GgmlType::Q5_0, None),
+        (GgmlType::Q4K, None),
+    ];
+    for (ty, packing) in cases {
+        let w = weights(ty, n * rows, &mut rng, |r| r.normal() * 0.05);
+        let w = match packing {
+            Some(p) => {
+                let mut packed = vec![0u8; w.len()];
+                p.repack(n, &w, &mut packed);
+                packed
+            }
+            None => w,
+        };
+        let rb = row_bytes(ty, n);
+        for tokens in [3usize, 8, 11] {
+            let a: Vec<u8> = (0..tokens)
+                .flat_map(|t| activations(ty, &rng.normals(n, 1.0 + t as f32)))
+                .collect();
+            let run = |w: &[u8], out: &mut [f32], ld: usize, tb: Option<&TokenTables>| match (
+                packing, tb,
+            ) {
+                (Some(p), Some(tb)) => {
+                    packed_rows_tokens_prepared(p, n, w, &a, tokens, out, ld, tb)
+                }
+                (Some(p), None) => packed_rows_tokens(p, n, w, &a, tokens, out, ld),
+                (None, Some(tb)) => vec_dot_rows_tokens_prepared(ty, n, w, &a, tokens, out, ld, tb),
+                (None, None) => vec_dot_rows_tokens(ty, n, w, &a, tokens, out, ld),
+            };
+            let mut want = vec![0f32; tokens * rows];
+            run(&w, &mut want, rows, None);
+            let mut tb = TokenTables::new();
+            tb.prepare(ty, packing, n, &a, tokens);
+            let mut got = vec![f32::NAN; tokens * rows];
+            for (r0, r1) in [(0usize, 13usize), (13, 40), (40, rows)] {
+                let mut part = vec![0f32; tokens * (r1 - r0)];
+                run(&w[r0 * rb..r1 * rb], &mut part, r1 - r0, Some(&tb));
+                for t in 0..tokens {
+                    got[t * rows + r0..t * rows + r1]
+                        .copy_from_slice(&part[t * (r1 - r0)..(t + 1) * (r1 - r0)]);
+                }
+            }
+            assert_eq!(got, want, "{ty} {packing:?} tokens={tokens}");
+        }
+    }
+}
+
+/// Tables prepared for one product are refused by another (wrong numbers otherwise).
+#[test]
+#[should_panic(expected = "prepared for another product")]
+fn tables_of_another_product_are_refused() {
+    let mut rng = Rng::new(31);
+    let n = 128;
+    let w = weights(GgmlType::Q5_0, n * 4, &mut rng, |r| r.normal() * 0.05);
+    let a: Vec<u8> = (0..3)
+        .flat_map(|_| activations(GgmlType::Q5_0, &rng.normals(n, 1.0)))
+        .collect();
+    let mut tb = TokenTables::new();
+    let ab = row_bytes(GgmlType::Q8_0, n);
+    tb.prepare(GgmlType::Q5_0, None, n, &a[..2 * ab], 2);
+    let mut out = vec![0f32; 3 * 4];
+    vec_dot_rows_tokens_prepared(GgmlType::Q5_0, n, &w, &a, 3, &mut out, 4, &tb);
+}
+
 /// The load-time packings (Q5_0×4, Q8_0×4) at every tier, one token and several, against
 /// the stock format's scalar reference: random and adversarial (±127/−128) activations,
 /// ragged row and token counts, extreme scales.
@@ -380,7 +459,16 @@ fn packed_matches_scalar() {
         for groups in [1usize, 2, 5, 9] {
             let n = groups * 128;
             let (rb, ab) = (row_bytes(ty, n), row_bytes(GgmlType::Q8_0, n));
-            for (rows, tokens) in [(1, 1), (7, 1), (33, 2), (5, 3), (17, 8), (16, 9), (3, 17)] {
+            for (rows, tokens) in [
+                (1, 1),
+                (7, 1),
+                (33, 2),
+                (5, 3),
+                (17, 8),
+                (16, 9),
+                (37, 9),
+                (3, 17),
+            ] {
                 let big = rows == 7;
                 let w = weights(ty, n * rows, &mut rng, |r| {
                     if big {

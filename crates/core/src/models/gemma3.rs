@@ -367,20 +367,48 @@ impl Model for Gemma3 {
                 window: if sliding { Some(c.window) } else { None },
             };
             let att = sized(&mut ws.att, n * qdim);
-            for (si, s) in seqs.iter_mut().enumerate() {
-                let (a, b) = (offs[si], offs[si + 1]);
+            if seqs.len() == 1 {
+                let s = &mut seqs[0];
                 let sparse = if sliding { None } else { s.cache.sparse };
                 store_and_attend(
                     &shape,
                     s.cache.pos,
-                    &q[a * qdim..b * qdim],
-                    &k[a * kvdim..b * kvdim],
-                    &v[a * kvdim..b * kvdim],
+                    q,
+                    k,
+                    v,
                     &mut s.cache.layers[il],
                     sparse.as_ref(),
-                    &mut att[a * qdim..b * qdim],
+                    att,
                     &mut ws.attn,
                 );
+            } else {
+                // Each sequence against its own cache, all in one parallel region: one
+                // region per sequence and layer costs more than a decode token's
+                // attention at short contexts.
+                if ws.attn_seqs.len() < seqs.len() {
+                    ws.attn_seqs.resize_with(seqs.len(), Default::default);
+                }
+                let (q, k, v) = (&*q, &*k, &*v);
+                let outs = split_rows(att, &offs, qdim);
+                seqs.par_iter_mut()
+                    .zip(outs)
+                    .zip(ws.attn_seqs.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(si, ((s, out), scratch))| {
+                        let (a, b) = (offs[si], offs[si + 1]);
+                        let sparse = if sliding { None } else { s.cache.sparse };
+                        store_and_attend(
+                            &shape,
+                            s.cache.pos,
+                            &q[a * qdim..b * qdim],
+                            &k[a * kvdim..b * kvdim],
+                            &v[a * kvdim..b * kvdim],
+                            &mut s.cache.layers[il],
+                            sparse.as_ref(),
+                            out,
+                            scratch,
+                        );
+                    });
             }
             let proj = sized(&mut ws.proj, n * e);
             matmul(&l.wo, att, n, proj, compute, &mut ws.lin);
@@ -462,4 +490,16 @@ impl Model for Gemma3 {
         ws.offs = offs;
         Ok(())
     }
+}
+
+/// `buf` (rows of `width`) cut at the row offsets `offs` (`offs[i]..offs[i + 1]` is part
+/// `i`; the first offset is 0).
+fn split_rows<'a>(mut buf: &'a mut [f32], offs: &[usize], width: usize) -> Vec<&'a mut [f32]> {
+    let mut parts = Vec::with_capacity(offs.len().saturating_sub(1));
+    for w in offs.windows(2) {
+        let (head, rest) = std::mem::take(&mut buf).split_at_mut((w[1] - w[0]) * width);
+        parts.push(head);
+        buf = rest;
+    }
+    parts
 }

@@ -13,17 +13,19 @@ use std::sync::OnceLock;
 pub mod multi;
 pub mod packed;
 pub mod quant;
+pub mod tables;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
-pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_with};
+pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_prepared, vec_dot_rows_tokens_with};
 pub use packed::{
-    packed_dequantize_row, packed_rows, packed_rows_tokens, packed_rows_tokens_with,
-    packed_rows_with, Packing,
+    packed_dequantize_row, packed_rows, packed_rows_tokens, packed_rows_tokens_prepared,
+    packed_rows_tokens_with, packed_rows_with, Packing,
 };
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };
+pub use tables::TokenTables;
 
 /// A kernel tier. Ordered: a higher tier implies the lower ones are available.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -10,8 +10,9 @@ use std::cell::RefCell;
 
 use super::packed::Packing;
 use super::quant::{prefetch_bytes, prefetch_range, row_bytes, rows_checked, Proven};
+pub use super::tables::MAX_TOKENS;
+use super::tables::{TokenTables, TAB};
 use super::Isa;
-use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_k::BlockQ8K;
 use crate::formats::{cast_blocks, vec_dot_type};
 use crate::GgmlType;
@@ -19,15 +20,10 @@ use crate::GgmlType;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::{
     avx2_multi as v2m, avx2_multi_k as v2k, avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8,
-    avx2_quant as v2,
 };
 
-/// Most tokens one kernel call multiplies at once.
-pub const MAX_TOKENS: usize = 8;
 /// Weight rows computed together while they sit in L1.
-const ROWS: usize = 16;
-/// f32 of activation tables per block and group: broadcast scales, then offset terms.
-const TAB: usize = MAX_TOKENS * 8 + 8;
+pub(super) const ROWS: usize = 16;
 
 /// `out[t·ld + r] = vec_dot(ty, n, row r of w_rows, row t of a)` for every weight row `r`
 /// in `w_rows` (consecutive rows of `n` elements of `ty`) and every one of the `tokens`
@@ -42,7 +38,34 @@ pub fn vec_dot_rows_tokens(
     out: &mut [f32],
     ld: usize,
 ) {
-    tokens_checked(Proven::current(), ty, n, w_rows, a, tokens, out, ld)
+    tokens_checked(Proven::current(), ty, n, w_rows, a, tokens, out, ld, None)
+}
+
+/// [`vec_dot_rows_tokens`] with the activation tables already laid out by
+/// [`TokenTables::prepare`]`(ty, None, n, a, tokens)` (once per matrix product, shared by
+/// its tasks). Panics if `tables` were prepared for another product.
+#[allow(clippy::too_many_arguments)]
+pub fn vec_dot_rows_tokens_prepared(
+    ty: GgmlType,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+    tables: &TokenTables,
+) {
+    tokens_checked(
+        Proven::current(),
+        ty,
+        n,
+        w_rows,
+        a,
+        tokens,
+        out,
+        ld,
+        Some(tables),
+    )
 }
 
 /// [`vec_dot_rows_tokens`] with an explicit tier (tests, benchmarks). Panics if the CPU
@@ -58,7 +81,17 @@ pub fn vec_dot_rows_tokens_with(
     out: &mut [f32],
     ld: usize,
 ) {
-    tokens_checked(Proven::checked(isa), ty, n, w_rows, a, tokens, out, ld)
+    tokens_checked(
+        Proven::checked(isa),
+        ty,
+        n,
+        w_rows,
+        a,
+        tokens,
+        out,
+        ld,
+        None,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -71,6 +104,7 @@ fn tokens_checked(
     tokens: usize,
     out: &mut [f32],
     ld: usize,
+    tables: Option<&TokenTables>,
 ) {
     let rb = row_bytes("vec_dot_rows_tokens (weights)", ty, n);
     let ab = row_bytes("vec_dot_rows_tokens (activations)", vec_dot_type(ty), n);
@@ -93,7 +127,7 @@ fn tokens_checked(
         out.len() >= (tokens - 1) * ld + rows,
         "vec_dot_rows_tokens: output too short for {tokens} tokens × ld {ld}"
     );
-    if tokens == 1 || !multi(t, ty, n, a, ab, tokens, w, rb, out, ld) {
+    if tokens == 1 || !multi(t, ty, n, a, ab, tokens, w, rb, out, ld, tables) {
         for r0 in (0..rows).step_by(ROWS) {
             let nr = ROWS.min(rows - r0);
             let wr = &w[r0 * rb..(r0 + nr) * rb];
@@ -104,11 +138,27 @@ fn tokens_checked(
     }
 }
 
-// Per-thread activation tables of the multi-token kernels (see `avx2_multi`): quants
-// `[group][block][token]`; per group, scales `[block][token][8 lanes]` (room for 8 tokens)
-// and offset terms `[block][lane of 8]`.
 thread_local! {
-    static PREP: RefCell<(Vec<[u8; 32]>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// Tables for callers that did not prepare their own.
+    pub(super) static PREP: RefCell<TokenTables> = const { RefCell::new(TokenTables::new()) };
+}
+
+/// Runs `f` on `tables`, or on this thread's own tables prepared for the product.
+pub(super) fn with_tables<R>(
+    t: Proven,
+    tables: Option<&TokenTables>,
+    key: (GgmlType, Option<Packing>, usize, &[u8], usize),
+    f: impl FnOnce(&TokenTables) -> R,
+) -> R {
+    let (ty, p, n, a, tokens) = key;
+    match tables {
+        Some(tb) => f(tb),
+        None => PREP.with(|tb| {
+            let tb = &mut *tb.borrow_mut();
+            tb.prepare_at(t, ty, p, n, a, tokens);
+            f(tb)
+        }),
+    }
 }
 
 /// The multi-token kernels; `false` (nothing written) where `ty` has none at tier `t`, or
@@ -126,68 +176,35 @@ fn multi(
     rb: usize,
     out: &mut [f32],
     ld: usize,
+    tables: Option<&TokenTables>,
 ) -> bool {
     if t.0 < Isa::Avx2 {
         return false;
     }
-    let offset = match ty {
-        GgmlType::Q8_0 => 0,
-        GgmlType::Q4_0 => 8,
-        GgmlType::Q5_0 => 16,
+    match ty {
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {}
         GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {
             multi_k(ty, n, a, ab, w, rb, out, ld);
             return true;
         }
         _ => return false,
-    };
-    let ys = || a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
-    // SAFETY: `t` proves at least the AVX2 tier (AVX2+FMA+F16C).
-    if ty == GgmlType::Q8_0 && ys().any(|y| unsafe { v2::q8_0_has_min(y) }) {
-        return false;
     }
     let nb = n / 32;
-    with_tables(a, ab, tokens, nb, offset, |yq, tab| {
-        row_groups(w, rb, nb, yq, tab, out, ld, |_, wr, qg, dy, sy, o| {
-            group(ty, wr, nb, qg, dy, sy, o, ld)
-        })
-    });
-    true
-}
-
-#[cfg(target_arch = "x86_64")]
-/// Fills the per-thread activation tables (see `PREP`) for `tokens` Q8_0 rows of `nb`
-/// blocks with offset `offset` (the unsigned formats' zero point), then runs `f` on them.
-fn with_tables<R>(
-    a: &[u8],
-    ab: usize,
-    tokens: usize,
-    nb: usize,
-    offset: i32,
-    f: impl FnOnce(&[[u8; 32]], &[f32]) -> R,
-) -> R {
-    let ys = || a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
-    PREP.with(|p| {
-        let (yq, tab) = &mut *p.borrow_mut();
-        let groups = tokens.div_ceil(MAX_TOKENS);
-        yq.clear();
-        yq.resize(tokens * nb, [0; 32]);
-        tab.clear();
-        tab.resize(groups * nb * TAB, 0.0);
-        let parts = yq.chunks_mut(MAX_TOKENS * nb).zip(tab.chunks_mut(nb * TAB));
-        for (g, (qg, tg)) in parts.enumerate() {
-            let width = qg.len() / nb;
-            let (dy, sy) = tg.split_at_mut(nb * MAX_TOKENS * 8);
-            for (lane, y) in ys().skip(g * MAX_TOKENS).take(width).enumerate() {
-                for (b, blk) in y.iter().enumerate() {
-                    qg[b * width + lane] = blk.qs;
-                    let d = blk.d.to_f32();
-                    dy[(b * width + lane) * 8..][..8].fill(d);
-                    let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
-                    sy[b * 8 + lane] = (offset * s) as f32 * d;
-                }
-            }
+    with_tables(t, tables, (ty, None, n, a, tokens), |tb| {
+        if !tb.usable_for(ty, None, n, a, tokens) {
+            return false;
         }
-        f(yq, tab)
+        row_groups(
+            w,
+            rb,
+            nb,
+            &tb.yq,
+            &tb.tab,
+            out,
+            ld,
+            |_, wr, qg, dy, sy, o| group(ty, wr, nb, qg, dy, sy, o, ld),
+        );
+        true
     })
 }
 
@@ -221,61 +238,38 @@ fn row_groups(
     }
 }
 
-/// Packed rows (`super::packed`, row stride `rb`, `n` columns) against `tokens` Q8_0 rows
-/// `a` (stride `ab`): the multi-token kernels. The caller proved the AVX2 tier and, for
-/// Q8_0×4, that no activation quant is `-128`.
+/// Packed rows (`super::packed`, row stride `rb`, `n` columns) against the activation
+/// rows laid out in `tb`: the multi-token kernels. The caller proved the AVX2 tier and
+/// that `tb` is usable for this product.
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 pub(super) fn packed_tokens(
     p: Packing,
     n: usize,
     w: &[u8],
     rb: usize,
-    a: &[u8],
-    ab: usize,
+    tb: &TokenTables,
     tokens: usize,
     out: &mut [f32],
     ld: usize,
 ) {
     let (nb, ng) = (n / 32, n / 128);
-    let offset = if p == Packing::Q5_0x4 { 16 } else { 0 };
-    GROUP_TAB.with(|gt| {
-        let gt = &mut *gt.borrow_mut();
-        group_scale_table(a, ab, tokens, ng, gt);
-        with_tables(a, ab, tokens, nb, offset, |yq, tab| {
-            row_groups(w, rb, nb, yq, tab, out, ld, |g8, wr, qg, _, sy, o| {
-                let width = qg.len() / nb;
-                let at = g8 * ng * MAX_TOKENS * 8;
-                let gy = &gt[at..at + ng * width * 8];
-                packed_width(p, width, wr, ng, qg, gy, sy, o, ld)
-            })
-        })
-    });
-}
-
-thread_local! {
-    /// The packed multi-token kernels' group scales, see [`group_scale_table`].
-    static GROUP_TAB: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Per token group of [`MAX_TOKENS`] (each `ng · MAX_TOKENS · 8` f32), per weight group
-/// of four blocks and per token: the four activation block scales, twice
-/// (`[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of `avx2_q5_0x4::reduce4`).
-#[cfg(target_arch = "x86_64")]
-fn group_scale_table(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>) {
-    gt.clear();
-    gt.resize(tokens.div_ceil(MAX_TOKENS) * ng * MAX_TOKENS * 8, 0.0);
-    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
-        let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
-        let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
-        let base = g8 * ng * MAX_TOKENS * 8;
-        for (g, ys) in y.chunks_exact(4).enumerate() {
-            let at = base + (g * width + lane) * 8;
-            for k in 0..4 {
-                let d = ys[k].d.to_f32();
-                gt[at + k] = d;
-                gt[at + 4 + k] = d;
-            }
+    // Whole runs of rows per kernel call (the kernels prefetch ahead themselves); with
+    // more than one token group, runs short enough to stay in L1 between the groups.
+    let run = if tokens <= MAX_TOKENS {
+        w.len() / rb
+    } else {
+        ROWS
+    };
+    let pf = prefetch_bytes();
+    for (ri, wr) in w.chunks(run * rb).enumerate() {
+        let parts = tb.yq.chunks(MAX_TOKENS * nb).zip(tb.tab.chunks(nb * TAB));
+        for (g8, (qg, tg)) in parts.enumerate() {
+            let width = qg.len() / nb;
+            let sy = &tg[nb * MAX_TOKENS * 8..];
+            let at = g8 * ng * MAX_TOKENS * 8;
+            let gy = &tb.gt[at..at + ng * width * 8];
+            let o = &mut out[g8 * MAX_TOKENS * ld + ri * run..];
+            packed_width(p, width, wr, ng, qg, gy, sy, o, ld, pf)
         }
     }
 }
@@ -293,6 +287,7 @@ fn packed_width(
     sy: &[f32],
     out: &mut [f32],
     ld: usize,
+    pf: usize,
 ) {
     macro_rules! widths {
         ($($n:literal)*) => {
@@ -301,11 +296,11 @@ fn packed_width(
                     // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
                     // Q8_0x4); the kernels bounds-check their slices.
                     (Packing::Q5_0x4, $n) => unsafe {
-                        v2q::rows_q5_0x4::<$n>(w, ng, yq, gy, sy, out, ld)
+                        v2q::rows_q5_0x4::<$n>(w, ng, yq, gy, sy, out, ld, pf)
                     },
                     // SAFETY: as above.
                     (Packing::Q8_0x4, $n) => unsafe {
-                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, gy, out, ld)
+                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, gy, out, ld, pf)
                     },
                 )*
                 (_, k) => unreachable!("token group of {k}"),
@@ -385,6 +380,7 @@ fn multi(
     _: usize,
     _: &mut [f32],
     _: usize,
+    _: Option<&TokenTables>,
 ) -> bool {
     false
 }

@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 
 use super::quant::{prefetch_bytes, row_bytes, Proven};
+use super::tables::TokenTables;
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{cast_blocks, q5_0x4, q8_0x4, vec_dot_type};
@@ -121,7 +122,34 @@ pub fn packed_rows_tokens(
     out: &mut [f32],
     ld: usize,
 ) {
-    tokens_checked(Proven::current(), p, n, w_rows, a, tokens, out, ld)
+    tokens_checked(Proven::current(), p, n, w_rows, a, tokens, out, ld, None)
+}
+
+/// [`packed_rows_tokens`] with the activation tables already laid out by
+/// [`TokenTables::prepare`]`(p.stock(), Some(p), n, a, tokens)` (once per matrix product,
+/// shared by its tasks). Panics if `tables` were prepared for another product.
+#[allow(clippy::too_many_arguments)]
+pub fn packed_rows_tokens_prepared(
+    p: Packing,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+    tables: &TokenTables,
+) {
+    tokens_checked(
+        Proven::current(),
+        p,
+        n,
+        w_rows,
+        a,
+        tokens,
+        out,
+        ld,
+        Some(tables),
+    )
 }
 
 /// [`packed_rows_tokens`] at an explicit tier (tests, benchmarks).
@@ -136,7 +164,7 @@ pub fn packed_rows_tokens_with(
     out: &mut [f32],
     ld: usize,
 ) {
-    tokens_checked(Proven::checked(isa), p, n, w_rows, a, tokens, out, ld)
+    tokens_checked(Proven::checked(isa), p, n, w_rows, a, tokens, out, ld, None)
 }
 
 /// Row and activation-row bytes, after checking that `n` can be packed.
@@ -242,6 +270,7 @@ fn tokens_checked(
     tokens: usize,
     out: &mut [f32],
     ld: usize,
+    tables: Option<&TokenTables>,
 ) {
     let (rb, ab) = sizes(p, n);
     let nrows = w.len() / rb;
@@ -260,9 +289,18 @@ fn tokens_checked(
         "packed rows: output too short for {tokens} tokens × ld {ld}"
     );
     #[cfg(target_arch = "x86_64")]
-    if tokens > 1 && a.chunks_exact(ab).all(|ai| simd_ok(t, p, cast_blocks(ai))) {
-        super::multi::packed_tokens(p, n, w, rb, a, ab, tokens, out, ld);
-        return;
+    if tokens > 1 {
+        let key = (p.stock(), Some(p), n, a, tokens);
+        let done = super::multi::with_tables(t, tables, key, |tb| {
+            let usable = tb.usable_for(p.stock(), Some(p), n, a, tokens);
+            if usable {
+                super::multi::packed_tokens(p, n, w, rb, tb, tokens, out, ld);
+            }
+            usable
+        });
+        if done {
+            return;
+        }
     }
     for (i, ai) in a.chunks_exact(ab).enumerate() {
         rows(t, p, n, w, ai, &mut out[i * ld..i * ld + nrows]);

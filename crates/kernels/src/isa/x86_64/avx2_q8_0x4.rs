@@ -80,11 +80,14 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
     gy: &[f32],
     out: &mut [f32],
     ld: usize,
+    pf: usize,
 ) {
     let nb = 4 * ng;
     let (yq, gy) = (&yq[..nb * N], &gy[..ng * N * 8]);
     let ones = _mm256_set1_epi16(1);
-    for (r, row) in w.chunks_exact(ng * GROUP_BYTES).enumerate() {
+    let rb = ng * GROUP_BYTES;
+    for (r, row) in w.chunks_exact(rb).enumerate() {
+        prefetch(w, r * rb + pf, rb);
         let mut acc = [_mm256_setzero_ps(); N];
         // Iterators rather than indices, so the token loop has no bounds checks.
         let parts = row

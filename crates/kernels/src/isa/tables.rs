@@ -1,0 +1,229 @@
+//! Activation tables of the multi-token kernels ([`super::multi`], [`super::packed`]),
+//! laid out once per matrix product: [`TokenTables`].
+//!
+//! A batched decode step multiplies every weight matrix with the same few activation rows.
+//! The kernels want those rows rearranged (quants token-interleaved per block, scales
+//! broadcast, offset terms summed). Built per task, that rearranging cost as much as a
+//! small matrix's share of the products; built once and shared read-only by every task of
+//! the product, it is paid once.
+
+use super::packed::Packing;
+use super::quant::Proven;
+use super::Isa;
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::{cast_blocks, vec_dot_type};
+use crate::GgmlType;
+
+/// Most tokens one kernel call multiplies at once.
+pub const MAX_TOKENS: usize = 8;
+/// f32 of activation tables per block and token group: broadcast scales, then offset terms.
+pub(super) const TAB: usize = MAX_TOKENS * 8 + 8;
+
+/// What a set of tables was prepared for: weights of `ty` (repacked as `packing`), rows of
+/// `n`, `tokens` activation rows of `bytes` bytes in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    ty: GgmlType,
+    packing: Option<Packing>,
+    n: usize,
+    tokens: usize,
+    bytes: usize,
+}
+
+/// Activation rows laid out for the multi-token kernels of one weight format.
+///
+/// [`TokenTables::prepare`] fills them from the activation rows; the `*_prepared` products
+/// ([`super::multi::vec_dot_rows_tokens_prepared`],
+/// [`super::packed::packed_rows_tokens_prepared`]) then read them, from any thread. The
+/// vectors are kept between uses, so one value per matrix-product scratch allocates only
+/// while it grows.
+#[derive(Debug, Default)]
+pub struct TokenTables {
+    key: Option<Key>,
+    /// Whether a multi-token kernel applies (tier, format, and for Q8_0 no `-128` quant).
+    usable: bool,
+    /// Quants `[token group][block][token]`.
+    pub(super) yq: Vec<[u8; 32]>,
+    /// Per token group (`nb · TAB` f32): scales `[block][token][8 lanes]`, then offset
+    /// terms `[block][lane of 8]`.
+    pub(super) tab: Vec<f32>,
+    /// Packed kernels: per token group, weight group of four blocks and token, the four
+    /// block scales twice (`[d0 d1 d2 d3 d0 d1 d2 d3]`).
+    pub(super) gt: Vec<f32>,
+}
+
+impl TokenTables {
+    pub const fn new() -> TokenTables {
+        TokenTables {
+            key: None,
+            usable: false,
+            yq: Vec::new(),
+            tab: Vec::new(),
+            gt: Vec::new(),
+        }
+    }
+
+    /// Prepares the tables for `tokens` rows `a` of [`vec_dot_type`]`(ty)` against weight
+    /// rows of `n` elements of `ty`, repacked as `packing` if given, at this process's tier.
+    /// Panics if `a` is not `tokens` whole rows.
+    pub fn prepare(
+        &mut self,
+        ty: GgmlType,
+        packing: Option<Packing>,
+        n: usize,
+        a: &[u8],
+        tokens: usize,
+    ) {
+        self.prepare_at(Proven::current(), ty, packing, n, a, tokens)
+    }
+
+    pub(super) fn prepare_at(
+        &mut self,
+        t: Proven,
+        ty: GgmlType,
+        packing: Option<Packing>,
+        n: usize,
+        a: &[u8],
+        tokens: usize,
+    ) {
+        let ab = match vec_dot_type(ty).row_bytes(n as u64) {
+            Some(b) => b as usize,
+            None => panic!("token tables: {n} is not whole {ty} blocks"),
+        };
+        assert_eq!(
+            a.len(),
+            tokens * ab,
+            "token tables: activations are not {tokens} rows of {n}"
+        );
+        if let Some(p) = packing {
+            assert_eq!(
+                p.stock(),
+                ty,
+                "token tables: {} does not pack {ty}",
+                p.name()
+            );
+        }
+        self.key = Some(Key {
+            ty,
+            packing,
+            n,
+            tokens,
+            bytes: a.len(),
+        });
+        let offset = match (ty, packing) {
+            (GgmlType::Q8_0, _) => Some(0),
+            (GgmlType::Q4_0, None) => Some(8),
+            (GgmlType::Q5_0, _) => Some(16),
+            _ => None,
+        };
+        self.usable = false;
+        let Some(offset) = offset else { return };
+        if t.0 < Isa::Avx2 || tokens == 0 {
+            return;
+        }
+        if ty == GgmlType::Q8_0 && a.chunks_exact(ab).any(|y| has_min(t, y)) {
+            return;
+        }
+        self.usable = true;
+        let nb = n / 32;
+        fill(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
+        if packing.is_some() {
+            group_scales(a, ab, tokens, n / 128, &mut self.gt);
+        }
+    }
+
+    /// Whether the tables were prepared for exactly this product, and a multi-token kernel
+    /// applies. Panics if they were prepared for another one (a caller bug that would
+    /// otherwise give wrong numbers).
+    pub(super) fn usable_for(
+        &self,
+        ty: GgmlType,
+        packing: Option<Packing>,
+        n: usize,
+        a: &[u8],
+        tokens: usize,
+    ) -> bool {
+        let want = Key {
+            ty,
+            packing,
+            n,
+            tokens,
+            bytes: a.len(),
+        };
+        assert_eq!(
+            self.key,
+            Some(want),
+            "token tables prepared for another product"
+        );
+        self.usable
+    }
+}
+
+/// Whether an activation row holds a `-128` quant (the Q8_0 sign trick is inexact there).
+fn has_min(t: Proven, y: &[u8]) -> bool {
+    let y: &[BlockQ8_0] = cast_blocks(y);
+    #[cfg(target_arch = "x86_64")]
+    if t.0 >= Isa::Avx2 {
+        // SAFETY: `t` proves at least the AVX2 tier.
+        return unsafe { super::x86_64::avx2_quant::q8_0_has_min(y) };
+    }
+    let _ = t;
+    y.iter().any(|b| b.qs.contains(&0x80))
+}
+
+/// Quants and scale/offset tables (see [`TokenTables`]) for `tokens` Q8_0 rows of `nb`
+/// blocks, with offset `offset` (the unsigned weight formats' zero point).
+fn fill(
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    nb: usize,
+    offset: i32,
+    yq: &mut Vec<[u8; 32]>,
+    tab: &mut Vec<f32>,
+) {
+    let ys = || a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
+    let groups = tokens.div_ceil(MAX_TOKENS);
+    yq.clear();
+    yq.resize(tokens * nb, [0; 32]);
+    tab.clear();
+    tab.resize(groups * nb * TAB, 0.0);
+    let parts = yq.chunks_mut(MAX_TOKENS * nb).zip(tab.chunks_mut(nb * TAB));
+    for (g, (qg, tg)) in parts.enumerate() {
+        let width = qg.len() / nb;
+        let (dy, sy) = tg.split_at_mut(nb * MAX_TOKENS * 8);
+        for (lane, y) in ys().skip(g * MAX_TOKENS).take(width).enumerate() {
+            for (b, blk) in y.iter().enumerate() {
+                qg[b * width + lane] = blk.qs;
+                let d = blk.d.to_f32();
+                dy[(b * width + lane) * 8..][..8].fill(d);
+                if offset != 0 {
+                    let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
+                    sy[b * 8 + lane] = (offset * s) as f32 * d;
+                }
+            }
+        }
+    }
+}
+
+/// The packed kernels' group scales: per token group of [`MAX_TOKENS`] (each
+/// `ng · MAX_TOKENS · 8` f32), per weight group of four blocks and per token, the four
+/// activation block scales twice (`[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of
+/// `avx2_q5_0x4::reduce4`).
+fn group_scales(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>) {
+    gt.clear();
+    gt.resize(tokens.div_ceil(MAX_TOKENS) * ng * MAX_TOKENS * 8, 0.0);
+    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
+        let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
+        let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
+        let base = g8 * ng * MAX_TOKENS * 8;
+        for (g, ys) in y.chunks_exact(4).enumerate() {
+            let at = base + (g * width + lane) * 8;
+            for k in 0..4 {
+                let d = ys[k].d.to_f32();
+                gt[at + k] = d;
+                gt[at + 4 + k] = d;
+            }
+        }
+    }
+}
