@@ -6,8 +6,10 @@
 //! - **quantized**: activations are quantized once to the weight format's partner format
 //!   (Q8_0 / Q8_1 / Q8_K, as llama.cpp does) and each output is an integer block dot product.
 //!
-//! Work is split by output rows across the thread pool; each task writes its own
-//! token-major stripe of scratch, copied into the `[tokens, rows]` output as contiguous runs.
+//! Work is split by output rows across the thread pool; with several tokens each task
+//! writes its own token-major stripe of scratch, then copies it into the `[tokens, rows]`
+//! output as contiguous runs. [`matmul_many`] runs several matrices with one input in one
+//! parallel region.
 
 use std::cell::RefCell;
 
@@ -54,7 +56,8 @@ impl Compute {
 pub struct LinearScratch {
     xq: Vec<u8>,
     yt: Vec<f32>,
-    tables: TokenTables,
+    /// Activation tables of the matrices of one [`matmul_many`] call.
+    tables: Vec<TokenTables>,
 }
 
 thread_local! {
@@ -68,9 +71,9 @@ const TILE_ROWS: usize = 16;
 /// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
 /// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
 ///
-/// The rows are cut into chunks, one rayon task each. A task writes its results
-/// token-major into its own stripe of scratch (`[tokens, chunk_rows]`), and the stripes are
-/// then copied into `y` as contiguous runs.
+/// The rows are cut into chunks, one rayon task each. With several tokens a task writes
+/// its results token-major into its own stripe of scratch (`[tokens, chunk_rows]`), then
+/// copies the stripe into its columns of `y`.
 pub fn matmul(
     w: &QMatrix,
     x: &[f32],
@@ -79,90 +82,185 @@ pub fn matmul(
     compute: Compute,
     s: &mut LinearScratch,
 ) {
-    let (n, k) = (w.rows, w.cols);
-    assert_eq!(
-        x.len(),
-        tokens * k,
-        "matmul {}: input is not [tokens, cols]",
-        w.name
-    );
-    assert_eq!(
-        y.len(),
-        tokens * n,
-        "matmul {}: output is not [tokens, rows]",
-        w.name
-    );
+    matmul_many(&mut [(w, y)], x, tokens, compute, s)
+}
+
+/// [`matmul`] for several matrices with the same input (a layer's Q, K and V, or its
+/// gate and up projections): the activations are quantized once, and every matrix's
+/// chunks run in one parallel region, so the threads meet once instead of once per matrix.
+pub fn matmul_many(
+    jobs: &mut [(&QMatrix, &mut [f32])],
+    x: &[f32],
+    tokens: usize,
+    compute: Compute,
+    s: &mut LinearScratch,
+) {
+    for (w, y) in jobs.iter() {
+        assert_eq!(
+            x.len(),
+            tokens * w.cols,
+            "matmul {}: input is not [tokens, cols]",
+            w.name
+        );
+        assert_eq!(
+            y.len(),
+            tokens * w.rows,
+            "matmul {}: output is not [tokens, rows]",
+            w.name
+        );
+    }
+    let Some(first) = jobs.first() else { return };
+    let aty = wren_kernels::vec_dot_type(first.0.ty);
+    if !compute.quantize_for(tokens) {
+        for (w, y) in jobs.iter_mut() {
+            exact(w, x, tokens, y, s);
+        }
+    } else if jobs
+        .iter()
+        .all(|(w, _)| wren_kernels::vec_dot_type(w.ty) == aty)
+    {
+        quantized(jobs, x, tokens, s);
+    } else {
+        for job in jobs.iter_mut() {
+            quantized(std::slice::from_mut(job), x, tokens, s);
+        }
+    }
+}
+
+/// Rows per task for a matrix of `n` rows: about eight tasks per thread.
+fn chunk_rows(n: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
-    let chunk_rows = (n / (threads * 8))
+    (n / (threads * 8))
         .clamp(TILE_ROWS, 1024)
-        .next_multiple_of(4);
+        .next_multiple_of(4)
+}
+
+/// One task of [`quantized`]: rows `r0..` of matrix `m`, results into `out` (`y`'s own
+/// slice for one token; else a stripe of scratch, then copied into `dest`, the chunk's
+/// columns of each token's row of `y`).
+struct Task<'a> {
+    m: usize,
+    r0: usize,
+    out: &'a mut [f32],
+    dest: Vec<&'a mut [f32]>,
+}
+
+/// The quantized path for matrices whose activations share one format.
+fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &mut LinearScratch) {
+    let k = jobs[0].0.cols;
+    let aty = wren_kernels::vec_dot_type(jobs[0].0.ty);
+    let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
+    s.xq.resize(arb * tokens, 0);
+    for t in 0..tokens {
+        wren_kernels::quantize_row(
+            aty,
+            &x[t * k..(t + 1) * k],
+            &mut s.xq[t * arb..(t + 1) * arb],
+        );
+    }
+    let xq = &s.xq[..arb * tokens];
+    let direct = tokens == 1;
+    if s.tables.len() < jobs.len() {
+        s.tables.resize_with(jobs.len(), TokenTables::new);
+    }
+    if !direct {
+        for ((w, _), tb) in jobs.iter().zip(s.tables.iter_mut()) {
+            w.prepare_tokens(xq, tokens, tb);
+        }
+        let total: usize = jobs.iter().map(|(w, _)| w.rows * tokens).sum();
+        if s.yt.len() < total {
+            s.yt.resize(total, 0.0);
+        }
+    }
+    let mats: Vec<&QMatrix> = jobs.iter().map(|(w, _)| *w).collect();
+    let mut tasks: Vec<Task<'_>> = Vec::new();
+    let mut scratch: &mut [f32] = &mut s.yt;
+    for (m, (w, y)) in jobs.iter_mut().enumerate() {
+        let (n, cr) = (w.rows, chunk_rows(w.rows));
+        if direct {
+            for (ci, out) in y.chunks_mut(cr).enumerate() {
+                let dest = Vec::new();
+                tasks.push(Task {
+                    m,
+                    r0: ci * cr,
+                    out,
+                    dest,
+                });
+            }
+            continue;
+        }
+        let (mine, rest) = std::mem::take(&mut scratch).split_at_mut(n * tokens);
+        scratch = rest;
+        let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
+        for (ci, out) in mine.chunks_mut(cr * tokens).enumerate() {
+            let dest = rows
+                .iter_mut()
+                .map(|r| r.next().expect("a chunk per row"))
+                .collect();
+            tasks.push(Task {
+                m,
+                r0: ci * cr,
+                out,
+                dest,
+            });
+        }
+    }
+    let tables = &s.tables;
+    tasks.par_iter_mut().for_each(|t| {
+        let w = mats[t.m];
+        let rb = w.row_bytes();
+        let rows_here = t.out.len() / tokens;
+        let w_rows = &w.data()[t.r0 * rb..(t.r0 + rows_here) * rb];
+        if direct {
+            w.dot_rows(w_rows, xq, t.out);
+            return;
+        }
+        // Rows are taken a few at a time, kept in L1 while every token's activations
+        // pass by (several tokens per unpacked weight block).
+        w.dot_rows_tokens(w_rows, xq, tokens, t.out, rows_here, &tables[t.m]);
+        for (d, src) in t.dest.iter_mut().zip(t.out.chunks_exact(rows_here)) {
+            d.copy_from_slice(src);
+        }
+    });
+}
+
+/// The exact path: weight rows dequantized a tile at a time, f32 products.
+fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScratch) {
+    let (n, k) = (w.rows, w.cols);
+    let chunk_rows = chunk_rows(n);
     if !direct_ok(tokens) {
         s.yt.resize(n * tokens, 0.0);
     }
     let data = w.data();
     let rb = w.row_bytes();
-
-    if compute.quantize_for(tokens) {
-        let aty = wren_kernels::vec_dot_type(w.ty);
-        let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
-        s.xq.resize(arb * tokens, 0);
-        for t in 0..tokens {
-            wren_kernels::quantize_row(
-                aty,
-                &x[t * k..(t + 1) * k],
-                &mut s.xq[t * arb..(t + 1) * arb],
-            );
-        }
-        let xq = &s.xq[..arb * tokens];
-        if tokens > 1 {
-            w.prepare_tokens(xq, tokens, &mut s.tables);
-        }
-        let tables = &s.tables;
-        by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
+    by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
+        TILE.with(|scratch| {
+            let (tile, panel) = &mut *scratch.borrow_mut();
+            tile.resize(TILE_ROWS * k, 0.0);
+            panel.resize(ops::PANEL_ROWS * k, 0.0);
             let r0 = ci * chunk_rows;
             let rows_here = out.len() / tokens;
-            let w_rows = &data[r0 * rb..(r0 + rows_here) * rb];
-            if tokens == 1 {
-                w.dot_rows(w_rows, xq, out);
-            } else {
-                // Rows are taken a few at a time, kept in L1 while every token's
-                // activations pass by (several tokens per unpacked weight block).
-                w.dot_rows_tokens(w_rows, xq, tokens, out, rows_here, tables);
+            let mut done = 0;
+            while done < rows_here {
+                let nr = TILE_ROWS.min(rows_here - done);
+                for i in 0..nr {
+                    let r = r0 + done + i;
+                    w.dequantize_bytes(&data[r * rb..(r + 1) * rb], &mut tile[i * k..(i + 1) * k]);
+                }
+                let block = Block {
+                    out: &mut *out,
+                    stride: rows_here,
+                    col: done,
+                };
+                if tokens >= ops::PANEL_TOKENS {
+                    panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
+                } else {
+                    tile_products(&tile[..nr * k], nr, x, tokens, k, block);
+                }
+                done += nr;
             }
         });
-    } else {
-        by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
-            TILE.with(|scratch| {
-                let (tile, panel) = &mut *scratch.borrow_mut();
-                tile.resize(TILE_ROWS * k, 0.0);
-                panel.resize(ops::PANEL_ROWS * k, 0.0);
-                let r0 = ci * chunk_rows;
-                let rows_here = out.len() / tokens;
-                let mut done = 0;
-                while done < rows_here {
-                    let nr = TILE_ROWS.min(rows_here - done);
-                    for i in 0..nr {
-                        let r = r0 + done + i;
-                        w.dequantize_bytes(
-                            &data[r * rb..(r + 1) * rb],
-                            &mut tile[i * k..(i + 1) * k],
-                        );
-                    }
-                    let block = Block {
-                        out: &mut *out,
-                        stride: rows_here,
-                        col: done,
-                    };
-                    if tokens >= ops::PANEL_TOKENS {
-                        panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
-                    } else {
-                        tile_products(&tile[..nr * k], nr, x, tokens, k, block);
-                    }
-                    done += nr;
-                }
-            });
-        });
-    }
+    });
 }
 
 /// One token writes its chunk of `y` directly; several go through a token-major stripe.

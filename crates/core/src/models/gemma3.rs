@@ -27,7 +27,7 @@ use crate::attention::sparse::SparseParams;
 use crate::attention::{store_and_attend, AttnShape};
 use crate::error::{Error, Result};
 use crate::kv::{CacheOptions, KvCache, LayerCache};
-use crate::linear::{matmul, Compute};
+use crate::linear::{matmul, matmul_many, Compute};
 use crate::tensor::{load_vector, QMatrix};
 
 /// Hyperparameters, all read from the GGUF metadata.
@@ -332,11 +332,10 @@ impl Model for Gemma3 {
                 );
             }
             let q = sized(&mut ws.q, n * qdim);
-            matmul(&l.wq, xn, n, q, compute, &mut ws.lin);
             let k = sized(&mut ws.k, n * kvdim);
-            matmul(&l.wk, xn, n, k, compute, &mut ws.lin);
             let v = sized(&mut ws.v, n * kvdim);
-            matmul(&l.wv, xn, n, v, compute, &mut ws.lin);
+            let mut qkv = [(&l.wq, &mut *q), (&l.wk, &mut *k), (&l.wv, &mut *v)];
+            matmul_many(&mut qkv, xn, n, compute, &mut ws.lin);
             // QK-norm and RoPE at each row's own position.
             let freqs = if sliding {
                 &self.inv_freq_local
@@ -431,9 +430,9 @@ impl Model for Gemma3 {
                 );
             }
             let ga = sized(&mut ws.ff_a, n * c.n_ff);
-            matmul(&l.w_gate, xn, n, ga, compute, &mut ws.lin);
             let up = sized(&mut ws.ff_b, n * c.n_ff);
-            matmul(&l.w_up, xn, n, up, compute, &mut ws.lin);
+            let mut gate_up = [(&l.w_gate, &mut *ga), (&l.w_up, &mut *up)];
+            matmul_many(&mut gate_up, xn, n, compute, &mut ws.lin);
             // GELU is a visible share of a prompt batch: spread it over the pool.
             ga.par_chunks_mut(c.n_ff)
                 .zip(up.par_chunks(c.n_ff))

@@ -242,6 +242,7 @@ fn row_groups(
 /// rows laid out in `tb`: the multi-token kernels. The caller proved the AVX2 tier and
 /// that `tb` is usable for this product.
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn packed_tokens(
     p: Packing,
     n: usize,

@@ -164,6 +164,7 @@ fn row_q5_0x4(w: &[u8], a: &[BlockQ8_0], tab: &[f32], off: &[[u8; 32]]) -> f32 {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Panics if a slice is too short.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn rows_q5_0x4<const N: usize>(
     w: &[u8],
     ng: usize,
