@@ -11,6 +11,7 @@ pub mod models;
 pub mod paths;
 pub mod sample;
 pub mod session;
+pub mod spin;
 pub mod tensor;
 pub mod tokenizer;
 

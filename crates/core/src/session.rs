@@ -265,7 +265,11 @@ impl Session {
                     want: 0..1,
                 })
                 .collect();
-            pool.install(|| model.forward_batch(&mut seqs, &mut logits, &mut ws, compute))
+            pool.install(|| {
+                crate::spin::with_spinning_workers(|| {
+                    model.forward_batch(&mut seqs, &mut logits, &mut ws, compute)
+                })
+            })
         };
         if result.is_ok() {
             // A megabyte per sequence for a large vocabulary: copied in parallel.
