@@ -110,6 +110,9 @@ pub fn matmul_many(
         );
     }
     let Some(first) = jobs.first() else { return };
+    if tokens == 0 {
+        return;
+    }
     let aty = wren_kernels::vec_dot_type(first.0.ty);
     if !compute.quantize_for(tokens) {
         for (w, y) in jobs.iter_mut() {
