@@ -138,9 +138,9 @@ fn chunk_rows(n: usize) -> usize {
         .next_multiple_of(4)
 }
 
-/// One task of [`quantized`]: rows `r0..` of matrix `m`, results into `out` (`y`'s own
-/// slice for one token; else a stripe of scratch, then copied into `dest`, the chunk's
-/// columns of each token's row of `y`).
+/// One task of [`quantized`] with several tokens: rows `r0..` of matrix `m`, results into
+/// `out` (a stripe of scratch, token-major), then copied into `dest` (the chunk's columns
+/// of each token's row of `y`).
 struct Task<'a> {
     m: usize,
     r0: usize,
@@ -162,36 +162,32 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         );
     }
     let xq = &s.xq[..arb * tokens];
-    let direct = tokens == 1;
+    if tokens == 1 {
+        // Each matrix's chunks write y directly; nested regions, nothing allocated.
+        jobs.par_iter_mut().for_each(|(w, y)| {
+            let (rb, cr) = (w.row_bytes(), chunk_rows(w.rows));
+            y.par_chunks_mut(cr).enumerate().for_each(|(ci, out)| {
+                let r0 = ci * cr;
+                w.dot_rows(&w.data()[r0 * rb..(r0 + out.len()) * rb], xq, out);
+            });
+        });
+        return;
+    }
     if s.tables.len() < jobs.len() {
         s.tables.resize_with(jobs.len(), TokenTables::new);
     }
-    if !direct {
-        for ((w, _), tb) in jobs.iter().zip(s.tables.iter_mut()) {
-            w.prepare_tokens(xq, tokens, tb);
-        }
-        let total: usize = jobs.iter().map(|(w, _)| w.rows * tokens).sum();
-        if s.yt.len() < total {
-            s.yt.resize(total, 0.0);
-        }
+    for ((w, _), tb) in jobs.iter().zip(s.tables.iter_mut()) {
+        w.prepare_tokens(xq, tokens, tb);
+    }
+    let total: usize = jobs.iter().map(|(w, _)| w.rows * tokens).sum();
+    if s.yt.len() < total {
+        s.yt.resize(total, 0.0);
     }
     let mats: Vec<&QMatrix> = jobs.iter().map(|(w, _)| *w).collect();
     let mut tasks: Vec<Task<'_>> = Vec::new();
     let mut scratch: &mut [f32] = &mut s.yt;
     for (m, (w, y)) in jobs.iter_mut().enumerate() {
         let (n, cr) = (w.rows, chunk_rows(w.rows));
-        if direct {
-            for (ci, out) in y.chunks_mut(cr).enumerate() {
-                let dest = Vec::new();
-                tasks.push(Task {
-                    m,
-                    r0: ci * cr,
-                    out,
-                    dest,
-                });
-            }
-            continue;
-        }
         let (mine, rest) = std::mem::take(&mut scratch).split_at_mut(n * tokens);
         scratch = rest;
         let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
@@ -214,10 +210,6 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         let rb = w.row_bytes();
         let rows_here = t.out.len() / tokens;
         let w_rows = &w.data()[t.r0 * rb..(t.r0 + rows_here) * rb];
-        if direct {
-            w.dot_rows(w_rows, xq, t.out);
-            return;
-        }
         // Rows are taken a few at a time, kept in L1 while every token's activations
         // pass by (several tokens per unpacked weight block).
         w.dot_rows_tokens(w_rows, xq, tokens, t.out, rows_here, &tables[t.m]);
@@ -231,7 +223,7 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
 fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScratch) {
     let (n, k) = (w.rows, w.cols);
     let chunk_rows = chunk_rows(n);
-    if !direct_ok(tokens) {
+    if tokens > 1 {
         s.yt.resize(n * tokens, 0.0);
     }
     let data = w.data();
@@ -266,11 +258,6 @@ fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScr
     });
 }
 
-/// One token writes its chunk of `y` directly; several go through a token-major stripe.
-fn direct_ok(tokens: usize) -> bool {
-    tokens == 1
-}
-
 /// Runs `f(chunk, out)` for every chunk of `chunk_rows` weight rows (of `n`), one rayon
 /// task each, with `out` the chunk's results token-major (`[tokens, rows of the chunk]`).
 /// For one token that is `y`'s own slice; for several, the task's stripe of `scratch`,
@@ -283,7 +270,7 @@ fn by_chunks(
     chunk_rows: usize,
     f: impl Fn(usize, &mut [f32]) + Sync,
 ) {
-    if direct_ok(tokens) {
+    if tokens == 1 {
         y.par_chunks_mut(chunk_rows)
             .enumerate()
             .for_each(|(ci, out)| f(ci, out));

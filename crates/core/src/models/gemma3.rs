@@ -366,49 +366,33 @@ impl Model for Gemma3 {
                 window: if sliding { Some(c.window) } else { None },
             };
             let att = sized(&mut ws.att, n * qdim);
-            if seqs.len() == 1 {
-                let s = &mut seqs[0];
-                let sparse = if sliding { None } else { s.cache.sparse };
-                store_and_attend(
-                    &shape,
-                    s.cache.pos,
-                    q,
-                    k,
-                    v,
-                    &mut s.cache.layers[il],
-                    sparse.as_ref(),
-                    att,
-                    &mut ws.attn,
-                );
-            } else {
-                // Each sequence against its own cache, all in one parallel region: one
-                // region per sequence and layer costs more than a decode token's
-                // attention at short contexts.
-                if ws.attn_seqs.len() < seqs.len() {
-                    ws.attn_seqs.resize_with(seqs.len(), Default::default);
-                }
-                let (q, k, v) = (&*q, &*k, &*v);
-                let outs = split_rows(att, &offs, qdim);
-                seqs.par_iter_mut()
-                    .zip(outs)
-                    .zip(ws.attn_seqs.par_iter_mut())
-                    .enumerate()
-                    .for_each(|(si, ((s, out), scratch))| {
-                        let (a, b) = (offs[si], offs[si + 1]);
-                        let sparse = if sliding { None } else { s.cache.sparse };
-                        store_and_attend(
-                            &shape,
-                            s.cache.pos,
-                            &q[a * qdim..b * qdim],
-                            &k[a * kvdim..b * kvdim],
-                            &v[a * kvdim..b * kvdim],
-                            &mut s.cache.layers[il],
-                            sparse.as_ref(),
-                            out,
-                            scratch,
-                        );
-                    });
+            // Each sequence against its own cache, all in one parallel region: one
+            // region per sequence and layer costs more than a decode token's attention at
+            // short contexts.
+            if ws.attn.len() < seqs.len() {
+                ws.attn.resize_with(seqs.len(), Default::default);
             }
+            let (q, k, v) = (&*q, &*k, &*v);
+            let outs = split_rows(att, &offs, qdim);
+            seqs.par_iter_mut()
+                .zip(outs)
+                .zip(ws.attn.par_iter_mut())
+                .enumerate()
+                .for_each(|(si, ((s, out), scratch))| {
+                    let (a, b) = (offs[si], offs[si + 1]);
+                    let sparse = if sliding { None } else { s.cache.sparse };
+                    store_and_attend(
+                        &shape,
+                        s.cache.pos,
+                        &q[a * qdim..b * qdim],
+                        &k[a * kvdim..b * kvdim],
+                        &v[a * kvdim..b * kvdim],
+                        &mut s.cache.layers[il],
+                        sparse.as_ref(),
+                        out,
+                        scratch,
+                    );
+                });
             let proj = sized(&mut ws.proj, n * e);
             matmul(&l.wo, att, n, proj, compute, &mut ws.lin);
             for t in 0..n {

@@ -40,9 +40,8 @@ pub struct Workspace {
     pub ff_a: Vec<f32>,
     pub ff_b: Vec<f32>,
     pub head_in: Vec<f32>,
-    pub attn: AttnScratch,
-    /// One attention scratch per sequence of a batched pass (they attend in parallel).
-    pub attn_seqs: Vec<AttnScratch>,
+    /// One attention scratch per sequence of a pass (sequences attend in parallel).
+    pub attn: Vec<AttnScratch>,
     /// Row offsets of the sequences in a batched pass.
     pub offs: Vec<usize>,
     pub lin: LinearScratch,

@@ -23,7 +23,7 @@ use super::x86_64::{
 };
 
 /// Weight rows computed together while they sit in L1.
-pub(super) const ROWS: usize = 16;
+const ROWS: usize = 16;
 
 /// `out[t·ld + r] = vec_dot(ty, n, row r of w_rows, row t of a)` for every weight row `r`
 /// in `w_rows` (consecutive rows of `n` elements of `ty`) and every one of the `tokens`
