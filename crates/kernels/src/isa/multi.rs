@@ -20,7 +20,10 @@ use crate::GgmlType;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::{
     avx2_multi as v2m, avx2_multi_k as v2k, avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8,
+    avx512_multi as v5m,
 };
+#[cfg(target_arch = "x86_64")]
+use crate::formats::{q4_0::BlockQ4_0, q5_0::BlockQ5_0, q8_0::BlockQ8_0};
 
 /// Weight rows computed together while they sit in L1.
 const ROWS: usize = 16;
@@ -194,6 +197,10 @@ fn multi(
         if !tb.usable_for(ty, None, n, a, tokens) {
             return false;
         }
+        if tb.vnni() {
+            vnni_groups(t, ty, nb, w, rb, tb, tokens, out, ld);
+            return true;
+        }
         row_groups(
             w,
             rb,
@@ -206,6 +213,53 @@ fn multi(
         );
         true
     })
+}
+
+/// Every weight row of `w` against every token group of the VNNI tables `tb`
+/// (`x86_64::avx512_multi`).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn vnni_groups(
+    t: Proven,
+    ty: GgmlType,
+    nb: usize,
+    w: &[u8],
+    rb: usize,
+    tb: &TokenTables,
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    assert!(t.0 >= Isa::Avx512Vnni, "VNNI tables at tier {:?}", t.0);
+    let pf = prefetch_bytes();
+    let run = if tokens <= MAX_TOKENS {
+        w.len() / rb
+    } else {
+        ROWS
+    };
+    for (ri, wr) in w.chunks(run * rb).enumerate() {
+        for g in 0..tokens.div_ceil(MAX_TOKENS) {
+            let width = MAX_TOKENS.min(tokens - g * MAX_TOKENS);
+            let vq = &tb.vq[g * nb * 8..(g + 1) * nb * 8];
+            let vd = &tb.vd[g * nb..(g + 1) * nb];
+            let vo = &tb.vo[g * nb..(g + 1) * nb];
+            let o = &mut out[g * MAX_TOKENS * ld + ri * run..];
+            // SAFETY (all three): `t` proves the AVX-512 VNNI tier (F/BW/VL/VNNI with
+            // AVX2, FMA, F16C); the kernel bounds-checks its slices.
+            match ty {
+                GgmlType::Q8_0 => unsafe {
+                    v5m::rows_vnni::<BlockQ8_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
+                },
+                GgmlType::Q4_0 => unsafe {
+                    v5m::rows_vnni::<BlockQ4_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
+                },
+                GgmlType::Q5_0 => unsafe {
+                    v5m::rows_vnni::<BlockQ5_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
+                },
+                _ => unreachable!("no VNNI multi-token kernel for {ty}"),
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

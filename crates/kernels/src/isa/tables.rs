@@ -40,8 +40,12 @@ struct Key {
 #[derive(Debug, Default)]
 pub struct TokenTables {
     key: Option<Key>,
-    /// Whether a multi-token kernel applies (tier, format, and for Q8_0 no `-128` quant).
+    /// Whether a multi-token kernel applies (tier, format, and for Q8_0 at the AVX2 tier
+    /// no `-128` quant).
     usable: bool,
+    /// Whether the tables are the AVX-512 VNNI layout (`vq`, `vd`, `vo`) instead of the
+    /// AVX2 one (`yq`, `tab`, `gt`).
+    vnni: bool,
     /// Quants `[token group][block][token]`.
     pub(super) yq: Vec<[u8; 32]>,
     /// Per token group (`nb · TAB` f32): scales `[block][token][8 lanes]`, then offset
@@ -50,6 +54,13 @@ pub struct TokenTables {
     /// Packed kernels: per token group, weight group of four blocks and token, the four
     /// block scales twice (`[d0 d1 d2 d3 d0 d1 d2 d3]`).
     pub(super) gt: Vec<f32>,
+    /// VNNI layout (`x86_64::avx512_multi`): per token group, block and group of four
+    /// quants, the eight tokens' four quants side by side.
+    pub(super) vq: Vec<[u8; 64]>,
+    /// VNNI layout: per token group and block, the tokens' scales (0 in unused lanes).
+    pub(super) vd: Vec<[f32; 16]>,
+    /// VNNI layout: per token group and block, `−o·Σ y` per token (`o` the weight offset).
+    pub(super) vo: Vec<[i32; 16]>,
 }
 
 impl TokenTables {
@@ -57,9 +68,13 @@ impl TokenTables {
         TokenTables {
             key: None,
             usable: false,
+            vnni: false,
             yq: Vec::new(),
             tab: Vec::new(),
             gt: Vec::new(),
+            vq: Vec::new(),
+            vd: Vec::new(),
+            vo: Vec::new(),
         }
     }
 
@@ -117,8 +132,26 @@ impl TokenTables {
             _ => None,
         };
         self.usable = false;
+        self.vnni = false;
         let Some(offset) = offset else { return };
         if t.0 < Isa::Avx2 || tokens == 0 {
+            return;
+        }
+        if t.0 >= Isa::Avx512Vnni && packing.is_none() {
+            // Q8_0's offset makes its signed quants unsigned (`w + 128`).
+            let o = if ty == GgmlType::Q8_0 { 128 } else { offset };
+            fill_vnni(
+                a,
+                ab,
+                tokens,
+                n / 32,
+                o,
+                &mut self.vq,
+                &mut self.vd,
+                &mut self.vo,
+            );
+            self.usable = true;
+            self.vnni = true;
             return;
         }
         if ty == GgmlType::Q8_0 && a.chunks_exact(ab).any(|y| has_min(t, y)) {
@@ -156,6 +189,11 @@ impl TokenTables {
             "token tables prepared for another product"
         );
         self.usable
+    }
+
+    /// Whether the tables are the AVX-512 VNNI layout.
+    pub(super) fn vnni(&self) -> bool {
+        self.vnni
     }
 }
 
@@ -201,6 +239,44 @@ fn fill(
                     let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
                     sy[b * 8 + lane] = (offset * s) as f32 * d;
                 }
+            }
+        }
+    }
+}
+
+/// The VNNI layout (see [`TokenTables`] and `x86_64::avx512_multi`) for `tokens` Q8_0
+/// rows of `nb` blocks against weights offset by `offset`.
+#[allow(clippy::too_many_arguments)]
+fn fill_vnni(
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    nb: usize,
+    offset: i32,
+    vq: &mut Vec<[u8; 64]>,
+    vd: &mut Vec<[f32; 16]>,
+    vo: &mut Vec<[i32; 16]>,
+) {
+    let groups = tokens.div_ceil(MAX_TOKENS);
+    vq.clear();
+    vq.resize(groups * nb * 8, [0; 64]);
+    vd.clear();
+    vd.resize(groups * nb, [0.0; 16]);
+    vo.clear();
+    vo.resize(groups * nb, [0; 16]);
+    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
+        let (g, t) = (i / MAX_TOKENS, i % MAX_TOKENS);
+        for (b, blk) in y.iter().enumerate() {
+            let at = g * nb + b;
+            let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
+            // Each token twice: lanes 2t and 2t + 1 (a pair of weight rows).
+            for lane in [2 * t, 2 * t + 1] {
+                for j in 0..8 {
+                    vq[at * 8 + j][4 * lane..4 * lane + 4]
+                        .copy_from_slice(&blk.qs[4 * j..4 * j + 4]);
+                }
+                vd[at][lane] = blk.d.to_f32();
+                vo[at][lane] = -offset * s;
             }
         }
     }
