@@ -2,7 +2,9 @@
 //!
 //! For every thread count (one rayon pool each), every depth and every prompt / generation
 //! length it runs one untimed warm-up and `-r` timed repetitions, then reports tokens per
-//! second (mean ± sample standard deviation, min, median). The tests:
+//! second (mean ± sample standard deviation, min, median). Unlike llama-bench, the
+//! repetitions go round-robin over the tests (test 1, test 2, …, test 1, …), so on a noisy
+//! machine the ratios between tests compare runs taken at the same time. The tests:
 //!
 //! - `ppP` (`ppP@dD`): reset the session, fill `D` tokens of context (untimed), then time
 //!   the evaluation of `P` random tokens as one prompt, with logits for the last one only.
@@ -472,7 +474,11 @@ pub fn main(mut a: Args) -> Result<()> {
         };
         let mut session = Session::with_options(l.model.clone(), pool.clone(), &sopts)?;
         let mut others: Vec<Session> = Vec::new();
-        for &t in &tests {
+        // Warm-ups first, then the repetitions round-robin over the tests: a noisy
+        // machine's slow drift then hits every test alike, and ratios between tests (one
+        // stream vs 8) compare runs taken at the same time.
+        let seed_of = |t: &Test| ((t.n as u64) << 32) ^ ((t.depth as u64) << 8) ^ (t.kind as u64);
+        for t in &tests {
             while others.len() + 1 < t.seqs {
                 others.push(Session::with_options(
                     l.model.clone(),
@@ -480,24 +486,27 @@ pub fn main(mut a: Args) -> Result<()> {
                     &sopts,
                 )?);
             }
-            // Same token sequences for every thread count and repetition of a test.
-            let seed = ((t.n as u64) << 32) ^ ((t.depth as u64) << 8) ^ (t.kind as u64);
             if !a.no_warmup {
-                let mut gen = TokenGen::new(info.vocab_size, seed);
-                run_once(&mut session, &mut others, &l.tok, &mut gen, t, bos)?;
+                // Same token sequences for every thread count and repetition of a test.
+                let mut gen = TokenGen::new(info.vocab_size, seed_of(t));
+                run_once(&mut session, &mut others, &l.tok, &mut gen, *t, bos)?;
             }
-            let mut samples = Vec::with_capacity(a.reps);
-            for _ in 0..a.reps {
-                let mut gen = TokenGen::new(info.vocab_size, seed);
+        }
+        let mut all_samples = vec![Vec::with_capacity(a.reps); tests.len()];
+        for _ in 0..a.reps {
+            for (t, samples) in tests.iter().zip(&mut all_samples) {
+                let mut gen = TokenGen::new(info.vocab_size, seed_of(t));
                 samples.push(run_once(
                     &mut session,
                     &mut others,
                     &l.tok,
                     &mut gen,
-                    t,
+                    *t,
                     bos,
                 )?);
             }
+        }
+        for (&t, samples) in tests.iter().zip(&all_samples) {
             let st = stats(&samples);
             let rss = peak_rss_bytes();
             if a.json {

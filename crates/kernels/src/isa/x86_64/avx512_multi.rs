@@ -161,6 +161,7 @@ const PAIR_AT: [usize; 8] = [0, 8, 32, 40, 16, 24, 48, 56];
 /// `N` (≤ [`P`]) row pairs against the token group: per pair, 16 lanes of results.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)]
 fn rows_r<X: VnniBlock, const N: usize>(
     rows: [[&[X]; 2]; N],
     vq: &[[u8; 64]],
