@@ -29,9 +29,6 @@ use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
-/// Blocks unpacked ahead per row (`2P · KC · 32` bytes of scratch stay in L1).
-const KC: usize = 8;
-
 /// A 32-element weight block whose quants become unsigned bytes `q = w + OFFSET`.
 pub trait VnniBlock {
     /// The offset added to the signed quants (see the module docs).
@@ -106,8 +103,8 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
     let (vq, vd, vo) = (&vq[..nb * 8], &vd[..nb], &vo[..nb]);
     let rows = w.len() / nb;
     let mut sc = Scratch {
-        q: [[[0; 64]; KC]; P],
-        d: [[0; KC]; P],
+        q: [[0; 64]; P],
+        d: [0; P],
     };
     let row = |r: usize| &w[r * nb..(r + 1) * nb];
     let mut r = 0;
@@ -146,13 +143,15 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
 /// tokens (lane `2t` the first row, `2t + 1` the second).
 const P: usize = 2;
 
-/// A chunk of up to [`P`] row pairs' blocks unpacked: per block, the two rows' unsigned
-/// quants interleaved four bytes at a time as `unpack{lo,hi}_epi32` leave them (so group
-/// `j` of both rows is the 8 bytes at [`PAIR_AT`]`[j]`), and the two f32 scales.
+/// One block of up to [`P`] row pairs unpacked: the two rows' unsigned quants
+/// interleaved four bytes at a time as `unpack{lo,hi}_epi32` leave them (so group `j` of
+/// both rows is the 8 bytes at [`PAIR_AT`]`[j]`), and their two scales as f32 bits (see
+/// [`f16_pair`]). Written and read back within one block: a whole chunk of blocks
+/// unpacked ahead measured slower on weights streamed from memory (the loads of the next
+/// chunk could not overlap this one's products).
 struct Scratch {
-    q: [[[u8; 64]; KC]; P],
-    /// Per block the two rows' scales as f32 bits (see [`f16_pair`]).
-    d: [[i64; KC]; P],
+    q: [[u8; 64]; P],
+    d: [i64; P],
 }
 
 /// Byte offset of byte group `j`'s row pair in a scratch block.
@@ -172,44 +171,37 @@ fn rows_r<X: VnniBlock, const N: usize>(
 ) -> [__m512; N] {
     let nb = vd.len();
     let mut f = [_mm512_setzero_ps(); N];
-    for c0 in (0..nb).step_by(KC) {
-        let kc = KC.min(nb - c0);
-        // Unpack the chunk's blocks to unsigned bytes, and their scales to f32.
+    for b in 0..nb {
         for (i, [ra, rb]) in rows.iter().enumerate() {
-            let blocks = ra[c0..c0 + kc].iter().zip(&rb[c0..c0 + kc]);
-            for (k, (xa, xb)) in blocks.enumerate() {
-                // One prefetch per block read, `pf` bytes ahead: spread out, so the
-                // misses in flight stay within the miss buffers.
-                prefetch_ahead(xa, pf);
-                prefetch_ahead(xb, pf);
-                // SAFETY: this function's features include AVX2; `sc.q[i][k]` is 64
-                // writable bytes (unaligned stores).
-                unsafe {
-                    let (a, b) = (xa.unsigned(), xb.unsigned());
-                    let at = sc.q[i][k].as_mut_ptr();
-                    _mm256_storeu_si256(at.cast(), _mm256_unpacklo_epi32(a, b));
-                    _mm256_storeu_si256(at.add(32).cast(), _mm256_unpackhi_epi32(a, b));
-                }
-                sc.d[i][k] = f16_pair(xa.d(), xb.d());
+            let (xa, xb) = (&ra[b], &rb[b]);
+            // One prefetch per block read, `pf` bytes ahead: spread out, so the misses
+            // in flight stay within the miss buffers.
+            prefetch_ahead(xa, pf);
+            prefetch_ahead(xb, pf);
+            // SAFETY: this function's features include AVX2; `sc.q[i]` is 64 writable
+            // bytes (unaligned stores).
+            unsafe {
+                let (a, b) = (xa.unsigned(), xb.unsigned());
+                let at = sc.q[i].as_mut_ptr();
+                _mm256_storeu_si256(at.cast(), _mm256_unpacklo_epi32(a, b));
+                _mm256_storeu_si256(at.add(32).cast(), _mm256_unpackhi_epi32(a, b));
+            }
+            sc.d[i] = f16_pair(xa.d(), xb.d());
+        }
+        let mut acc = [ld_i32(&vo[b]); N];
+        for (j, y) in vq[b * 8..b * 8 + 8].iter().enumerate() {
+            let y = ld64(y);
+            for i in 0..N {
+                let s = &sc.q[i][PAIR_AT[j]..PAIR_AT[j] + 8];
+                let wq = _mm512_set1_epi64(i64::from_le_bytes(s.try_into().unwrap()));
+                acc[i] = _mm512_dpbusd_epi32(acc[i], wq, y);
             }
         }
-        for k in 0..kc {
-            let b = c0 + k;
-            let mut acc = [ld_i32(&vo[b]); N];
-            for (j, y) in vq[b * 8..b * 8 + 8].iter().enumerate() {
-                let y = ld64(y);
-                for i in 0..N {
-                    let s = &sc.q[i][k][PAIR_AT[j]..PAIR_AT[j] + 8];
-                    let wq = _mm512_set1_epi64(i64::from_le_bytes(s.try_into().unwrap()));
-                    acc[i] = _mm512_dpbusd_epi32(acc[i], wq, y);
-                }
-            }
-            let d = ld_f32(&vd[b]);
-            for i in 0..N {
-                let pair = _mm512_castsi512_ps(_mm512_set1_epi64(sc.d[i][k]));
-                let s = _mm512_mul_ps(d, pair);
-                f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i]), s, f[i]);
-            }
+        let d = ld_f32(&vd[b]);
+        for i in 0..N {
+            let pair = _mm512_castsi512_ps(_mm512_set1_epi64(sc.d[i]));
+            let s = _mm512_mul_ps(d, pair);
+            f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i]), s, f[i]);
         }
     }
     f
