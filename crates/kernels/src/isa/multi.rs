@@ -20,10 +20,12 @@ use crate::GgmlType;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::{
     avx2_multi as v2m, avx2_multi_k as v2k, avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8,
-    avx512_multi as v5m,
+    avx512_multi as v5m, avx512_multi_k as v5k,
 };
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q5_0::BlockQ5_0, q8_0::BlockQ8_0};
+#[cfg(target_arch = "x86_64")]
+use crate::formats::{q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K};
 
 /// Weight rows computed together while they sit in L1.
 const ROWS: usize = 16;
@@ -187,6 +189,15 @@ fn multi(
     match ty {
         GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {}
         GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {
+            if t.0 >= Isa::Avx512Vnni {
+                return with_tables(t, tables, (ty, None, n, a, tokens), |tb| {
+                    let usable = tb.usable_for(ty, None, n, a, tokens) && tb.vnni();
+                    if usable {
+                        vnni_k_groups(t, ty, n / 256, w, rb, tb, tokens, out, ld);
+                    }
+                    usable
+                });
+            }
             multi_k(ty, n, a, ab, w, rb, out, ld);
             return true;
         }
@@ -257,6 +268,53 @@ fn vnni_groups(
                     v5m::rows_vnni::<BlockQ5_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
                 },
                 _ => unreachable!("no VNNI multi-token kernel for {ty}"),
+            }
+        }
+    }
+}
+
+/// Every k-quant weight row of `w` against every token group of the VNNI tables `tb`
+/// (`x86_64::avx512_multi_k`).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn vnni_k_groups(
+    t: Proven,
+    ty: GgmlType,
+    nb: usize,
+    w: &[u8],
+    rb: usize,
+    tb: &TokenTables,
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+) {
+    assert!(t.0 >= Isa::Avx512Vnni, "VNNI tables at tier {:?}", t.0);
+    let pf = prefetch_bytes();
+    let run = if tokens <= MAX_TOKENS {
+        w.len() / rb
+    } else {
+        ROWS
+    };
+    for (ri, wr) in w.chunks(run * rb).enumerate() {
+        for g in 0..tokens.div_ceil(MAX_TOKENS) {
+            let width = MAX_TOKENS.min(tokens - g * MAX_TOKENS);
+            let kq = &tb.kq[g * nb * 64..(g + 1) * nb * 64];
+            let kb = &tb.kb[g * nb * 8..(g + 1) * nb * 8];
+            let kd = &tb.kd[g * nb..(g + 1) * nb];
+            let o = &mut out[g * MAX_TOKENS * ld + ri * run..];
+            // SAFETY (all three): `t` proves the AVX-512 VNNI tier (F/BW/VL/VNNI with
+            // AVX2, FMA, F16C); the kernel bounds-checks its slices.
+            match ty {
+                GgmlType::Q4K => unsafe {
+                    v5k::rows_vnni_k::<BlockQ4K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
+                },
+                GgmlType::Q5K => unsafe {
+                    v5k::rows_vnni_k::<BlockQ5K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
+                },
+                GgmlType::Q6K => unsafe {
+                    v5k::rows_vnni_k::<BlockQ6K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
+                },
+                _ => unreachable!("no VNNI k-quant multi-token kernel for {ty}"),
             }
         }
     }

@@ -11,6 +11,7 @@ use super::packed::Packing;
 use super::quant::Proven;
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_k::BlockQ8K;
 use crate::formats::{cast_blocks, vec_dot_type};
 use crate::GgmlType;
 
@@ -61,6 +62,14 @@ pub struct TokenTables {
     pub(super) vd: Vec<[f32; 16]>,
     /// VNNI layout: per token group and block, `−o·Σ y` per token (`o` the weight offset).
     pub(super) vo: Vec<[i32; 16]>,
+    /// VNNI k-quant layout (`x86_64::avx512_multi_k`): per token group, super-block and
+    /// group of four quants, the eight tokens' four quants side by side.
+    pub(super) kq: Vec<[u8; 32]>,
+    /// VNNI k-quant layout: per token group, super-block and pair of 16-element groups,
+    /// each token's two group sums as an i16 pair.
+    pub(super) kb: Vec<[i32; 8]>,
+    /// VNNI k-quant layout: per token group and super-block, the tokens' scales.
+    pub(super) kd: Vec<[f32; 8]>,
 }
 
 impl TokenTables {
@@ -75,6 +84,9 @@ impl TokenTables {
             vq: Vec::new(),
             vd: Vec::new(),
             vo: Vec::new(),
+            kq: Vec::new(),
+            kb: Vec::new(),
+            kd: Vec::new(),
         }
     }
 
@@ -125,6 +137,23 @@ impl TokenTables {
             tokens,
             bytes: a.len(),
         });
+        self.usable = false;
+        self.vnni = false;
+        let kquant = matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K);
+        if kquant && t.0 >= Isa::Avx512Vnni && packing.is_none() && tokens > 0 {
+            fill_vnni_k(
+                a,
+                ab,
+                tokens,
+                n / 256,
+                &mut self.kq,
+                &mut self.kb,
+                &mut self.kd,
+            );
+            self.usable = true;
+            self.vnni = true;
+            return;
+        }
         let offset = match (ty, packing) {
             (GgmlType::Q8_0, _) => Some(0),
             (GgmlType::Q4_0, None) => Some(8),
@@ -278,6 +307,41 @@ fn fill_vnni(
                 vd[at][lane] = blk.d.to_f32();
                 vo[at][lane] = -offset * s;
             }
+        }
+    }
+}
+
+/// The VNNI k-quant layout (see [`TokenTables`] and `x86_64::avx512_multi_k`) for
+/// `tokens` Q8_K rows of `nb` super-blocks.
+fn fill_vnni_k(
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    nb: usize,
+    kq: &mut Vec<[u8; 32]>,
+    kb: &mut Vec<[i32; 8]>,
+    kd: &mut Vec<[f32; 8]>,
+) {
+    let groups = tokens.div_ceil(MAX_TOKENS);
+    kq.clear();
+    kq.resize(groups * nb * 64, [0; 32]);
+    kb.clear();
+    kb.resize(groups * nb * 8, [0; 8]);
+    kd.clear();
+    kd.resize(groups * nb, [0.0; 8]);
+    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8K>).enumerate() {
+        let (g, t) = (i / MAX_TOKENS, i % MAX_TOKENS);
+        for (b, blk) in y.iter().enumerate() {
+            let at = g * nb + b;
+            for j in 0..64 {
+                kq[at * 64 + j][4 * t..4 * t + 4].copy_from_slice(&blk.qs[4 * j..4 * j + 4]);
+            }
+            for m in 0..8 {
+                let [l0, h0] = blk.bsums[2 * m];
+                let [l1, h1] = blk.bsums[2 * m + 1];
+                kb[at * 8 + m][t] = i32::from_le_bytes([l0, h0, l1, h1]);
+            }
+            kd[at][t] = blk.d();
         }
     }
 }

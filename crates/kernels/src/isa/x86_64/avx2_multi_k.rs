@@ -19,17 +19,33 @@ use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
-/// One unpacked super-block (see the module docs).
-struct Unpacked {
-    q: [__m256i; 8],
-    sc: [__m256i; 8],
-    c: __m256i,
-    d: f32,
-    dc: f32,
+/// One unpacked super-block (see the module docs). Also unpacked by the VNNI kernels
+/// (`super::avx512_multi_k`).
+pub(crate) struct Unpacked {
+    pub(crate) q: [__m256i; 8],
+    pub(crate) sc: [__m256i; 8],
+    pub(crate) c: __m256i,
+    pub(crate) d: f32,
+    pub(crate) dc: f32,
+}
+
+impl Unpacked {
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(crate) fn new() -> Unpacked {
+        let z = _mm256_setzero_si256();
+        Unpacked {
+            q: [z; 8],
+            sc: [z; 8],
+            c: z,
+            d: 0.0,
+            dc: 0.0,
+        }
+    }
 }
 
 /// A k-quant super-block that can unpack itself.
-trait KBlock {
+pub(crate) trait KBlock {
     /// # Safety
     /// AVX2, FMA and F16C must be available.
     unsafe fn unpack(&self, u: &mut Unpacked);
@@ -137,13 +153,7 @@ fn rows_k<X: KBlock, const N: usize>(
     ld: usize,
 ) {
     let ys = ys.map(|y| &y[..nb]);
-    let mut u = Unpacked {
-        q: [_mm256_setzero_si256(); 8],
-        sc: [_mm256_setzero_si256(); 8],
-        c: _mm256_setzero_si256(),
-        d: 0.0,
-        dc: 0.0,
-    };
+    let mut u = Unpacked::new();
     for (r, row) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
         for (b, x) in row.iter().enumerate() {

@@ -13,3 +13,4 @@ pub mod avx2_quant;
 pub mod avx512;
 pub mod avx512_kquants;
 pub mod avx512_multi;
+pub mod avx512_multi_k;
