@@ -5,6 +5,11 @@
 //! it sits in L1: with a multi-token kernel each weight block is unpacked once per group
 //! instead of once per token. Formats without one (and a single token) loop over the
 //! per-row kernels of [`super::quant`] in the same order.
+//!
+//! Kernels by tier: AVX2 for Q8_0, Q4_0, Q5_0 (stock and repacked) and the k-quants; at
+//! the AVX-512 VNNI tier, token-lane kernels for the same stock formats
+//! (`x86_64::avx512_multi`, `x86_64::avx512_multi_k`), whose integer sums are exact for
+//! every activation quant (`-128` included).
 
 use std::cell::RefCell;
 
@@ -167,7 +172,8 @@ pub(super) fn with_tables<R>(
 }
 
 /// The multi-token kernels; `false` (nothing written) where `ty` has none at tier `t`, or
-/// for Q8_0 when an activation holds a `-128` quant (the sign trick would be inexact).
+/// at the AVX2 tier for Q8_0 when an activation holds a `-128` quant (the sign trick would
+/// be inexact).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn multi(

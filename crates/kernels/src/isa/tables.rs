@@ -6,6 +6,11 @@
 //! broadcast, offset terms summed). Built per task, that rearranging cost as much as a
 //! small matrix's share of the products; built once and shared read-only by every task of
 //! the product, it is paid once.
+//!
+//! Two layouts: the AVX2 kernels' (`yq`, `tab`, `gt`: one token's block per register),
+//! and at the AVX-512 VNNI tier the token-lane layout of `x86_64::avx512_multi` (`vq`,
+//! `vd`, `vo`) and `x86_64::avx512_multi_k` (`kq`, `kb`, `kd`), where a register's lanes
+//! are the tokens.
 
 use super::packed::Packing;
 use super::quant::Proven;
@@ -160,8 +165,6 @@ impl TokenTables {
             (GgmlType::Q5_0, _) => Some(16),
             _ => None,
         };
-        self.usable = false;
-        self.vnni = false;
         let Some(offset) = offset else { return };
         if t.0 < Isa::Avx2 || tokens == 0 {
             return;

@@ -2,17 +2,22 @@
 //! (a batched decode step), for the 32-element formats Q8_0, Q4_0 and Q5_0 · Q8_0.
 //!
 //! The AVX2 kernels ([`super::avx2_multi`]) multiply one block of one row with one token
-//! per register and then have to sum the register's lanes. Here a register's eight i32
-//! lanes are the eight *tokens*: for each group of four weight bytes, broadcast to every
-//! lane, one `vpdpbusd` adds four products for all tokens at once, and after a block's
-//! eight groups each lane holds its token's whole block sum, with no horizontal reduction.
-//! The activation side is laid out once per product by `crate::isa::tables`:
-//! - `vq[b·8 + j]`: for block `b` and byte group `j`, token `t`'s quants `4j..4j+4` in
-//!   bytes `4t..4t+4` (signed);
+//! per register and then have to sum the register's lanes. Here the lanes are (row,
+//! token) pairs: a 512-bit register holds two weight rows × eight tokens (lane `2t` the
+//! first row, `2t + 1` the second). For each group of four quants, both rows' groups are
+//! broadcast as one 8-byte pair and one `vpdpbusd` adds four products for all sixteen
+//! pairs; after a block's eight groups each lane holds its whole block sum, with no
+//! horizontal reduction. The activation side is laid out once per product by
+//! `crate::isa::tables`, each token in two adjacent lanes:
+//! - `vq[b·8 + j]`: for block `b` and byte group `j`, token `t`'s quants `4j..4j+4`
+//!   (signed) in bytes `8t..8t+4` and again in `8t+4..8t+8`;
 //! - `vd[b]`: the tokens' block scales;
 //! - `vo[b]`: `−o·Σ y` per token, where `o` is the offset that makes the weights unsigned
 //!   (`vpdpbusd` multiplies unsigned by signed bytes): 128 for Q8_0 (`w + 128`), 8 for Q4_0,
 //!   16 for Q5_0 (their stored quants). So every integer sum is exact, `-128` included.
+//!
+//! The weights are unpacked to unsigned bytes one block at a time (a few rows' worth in
+//! L1 scratch) and broadcast from there.
 //!
 //! Unused token lanes (a group of fewer than 8) hold zeros and are never written out.
 //!
@@ -29,10 +34,9 @@ use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
-/// A 32-element weight block whose quants become unsigned bytes `q = w + OFFSET`.
+/// A 32-element weight block whose quants become unsigned bytes `q = w + o` (`o` as in
+/// the module docs).
 pub trait VnniBlock {
-    /// The offset added to the signed quants (see the module docs).
-    const OFFSET: i32;
     fn d(&self) -> F16Le;
     /// # Safety
     /// AVX2 must be available.
@@ -40,7 +44,6 @@ pub trait VnniBlock {
 }
 
 impl VnniBlock for BlockQ8_0 {
-    const OFFSET: i32 = 128;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -53,7 +56,6 @@ impl VnniBlock for BlockQ8_0 {
 }
 
 impl VnniBlock for BlockQ4_0 {
-    const OFFSET: i32 = 8;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -66,7 +68,6 @@ impl VnniBlock for BlockQ4_0 {
 }
 
 impl VnniBlock for BlockQ5_0 {
-    const OFFSET: i32 = 16;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
