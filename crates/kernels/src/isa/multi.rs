@@ -199,7 +199,7 @@ fn multi(
                 return with_tables(t, tables, (ty, None, n, a, tokens), |tb| {
                     let usable = tb.usable_for(ty, None, n, a, tokens) && tb.vnni();
                     if usable {
-                        vnni_k_groups(t, ty, n / 256, w, rb, tb, tokens, out, ld);
+                        vnni_groups(t, ty, n, w, rb, tb, tokens, out, ld);
                     }
                     usable
                 });
@@ -215,7 +215,7 @@ fn multi(
             return false;
         }
         if tb.vnni() {
-            vnni_groups(t, ty, nb, w, rb, tb, tokens, out, ld);
+            vnni_groups(t, ty, n, w, rb, tb, tokens, out, ld);
             return true;
         }
         row_groups(
@@ -232,14 +232,14 @@ fn multi(
     })
 }
 
-/// Every weight row of `w` against every token group of the VNNI tables `tb`
-/// (`x86_64::avx512_multi`).
+/// Every weight row of `w` (row stride `rb`, `n` columns) against every token group of the
+/// VNNI tables `tb` (`x86_64::avx512_multi`, `x86_64::avx512_multi_k`).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn vnni_groups(
     t: Proven,
     ty: GgmlType,
-    nb: usize,
+    n: usize,
     w: &[u8],
     rb: usize,
     tb: &TokenTables,
@@ -249,80 +249,77 @@ fn vnni_groups(
 ) {
     assert!(t.0 >= Isa::Avx512Vnni, "VNNI tables at tier {:?}", t.0);
     let pf = prefetch_bytes();
-    let run = if tokens <= MAX_TOKENS {
-        w.len() / rb
-    } else {
-        ROWS
-    };
+    let run = run_rows(tokens, w.len() / rb);
     for (ri, wr) in w.chunks(run * rb).enumerate() {
         for g in 0..tokens.div_ceil(MAX_TOKENS) {
             let width = MAX_TOKENS.min(tokens - g * MAX_TOKENS);
-            let vq = &tb.vq[g * nb * 8..(g + 1) * nb * 8];
-            let vd = &tb.vd[g * nb..(g + 1) * nb];
-            let vo = &tb.vo[g * nb..(g + 1) * nb];
             let o = &mut out[g * MAX_TOKENS * ld + ri * run..];
-            // SAFETY (all three): `t` proves the AVX-512 VNNI tier (F/BW/VL/VNNI with
-            // AVX2, FMA, F16C); the kernel bounds-checks its slices.
-            match ty {
-                GgmlType::Q8_0 => unsafe {
-                    v5m::rows_vnni::<BlockQ8_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
-                },
-                GgmlType::Q4_0 => unsafe {
-                    v5m::rows_vnni::<BlockQ4_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
-                },
-                GgmlType::Q5_0 => unsafe {
-                    v5m::rows_vnni::<BlockQ5_0>(cast_blocks(wr), nb, vq, vd, vo, width, o, ld, pf)
-                },
-                _ => unreachable!("no VNNI multi-token kernel for {ty}"),
-            }
+            vnni_group(ty, n, wr, tb, g, width, o, ld, pf);
         }
     }
 }
 
-/// Every k-quant weight row of `w` against every token group of the VNNI tables `tb`
-/// (`x86_64::avx512_multi_k`).
+/// Token group `g` (`width` tokens) of [`vnni_groups`]: the kernel of `ty` on its tables.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn vnni_k_groups(
-    t: Proven,
+fn vnni_group(
     ty: GgmlType,
-    nb: usize,
+    n: usize,
     w: &[u8],
-    rb: usize,
     tb: &TokenTables,
-    tokens: usize,
-    out: &mut [f32],
+    g: usize,
+    width: usize,
+    o: &mut [f32],
     ld: usize,
+    pf: usize,
 ) {
-    assert!(t.0 >= Isa::Avx512Vnni, "VNNI tables at tier {:?}", t.0);
-    let pf = prefetch_bytes();
-    let run = if tokens <= MAX_TOKENS {
-        w.len() / rb
+    // SAFETY (every kernel call): the caller (`vnni_groups`) proved the AVX-512 VNNI
+    // tier (F/BW/VL/VNNI with AVX2, FMA, F16C); the kernels bounds-check their slices.
+    if let GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 = ty {
+        let nb = n / 32;
+        let vq = &tb.vq[g * nb * 8..(g + 1) * nb * 8];
+        let (vd, vo) = (&tb.vd[g * nb..(g + 1) * nb], &tb.vo[g * nb..(g + 1) * nb]);
+        match ty {
+            GgmlType::Q8_0 => unsafe {
+                v5m::rows_vnni::<BlockQ8_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
+            },
+            GgmlType::Q4_0 => unsafe {
+                v5m::rows_vnni::<BlockQ4_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
+            },
+            _ => unsafe {
+                v5m::rows_vnni::<BlockQ5_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
+            },
+        }
+        return;
+    }
+    let nb = n / 256;
+    let kq = &tb.kq[g * nb * 64..(g + 1) * nb * 64];
+    let (kb, kd) = (
+        &tb.kb[g * nb * 8..(g + 1) * nb * 8],
+        &tb.kd[g * nb..(g + 1) * nb],
+    );
+    match ty {
+        GgmlType::Q4K => unsafe {
+            v5k::rows_vnni_k::<BlockQ4K>(cast_blocks(w), nb, kq, kb, kd, width, o, ld, pf)
+        },
+        GgmlType::Q5K => unsafe {
+            v5k::rows_vnni_k::<BlockQ5K>(cast_blocks(w), nb, kq, kb, kd, width, o, ld, pf)
+        },
+        GgmlType::Q6K => unsafe {
+            v5k::rows_vnni_k::<BlockQ6K>(cast_blocks(w), nb, kq, kb, kd, width, o, ld, pf)
+        },
+        _ => unreachable!("no VNNI multi-token kernel for {ty}"),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// Rows per kernel call: all of them for one token group (the kernels prefetch ahead
+/// themselves); with more groups, runs short enough to stay in L1 between the groups.
+fn run_rows(tokens: usize, rows: usize) -> usize {
+    if tokens <= MAX_TOKENS {
+        rows
     } else {
         ROWS
-    };
-    for (ri, wr) in w.chunks(run * rb).enumerate() {
-        for g in 0..tokens.div_ceil(MAX_TOKENS) {
-            let width = MAX_TOKENS.min(tokens - g * MAX_TOKENS);
-            let kq = &tb.kq[g * nb * 64..(g + 1) * nb * 64];
-            let kb = &tb.kb[g * nb * 8..(g + 1) * nb * 8];
-            let kd = &tb.kd[g * nb..(g + 1) * nb];
-            let o = &mut out[g * MAX_TOKENS * ld + ri * run..];
-            // SAFETY (all three): `t` proves the AVX-512 VNNI tier (F/BW/VL/VNNI with
-            // AVX2, FMA, F16C); the kernel bounds-checks its slices.
-            match ty {
-                GgmlType::Q4K => unsafe {
-                    v5k::rows_vnni_k::<BlockQ4K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
-                },
-                GgmlType::Q5K => unsafe {
-                    v5k::rows_vnni_k::<BlockQ5K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
-                },
-                GgmlType::Q6K => unsafe {
-                    v5k::rows_vnni_k::<BlockQ6K>(cast_blocks(wr), nb, kq, kb, kd, width, o, ld, pf)
-                },
-                _ => unreachable!("no VNNI k-quant multi-token kernel for {ty}"),
-            }
-        }
     }
 }
 
@@ -372,13 +369,7 @@ pub(super) fn packed_tokens(
     ld: usize,
 ) {
     let (nb, ng) = (n / 32, n / 128);
-    // Whole runs of rows per kernel call (the kernels prefetch ahead themselves); with
-    // more than one token group, runs short enough to stay in L1 between the groups.
-    let run = if tokens <= MAX_TOKENS {
-        w.len() / rb
-    } else {
-        ROWS
-    };
+    let run = run_rows(tokens, w.len() / rb);
     let pf = prefetch_bytes();
     for (ri, wr) in w.chunks(run * rb).enumerate() {
         let parts = tb.yq.chunks(MAX_TOKENS * nb).zip(tb.tab.chunks(nb * TAB));

@@ -245,13 +245,16 @@ fn st_f32(o: &mut [f32; 16], v: __m512) {
     unsafe { _mm512_storeu_ps(o.as_mut_ptr(), v) }
 }
 
-/// Hints the cache to fetch the line `pf` bytes past `x` (none for `pf == 0`).
+/// Hints the cache to fetch the lines of the block `pf` bytes past `x` (none for
+/// `pf == 0`). Also used by `super::avx512_multi_k`.
 #[inline]
-fn prefetch_ahead<X>(x: &X, pf: usize) {
+pub(crate) fn prefetch_ahead<X>(x: &X, pf: usize) {
     if pf > 0 {
-        let at = (x as *const X).cast::<i8>().wrapping_add(pf);
-        // SAFETY: a prefetch is a hint: it never faults or reads into the program, so
-        // any address (past the end of the weights included) is allowed.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(at) };
+        let base = (x as *const X).cast::<i8>().wrapping_add(pf);
+        for at in (0..std::mem::size_of::<X>()).step_by(64) {
+            // SAFETY: a prefetch is a hint: it never faults or reads into the program, so
+            // any address (past the end of the weights included) is allowed.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(at)) };
+        }
     }
 }

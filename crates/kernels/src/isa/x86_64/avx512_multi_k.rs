@@ -17,13 +17,14 @@
 //!
 //! SAFETY (whole file): each kernel is an `unsafe fn` only because of its
 //! `#[target_feature]`; `isa::multi` calls them after a `Proven` tier shows the CPU has
-//! those features. Memory is reached through bounds-checked slices and arrays; the one
-//! raw-pointer operation is the prefetch hint, which cannot fault.
+//! those features. Memory is reached through bounds-checked slices and arrays (the
+//! prefetch hint is `super::avx512_multi::prefetch_ahead`).
 
 use std::arch::x86_64::*;
 
 use super::avx2_multi_k::{KBlock, Unpacked};
 use super::avx2_quant::ld32;
+use super::avx512_multi::prefetch_ahead;
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
@@ -218,18 +219,4 @@ fn ld_f32(v: &[f32; 8]) -> __m256 {
 fn st_f32(o: &mut [f32; 8], v: __m256) {
     // SAFETY: `o` is 8 writable f32; unaligned store.
     unsafe { _mm256_storeu_ps(o.as_mut_ptr(), v) }
-}
-
-/// Hints the cache to fetch the lines of the super-block `pf` bytes past `x` (none for
-/// `pf == 0`).
-#[inline]
-fn prefetch_ahead<X>(x: &X, pf: usize) {
-    if pf > 0 {
-        let base = (x as *const X).cast::<i8>().wrapping_add(pf);
-        for at in (0..std::mem::size_of::<X>()).step_by(64) {
-            // SAFETY: a prefetch is a hint: it never faults or reads into the program, so
-            // any address (past the end of the weights included) is allowed.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(at)) };
-        }
-    }
 }
