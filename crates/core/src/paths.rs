@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 
-/// File name of the default model (Gemma 3 270M, Q4_K_M).
-pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+use crate::catalog::{CatalogModel, GEMMA3_270M};
+
+/// The default model (Gemma 3 270M, Q4_K_M).
+pub const DEFAULT_MODEL: CatalogModel = GEMMA3_270M;
+/// File name of the default model.
+pub const DEFAULT_MODEL_FILE: &str = DEFAULT_MODEL.file;
 /// sha256 of the default model file.
-pub const DEFAULT_MODEL_SHA256: &str =
-    "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
+pub const DEFAULT_MODEL_SHA256: &str = DEFAULT_MODEL.sha256;
 
 /// `$WREN_CACHE_DIR`, else `$XDG_CACHE_HOME/wren`, else `~/.cache/wren`.
 pub fn cache_dir() -> PathBuf {

@@ -12,10 +12,10 @@ struct Report {
     mean_abs_vs_exact: f64,
 }
 
-fn compare(compute: Compute) -> Report {
-    let (_, model) = load();
-    let ll = read_json("generate.json");
-    let ex = read_json("generate_exact.json");
+fn compare(sub: &Subject, compute: Compute) -> Report {
+    let (_, model) = sub.load();
+    let ll = sub.json("generate.json");
+    let ex = sub.json("generate_exact.json");
     let (mut agree, mut total) = (0, 0);
     let (mut diff_sum, mut diff_n) = (0f64, 0usize);
     for (g, e) in ll.as_array().unwrap().iter().zip(ex.as_array().unwrap()) {
@@ -51,7 +51,8 @@ fn compare(compute: Compute) -> Report {
         mean_abs_vs_exact: diff_sum / diff_n as f64,
     };
     eprintln!(
-        "{compute:?}: top-1 agreement with llama.cpp where margin > 0.5: {}/{} = {:.2}%; mean |logit − exact| over top-10 = {:.6}",
+        "{} {compute:?}: top-1 agreement with llama.cpp where margin > 0.5: {}/{} = {:.2}%; mean |logit − exact| over top-10 = {:.6}",
+        sub.name,
         r.top1_agree,
         r.top1_total,
         100.0 * r.top1_agree as f64 / r.top1_total as f64,
@@ -63,7 +64,7 @@ fn compare(compute: Compute) -> Report {
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn exact_path_matches_exact_reference() {
-    let r = compare(Compute::Exact);
+    let r = compare(&gemma3(), Compute::Exact);
     assert!(r.top1_agree as f64 >= 0.99 * r.top1_total as f64);
     assert!(
         r.mean_abs_vs_exact <= 0.05,
@@ -75,7 +76,7 @@ fn exact_path_matches_exact_reference() {
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn quantized_path_stays_close() {
-    let r = compare(Compute::Quantized);
+    let r = compare(&gemma3(), Compute::Quantized);
     assert!(r.top1_agree as f64 >= 0.99 * r.top1_total as f64);
     assert!(
         r.mean_abs_vs_exact <= 0.5,
@@ -89,10 +90,10 @@ fn quantized_path_stays_close() {
 /// near-tie: a position where the top-1/top-2 margin is under the arithmetic's noise (below)
 /// in llama.cpp's logits or in the exact reference's, or where the two references disagree
 /// on the top-1 (there the arithmetic, not the model, decides the branch).
-fn greedy_matches(compute: Compute) {
-    let (_, model) = load();
-    let ll = read_json("generate.json");
-    let ex = read_json("generate_exact.json");
+fn greedy_matches(sub: &Subject, compute: Compute, min_checked: usize) {
+    let (_, model) = sub.load();
+    let ll = sub.json("generate.json");
+    let ex = sub.json("generate_exact.json");
     // What counts as a near-tie: the exact path agrees with the exact reference to ~0.001,
     // so 0.1 is a tie for it; the quantized path's 8-bit activations move logits by ~0.2 on
     // average (`quantized_path_stays_close`), and a margin under 0.5 is within that noise
@@ -123,20 +124,54 @@ fn greedy_matches(compute: Compute) {
             next = argmax(s.eval_last(&[want]).unwrap());
         }
     }
-    eprintln!("{compute:?}: {checked} greedy tokens identical to llama.cpp");
-    assert!(checked > 100);
+    eprintln!(
+        "{} {compute:?}: {checked} greedy tokens identical to llama.cpp",
+        sub.name
+    );
+    assert!(checked > min_checked, "only {checked} untied greedy tokens");
 }
 
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn greedy_decode_matches_llama_cpp_quantized() {
-    greedy_matches(Compute::Quantized);
+    greedy_matches(&gemma3(), Compute::Quantized, 100);
 }
 
 #[test]
 #[ignore = "needs the real model (scripts/test.sh fetches it)"]
 fn greedy_decode_matches_llama_cpp_exact() {
-    greedy_matches(Compute::Exact);
+    greedy_matches(&gemma3(), Compute::Exact, 100);
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn smollm2_exact_path_matches_exact_reference() {
+    let r = compare(&smollm2(), Compute::Exact);
+    assert!(r.top1_agree as f64 >= 0.99 * r.top1_total as f64);
+    assert!(
+        r.mean_abs_vs_exact <= 0.05,
+        "mean |Δlogit| {}",
+        r.mean_abs_vs_exact
+    );
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn smollm2_quantized_path_stays_close() {
+    let r = compare(&smollm2(), Compute::Quantized);
+    assert!(r.top1_agree as f64 >= 0.99 * r.top1_total as f64);
+    assert!(
+        r.mean_abs_vs_exact <= 0.5,
+        "mean |Δlogit| {}",
+        r.mean_abs_vs_exact
+    );
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn smollm2_greedy_decode_matches_llama_cpp() {
+    greedy_matches(&smollm2(), Compute::Quantized, 100);
+    greedy_matches(&smollm2(), Compute::Exact, 100);
 }
 
 /// Prefill in one batch and token-by-token decode give the same logits (exact path), and

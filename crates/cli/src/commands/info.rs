@@ -44,10 +44,7 @@ fn show(v: &Value, full: bool) -> String {
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let path = match a.model {
-        Some(p) => p,
-        None => crate::fetch::ensure_default_model()?,
-    };
+    let path = crate::fetch::resolve_model(a.model.as_deref())?;
     let f = GgufFile::open(&path)?;
     println!("file: {}", path.display());
     println!(

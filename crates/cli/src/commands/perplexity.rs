@@ -31,8 +31,11 @@ pub fn main(mut a: Args) -> Result<()> {
     }
     let l = a.model.load()?;
     let mut session = a.model.session(&l)?;
-    let tokens = l.tok.encode(&text, true, false);
-    let bos = l.tok.bos_id().unwrap_or(tokens[0]);
+    // llama-perplexity's method: with BOS (and each chunk's first token replaced by it)
+    // when the model asks for BOS, the plain text otherwise (SmolLM2 adds none).
+    let add_bos = l.tok.add_bos_default() && l.tok.bos_id().is_some();
+    let tokens = l.tok.encode(&text, add_bos, false);
+    let bos = if add_bos { l.tok.bos_id() } else { None };
     let n_chunks_all = tokens.len() / ctx;
     if n_chunks_all == 0 {
         anyhow::bail!(
@@ -49,7 +52,9 @@ pub fn main(mut a: Args) -> Result<()> {
     let mut chunk = vec![0u32; ctx];
     for c in 0..n_chunks {
         chunk.copy_from_slice(&tokens[c * ctx..(c + 1) * ctx]);
-        chunk[0] = bos;
+        if let Some(b) = bos {
+            chunk[0] = b;
+        }
         session.reset();
         let targets = &tokens[c * ctx..(c + 1) * ctx];
         session.eval_with(&chunk, first..ctx - 1, |i, logits| {

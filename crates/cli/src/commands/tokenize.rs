@@ -22,10 +22,7 @@ pub struct Args {
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let path = match a.model {
-        Some(p) => p,
-        None => crate::fetch::ensure_default_model()?,
-    };
+    let path = crate::fetch::resolve_model(a.model.as_deref())?;
     let file = GgufFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file)?;
     let text = if a.text == "-" {

@@ -12,6 +12,9 @@ use crate::kv::{CacheOptions, KvCache};
 use crate::linear::{Compute, LinearScratch};
 
 pub mod gemma3;
+pub mod llama;
+
+use crate::tensor::QMatrix;
 
 /// What callers need to know about a loaded model.
 #[derive(Clone, Debug)]
@@ -108,11 +111,20 @@ pub struct SeqBatch<'a> {
     pub want: Range<usize>,
 }
 
+/// The architectures [`load`] knows (`general.architecture` values).
+pub const SUPPORTED_ARCHS: &[&str] = &["gemma3", "llama"];
+
+/// Bytes of weights read per token: every matrix once.
+pub(crate) fn weight_bytes<'a>(mats: impl Iterator<Item = &'a QMatrix>) -> usize {
+    mats.map(|m| m.n_bytes()).sum()
+}
+
 /// Build the model named by the file's `general.architecture`.
 pub fn load(file: Arc<GgufFile>) -> Result<Box<dyn Model>> {
     let arch = file.get_str("general.architecture")?.to_string();
     match arch.as_str() {
         "gemma3" => Ok(Box::new(gemma3::Gemma3::load(file)?)),
+        "llama" => Ok(Box::new(llama::Llama::load(file)?)),
         _ => Err(Error::UnsupportedArch(arch)),
     }
 }

@@ -37,10 +37,62 @@ pub fn model_path() -> PathBuf {
 }
 
 pub fn load() -> (Arc<GgufFile>, Arc<dyn Model>) {
-    let file = Arc::new(GgufFile::open(&model_path()).expect("open model"));
+    load_path(&model_path())
+}
+
+pub fn load_path(p: &std::path::Path) -> (Arc<GgufFile>, Arc<dyn Model>) {
+    let file = Arc::new(GgufFile::open(p).expect("open model"));
     let model: Arc<dyn Model> =
         Arc::from(wren_core::models::load(file.clone()).expect("load model"));
     (file, model)
+}
+
+/// A real model with its reference folder under ../shared/reference.
+pub struct Subject {
+    pub name: &'static str,
+    pub path: PathBuf,
+    pub refs: PathBuf,
+}
+
+impl Subject {
+    pub fn load(&self) -> (Arc<GgufFile>, Arc<dyn Model>) {
+        load_path(&self.path)
+    }
+
+    pub fn json(&self, name: &str) -> serde_json::Value {
+        let p = self.refs.join(name);
+        let s = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+        serde_json::from_str(&s).expect("reference JSON")
+    }
+}
+
+/// Gemma 3 270M (the default model; references in ../shared/reference).
+pub fn gemma3() -> Subject {
+    Subject {
+        name: "gemma3",
+        path: model_path(),
+        refs: reference_dir(),
+    }
+}
+
+/// SmolLM2-135M-Instruct (`$WREN_SMOLLM2`, else the cache; references in
+/// ../shared/reference/smollm2).
+pub fn smollm2() -> Subject {
+    let path = std::env::var_os("WREN_SMOLLM2")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| wren_core::catalog::SMOLLM2_135M_INSTRUCT.path());
+    assert!(
+        path.is_file(),
+        "real-model test: {} not found; run `cargo run --release --bin wren -- fetch smollm2-135m-instruct` or set WREN_SMOLLM2",
+        path.display()
+    );
+    Subject {
+        name: "smollm2",
+        path,
+        refs: reference_dir().join("smollm2"),
+    }
 }
 
 /// A 2048-token session with the default KV cache (f16).

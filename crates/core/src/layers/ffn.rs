@@ -1,0 +1,94 @@
+//! The gated feed-forward block: `down(act(gate(x)) ⊙ up(x))`.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use wren_gguf::GgufFile;
+use wren_kernels::ops;
+
+use crate::error::Result;
+use crate::linear::{matmul, matmul_many, Compute};
+use crate::models::{sized, Workspace};
+use crate::tensor::QMatrix;
+
+/// The gate's activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// GELU, tanh approximation (Gemma's GeGLU).
+    GeluTanh,
+    /// SiLU, `x·σ(x)` (SwiGLU: Llama, Qwen, Phi-3, MiniCPM).
+    Silu,
+}
+
+impl Activation {
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::GeluTanh => ops::gelu_tanh(x),
+            Activation::Silu => x / (1.0 + (-x).exp()),
+        }
+    }
+}
+
+/// One layer's gated FFN (`blk.{i}.ffn_{gate,up,down}`).
+pub struct GatedFfn {
+    pub gate: QMatrix,
+    pub up: QMatrix,
+    pub down: QMatrix,
+    pub act: Activation,
+}
+
+impl GatedFfn {
+    pub fn load(
+        file: &Arc<GgufFile>,
+        il: usize,
+        n_embd: usize,
+        n_ff: usize,
+        act: Activation,
+    ) -> Result<GatedFfn> {
+        let m = |s: &str, cols, rows| {
+            QMatrix::load(
+                file,
+                &format!("blk.{il}.{s}.weight"),
+                Some(cols),
+                Some(rows),
+            )
+        };
+        Ok(GatedFfn {
+            gate: m("ffn_gate", n_embd, n_ff)?,
+            up: m("ffn_up", n_embd, n_ff)?,
+            down: m("ffn_down", n_ff, n_embd)?,
+            act,
+        })
+    }
+
+    pub fn matrices(&self) -> [&QMatrix; 3] {
+        [&self.gate, &self.up, &self.down]
+    }
+
+    /// Reads `ws.xn` (`[rows, n_embd]`) and writes `ws.proj` (`[rows, n_embd]`).
+    pub fn forward(&self, rows: usize, ws: &mut Workspace, compute: Compute) {
+        let n_ff = self.gate.rows;
+        let ga = sized(&mut ws.ff_a, rows * n_ff);
+        let up = sized(&mut ws.ff_b, rows * n_ff);
+        let mut gate_up = [(&self.gate, &mut *ga), (&self.up, &mut *up)];
+        matmul_many(
+            &mut gate_up,
+            &ws.xn[..rows * self.gate.cols],
+            rows,
+            compute,
+            &mut ws.lin,
+        );
+        // The activation is a visible share of a prompt batch: spread it over the pool.
+        let act = self.act;
+        ga.par_chunks_mut(n_ff)
+            .zip(up.par_chunks(n_ff))
+            .for_each(|(gr, ur)| {
+                for (g, u) in gr.iter_mut().zip(ur) {
+                    *g = act.apply(*g) * u;
+                }
+            });
+        let proj = sized(&mut ws.proj, rows * self.down.rows);
+        matmul(&self.down, ga, rows, proj, compute, &mut ws.lin);
+    }
+}
