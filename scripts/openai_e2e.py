@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end test of `wren serve` on the real model with the official `openai` client.
 
-    python3 scripts/openai_e2e.py [--wren target/release/wren] [-m MODEL] [--url URL]
+    python3 scripts/openai_e2e.py [--wren target/release/wren] [-m MODEL] [--refs DIR] [--url URL]
 
 Installs the pinned `openai` package on first use with `pip install --target` into wren's
 cache (`~/.cache/wren/pylib-openai-<version>-py<major><minor>`): that needs only
@@ -126,14 +126,18 @@ class E2E:
             require(usages == [], f"usage without include_usage: {usages}")
         return f"{len(chunks)} chunks"
 
+    def render(self, messages):
+        status, _, body = request(self.base, "POST", "/apply-template", {"messages": messages})
+        require(status == 200, f"/apply-template: {status} {body!r}")
+        return json.loads(body)["prompt"]
+
     def chat_greedy_matches_run(self):
-        # Gemma 3's template; the engine tokenizes template text with control tokens and
-        # the message content as plain text, so tokenize the pieces the same way here.
-        head, tail = "<bos><start_of_turn>user\n", "<end_of_turn>\n<start_of_turn>model\n"
-        ids = self.tokenize(head, False, True) + self.tokenize(USER, False, False) + self.tokenize(tail, False, True)
-        rendered = head + USER + tail
-        require(ids == self.tokenize(rendered, False, True),
-                "the rendered prompt tokenizes differently in one piece; pick another USER text")
+        # The server renders with the model's template and tokenizes template text with
+        # control tokens and message content as plain text; `wren run --special` on the
+        # rendered text must see the same tokens (USER holds no control-token text).
+        rendered = self.render([{"role": "user", "content": USER}])
+        require(USER in rendered, f"rendered prompt {rendered!r} lacks the message")
+        ids = self.tokenize(rendered, False, True)
         r = self.chat(max_tokens=N, temperature=0)
         c = r.choices[0]
         require(r.usage.prompt_tokens == len(ids), f"prompt_tokens {r.usage.prompt_tokens} != {len(ids)}")
@@ -145,6 +149,44 @@ class E2E:
         require(c.finish_reason == ("length" if u.completion_tokens == N else "stop"), f"{c.finish_reason} {u}")
         self.greedy["chat"] = (c.message.content, c.finish_reason, u)
         return f"{c.message.content!r}, {c.finish_reason}"
+
+    def reference_chats(self, refs):
+        """llama.cpp's greedy replies (refs/generate.json) to its rendered ChatML prompts:
+        the conversation is parsed back into messages, the server must render the same
+        prompt, and its greedy reply must equal llama.cpp's up to the first position whose
+        top-1/top-2 margin is under 0.5 (a near-tie: either branch is right)."""
+        with open(os.path.join(refs, "generate.json")) as f:
+            entries = [e for e in json.load(f) if e["text"].startswith("<|im_start|>")]
+        require(entries, f"no ChatML prompts in {refs}")
+        compared = 0
+        for e in entries:
+            text = e["text"]
+            turns = text.split("<|im_start|>")[1:]
+            require(turns[-1] == "assistant\n", f"not a generation prompt: {text!r}")
+            msgs = []
+            for t in turns[:-1]:
+                role, _, rest = t.partition("\n")
+                require(rest.endswith("<|im_end|>\n"), f"turn {t!r}")
+                msgs.append({"role": role, "content": rest[: -len("<|im_end|>\n")]})
+            got = self.render(msgs)
+            require(got == text, f"rendered {got!r} != reference {text!r}")
+            greedy, top, n_prompt = e["greedy"], e["top"], len(e["prompt_tokens"])
+            k = 0
+            while k < len(greedy):
+                t = top[n_prompt + k - 1]
+                if t[0][0] != greedy[k] or t[0][1] - t[1][1] < 0.5:
+                    break
+                k += 1
+            if k == 0:
+                continue
+            r = self.client.chat.completions.create(model="wren", messages=msgs, temperature=0, max_tokens=k)
+            reply = r.choices[0].message.content
+            ids = self.tokenize(reply, False, False)
+            require(ids[:k] == greedy[:k],
+                    f"reply {reply!r} ({ids[:k]}) != llama.cpp {e['greedy_text']!r} ({greedy[:k]})")
+            compared += k
+        require(compared >= 10, f"only {compared} untied tokens compared")
+        return f"{len(entries)} conversations, {compared} tokens equal to llama.cpp's"
 
     def chat_stream(self):
         text, finish, usage = self.greedy["chat"]
@@ -280,6 +322,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wren", default=DEFAULT_WREN, help="the wren binary (also used for `wren run`)")
     ap.add_argument("-m", "--model", help="GGUF file (default: wren's default model)")
+    ap.add_argument("--refs", help="a reference folder (e.g. ../shared/reference/smollm2): also check "
+                    "llama.cpp's greedy replies to its ChatML prompts")
     ap.add_argument("--url", help="use a running server (started with --ctx %d) instead of starting one" % CTX)
     a = ap.parse_args()
     t0 = time.time()
@@ -300,6 +344,8 @@ def main():
     ck.run("completions: stream_options.include_usage", t.completion_stream, True)
     ck.run("chat: greedy = `wren run` on the rendered prompt, usage", t.chat_greedy_matches_run)
     ck.run("chat: stream = non-stream, role first, include_usage", t.chat_stream)
+    if a.refs:
+        ck.run("chat: llama.cpp's greedy replies on the reference ChatML prompts", t.reference_chats, a.refs)
     ck.run("max_tokens / max_completion_tokens → finish_reason length", t.max_tokens_length)
     ck.run("stop: string, list, streamed, chat", t.stop_sequences)
     ck.run("seed: reproducible at temperature 1, = `wren run --seed`", t.seeds)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs all of wren's tests: unit and kernel tests, then the real-model suites (tokenizer,
-# parity with llama.cpp and the exact reference, perplexity, CLI). The default model is
-# fetched into the cache first if it is not there yet (as any model-less command would).
+# parity with llama.cpp and the exact reference, perplexity, CLI, server). The real models
+# (Gemma 3 270M, SmolLM2-135M-Instruct) and llama.cpp's tokenizer fixtures are fetched
+# into the cache first if they are not there yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run --release --quiet --bin wren -- fetch >/dev/null
+cargo run --release --quiet --bin wren -- fetch gemma3-270m smollm2-135m-instruct >/dev/null
+bash scripts/fetch_fixtures.sh >/dev/null
 cargo test --release --workspace -- --include-ignored --nocapture "$@"

@@ -159,17 +159,19 @@ fn untied_prefix(
         .count()
 }
 
-#[test]
-#[ignore = "needs the real model (scripts/test.sh fetches it)"]
-fn greedy_run_reproduces_llama_cpp() {
+/// `wren run` end to end (prompt, prefill, decode, detokenized text) on every reference
+/// prompt of `refs` (a folder of ../shared/reference) with model `model` (a path or a
+/// catalogue name): the default arithmetic against llama.cpp's logits with the parity
+/// suite's 0.5 tie band for 8-bit activations, and `--compute exact` against the exact
+/// reference with the README's 0.1 band. The text is tokenized back to compare ids.
+/// Prompts holding control-token text (rendered chat prompts) run with `--special`, as
+/// the references were made.
+fn greedy_run(model: &str, refs: &str) -> [usize; 2] {
     let read = |name: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(reference(name)).unwrap()).unwrap()
+        let p = reference(refs).join(name);
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
     let (quant, exact) = (read("generate.json"), read("generate_exact.json"));
-    // `wren run` end to end (prompt, prefill, decode, detokenized text) on every reference
-    // prompt: the default arithmetic against llama.cpp's logits with the parity suite's
-    // 0.5 tie band for 8-bit activations, and `--compute exact` against the exact
-    // reference with the README's 0.1 band. The text is tokenized back to compare ids.
     let mut compared = [0usize; 2];
     for (q, x) in quant
         .as_array()
@@ -185,6 +187,7 @@ fn greedy_run_reproduces_llama_cpp() {
             .iter()
             .map(|t| t.as_u64().unwrap())
             .collect();
+        let special = prompt.contains("<|im_start|>") || prompt.contains("<start_of_turn>");
         for (mode, (top, band)) in [(&q["top"], 0.5), (&x["top"], 0.1)].into_iter().enumerate() {
             let k = untied_prefix(&greedy, n_prompt, top, band, 12);
             if k == 0 {
@@ -192,17 +195,21 @@ fn greedy_run_reproduces_llama_cpp() {
             }
             compared[mode] += k;
             let n = k.to_string();
-            let mut args = vec!["run", "--greedy", "-n", &n];
+            let mut args = vec!["run", "-m", model, "--greedy", "-n", &n];
             if mode == 1 {
                 args.extend(["--compute", "exact"]);
+            }
+            if special {
+                args.push("--special");
             }
             args.push(prompt);
             let out = ok_cached(&args);
             assert!(out.starts_with(prompt), "{out:?}");
             let produced = out[prompt.len()..].trim_end_matches('\n');
-            let ids: Vec<u64> =
-                serde_json::from_str(ok_cached(&["tokenize", "--no-bos", produced]).trim())
-                    .unwrap();
+            let ids: Vec<u64> = serde_json::from_str(
+                ok_cached(&["tokenize", "-m", model, "--no-bos", produced]).trim(),
+            )
+            .unwrap();
             assert_eq!(
                 &ids[..k.min(ids.len())],
                 &greedy[..k],
@@ -212,9 +219,26 @@ fn greedy_run_reproduces_llama_cpp() {
         }
     }
     eprintln!(
-        "greedy tokens compared: default {}, exact {}",
+        "{model}: greedy tokens compared: default {}, exact {}",
         compared[0], compared[1]
     );
+    compared
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn greedy_run_reproduces_llama_cpp() {
+    let compared = greedy_run("gemma3-270m", "");
+    assert!(
+        compared[0] >= 30 && compared[1] >= 30,
+        "too few untied tokens: {compared:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn smollm2_greedy_run_reproduces_llama_cpp() {
+    let compared = greedy_run("smollm2-135m-instruct", "smollm2");
     assert!(
         compared[0] >= 30 && compared[1] >= 30,
         "too few untied tokens: {compared:?}"
@@ -250,4 +274,34 @@ fn perplexity_matches_llama_cpp() {
         "PPL {ppl} > 1.01 × llama.cpp's 12.0623"
     );
     assert!(ppl > 11.0, "PPL {ppl} is implausibly low");
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn smollm2_perplexity_matches_llama_cpp() {
+    // llama-perplexity's method on the first 40 chunks, no BOS (the model adds none).
+    let f = reference("ppl_text.txt");
+    let out = ok_cached(&[
+        "perplexity",
+        "-m",
+        "smollm2-135m-instruct",
+        "-f",
+        f.to_str().unwrap(),
+        "--ctx",
+        "512",
+        "--chunks",
+        "40",
+    ]);
+    eprintln!("{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("PPL = "))
+        .expect("PPL line");
+    let ppl: f64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(out.contains("chunks = 40"), "{out}");
+    assert!(
+        ppl <= 1.01 * 15.1589,
+        "PPL {ppl} > 1.01 × llama.cpp's 15.1589"
+    );
+    assert!(ppl > 13.0, "PPL {ppl} is implausibly low");
 }

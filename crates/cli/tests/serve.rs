@@ -172,14 +172,15 @@ fn serve_matches_run_greedy() {
     drop(server);
 }
 
-/// Runs `python3 scripts/<script> --wren <this build's wren>`; fails with its output
-/// unless it exits 0.
-fn python_script(script: &str) {
+/// Runs `python3 scripts/<script> --wren <this build's wren> <args>`; fails with its
+/// output unless it exits 0.
+fn python_script(script: &str, args: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = root.join("scripts").join(script);
     let out = Command::new("python3")
         .arg(&path)
         .args(["--wren", env!("CARGO_BIN_EXE_wren")])
+        .args(args)
         .current_dir(&root)
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", path.display()));
@@ -199,11 +200,27 @@ fn python_script(script: &str) {
 #[test]
 #[ignore = "needs the real model, python3 and PyPI (pip installs the openai package once)"]
 fn openai_python_client() {
-    python_script("openai_e2e.py");
+    python_script("openai_e2e.py", &[]);
+}
+
+/// The instruct model through the official client, and llama.cpp's greedy replies to the
+/// reference ChatML conversations.
+#[test]
+#[ignore = "needs SmolLM2, python3 and PyPI (pip installs the openai package once)"]
+fn openai_python_client_smollm2() {
+    python_script(
+        "openai_e2e.py",
+        &[
+            "-m",
+            "smollm2-135m-instruct",
+            "--refs",
+            "../shared/reference/smollm2",
+        ],
+    );
 }
 
 #[test]
 #[ignore = "needs the real model and python3"]
 fn bad_inputs_get_openai_errors() {
-    python_script("bad_inputs.py");
+    python_script("bad_inputs.py", &[]);
 }

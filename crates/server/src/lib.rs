@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(models::list_models))
         .route("/tokenize", post(tokenize::tokenize))
         .route("/detokenize", post(tokenize::detokenize))
+        .route("/apply-template", post(tokenize::apply_template))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -492,6 +492,31 @@ async fn tokenize_detokenize_round_trip() {
 }
 
 #[tokio::test]
+async fn apply_template_renders_and_validates() {
+    let app = app();
+    let v = post(
+        &app,
+        "/apply-template",
+        &json!({"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]}),
+    )
+    .await
+    .json();
+    assert_eq!(v["prompt"], "system: S\nuser: Hi\nassistant:");
+    let r = post(&app, "/apply-template", &json!({"messages": []})).await;
+    assert_eq!(r.error(StatusCode::BAD_REQUEST)["param"], "messages");
+    let r = post(
+        &app,
+        "/apply-template",
+        &json!({"messages": [{"role": "robot", "content": "x"}]}),
+    )
+    .await;
+    assert_eq!(
+        r.error(StatusCode::BAD_REQUEST)["param"],
+        "messages[0].role"
+    );
+}
+
+#[tokio::test]
 async fn metrics_have_the_counters() {
     let app = app();
     post(&app, "/v1/completions", &json!({"prompt": "abc"})).await;

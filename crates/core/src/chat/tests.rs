@@ -281,3 +281,24 @@ fn strftime_known_dates() {
     assert_eq!(strftime("%Y-%m-%d %a", 0), "1970-01-01 Thu");
     assert_eq!(strftime("%Y-%m-%d", 951_782_400), "2000-02-29");
 }
+
+/// SmolLM2-135M-Instruct's template, as its GGUF carries it: ChatML with a default system
+/// message when the conversation has none.
+const SMOLLM2: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+#[test]
+fn smollm2_template_renders_chatml_with_its_default_system_message() {
+    let t = ChatTemplate::new(Some(SMOLLM2), "llama", "<|im_start|>", "<|im_end|>").unwrap();
+    assert_eq!(t.source(), TemplateSource::FromModel);
+    assert!(t.stop_strings().contains(&"<|im_end|>".to_string()));
+    assert_eq!(
+        t.render(&[msg("user", "Hi")], true).unwrap(),
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
+         <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    );
+    assert_eq!(
+        t.render(&conversation(), false).unwrap(),
+        "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\n  Hi!\n<|im_end|>\n\
+         <|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+    );
+}

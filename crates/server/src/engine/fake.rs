@@ -83,12 +83,17 @@ impl Engine for FakeEngine {
     }
 
     fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError> {
+        let text = self.render_chat(messages)?;
+        Ok(self.encode(&text, true, false))
+    }
+
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
         let mut text = String::new();
         for m in messages {
             text.push_str(&format!("{}: {}\n", m.role, m.content));
         }
         text.push_str("assistant:");
-        Ok(self.encode(&text, true, false))
+        Ok(text)
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {

@@ -148,6 +148,12 @@ impl Engine for LocalEngine {
         Ok(out)
     }
 
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+        self.template
+            .render(messages, true)
+            .map_err(|e| EngineError::Template(e.to_string()))
+    }
+
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
         let vocab = self.tok.vocab_size();
         if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {

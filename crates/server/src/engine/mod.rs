@@ -41,6 +41,9 @@ pub trait Engine: Send + Sync + 'static {
     /// Renders `messages` with the model's chat template (generation prompt appended) and
     /// tokenizes it: template text with special-token parsing, message content without.
     fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError>;
+    /// The prompt text the chat template renders for `messages` (generation prompt
+    /// appended), as [`encode_chat`](Self::encode_chat) tokenizes it.
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError>;
     /// Text of `ids`; ids outside the vocabulary are an error.
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError>;
     /// Queues a generation. Events arrive on `req.events`. Never blocks.

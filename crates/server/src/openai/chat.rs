@@ -102,7 +102,7 @@ fn logprobs_option(
 
 /// OpenAI messages → template messages. Roles: system (or developer), user, assistant;
 /// content: a string, text parts (joined), or null.
-fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage>, ApiError> {
+pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage>, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid_param(
             "messages",

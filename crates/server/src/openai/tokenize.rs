@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::types::{DetokenizeRequest, TokenizeRequest};
+use super::types::{ApplyTemplateRequest, DetokenizeRequest, TokenizeRequest};
 use super::ApiJson;
 use crate::error::ApiError;
 use crate::AppState;
@@ -18,6 +18,17 @@ pub async fn tokenize(
         .engine
         .encode(&req.content, req.add_special, req.parse_special);
     Json(json!({ "tokens": tokens }))
+}
+
+/// `{"messages": [...]}` → `{"prompt": "..."}`: the text the chat template renders
+/// (llama.cpp server's `/apply-template`), for clients that tokenize or log it themselves.
+pub async fn apply_template(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<ApplyTemplateRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let messages = super::chat::convert_messages(req.messages)?;
+    let prompt = state.engine.render_chat(&messages)?;
+    Ok(Json(json!({ "prompt": prompt })))
 }
 
 /// `{"tokens": [...]}` → `{"content": "..."}`.

@@ -116,6 +116,13 @@ pub enum Prompt {
     Tokens(Vec<u32>),
 }
 
+/// `POST /apply-template`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object like {\"messages\": [...]}")]
+pub struct ApplyTemplateRequest {
+    pub messages: Vec<Message>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "an object like {\"content\": \"text\"}")]
 pub struct TokenizeRequest {
