@@ -13,11 +13,14 @@ use std::arch::x86_64::*;
 
 use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::q8_k::BlockQ8K;
 
 // ---------------------------------------------------------------------------------------
@@ -249,6 +252,86 @@ pub unsafe fn vec_dot_q5_0_q8_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
             let hi = _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10));
             let q = _mm256_or_si256(nibbles32(&x.qs), hi);
             offset_dot(q, ld32(&y.qs, 0), 16)
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Q4_1 / Q5_1 · Q8_1: unsigned quants `q` (no offset), so the block sum is a plain
+// `maddubs(q, y)` (exact: |pair| ≤ 2·31·128, `-128` included), scaled by `dx·dy`; the
+// weights' offset `m` meets the activation's stored `s = dy·Σy` in float, `m·s` per block.
+
+/// `[dx·dy, m·s]` of a block pair, twice (lanes 0..4), from the first four bytes of each
+/// block (`d, m` of the weights, `d, s` of Q8_1): one F16C conversion and one multiply.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dm_products(x: [u8; 4], y: [u8; 4]) -> __m128 {
+    let v = _mm_setr_epi32(
+        i32::from_le_bytes(x),
+        i32::from_le_bytes(x),
+        i32::from_le_bytes(y),
+        i32::from_le_bytes(y),
+    );
+    let f = _mm256_cvtph_ps(v);
+    _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1))
+}
+
+/// The first four bytes of a block (`d` then `m` for Q4_1/Q5_1, `d` then `s` for Q8_1).
+#[inline]
+pub(crate) fn head4(d: F16Le, m: F16Le) -> [u8; 4] {
+    [d.0[0], d.0[1], m.0[0], m.0[1]]
+}
+
+/// `Σ_blocks (dx·dy)·Σ q·y + m·s` over 32-element blocks of unsigned quants against Q8_1
+/// activations; two accumulators for the products as [`sum_q8_0_blocks`], one for the
+/// offset terms (its lane 1), added at the end as ggml's AVX2 kernel does.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn sum_q8_1_blocks<X>(
+    w: &[X],
+    a: &[BlockQ8_1],
+    dm: impl Fn(&X) -> [u8; 4],
+    unpack: impl Fn(&X) -> __m256i,
+) -> f32 {
+    let n = w.len().min(a.len());
+    let (w, a) = (&w[..n], &a[..n]);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut acc_m = _mm_setzero_ps();
+    for (i, (x, y)) in w.iter().zip(a).enumerate() {
+        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack(x), ld32(&y.qs, 0)), ones);
+        let ds = dm_products(dm(x), head4(y.d, y.s));
+        let k = i & 1;
+        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[k]);
+        acc_m = _mm_add_ps(acc_m, ds);
+    }
+    hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m))
+}
+
+/// Q4_1 · Q8_1 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q4_1_q8_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_1_blocks(w, a, |x| head4(x.d, x.m), |x| nibbles32(&x.qs))
+}
+
+/// Q5_1 · Q8_1 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_1_q8_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_1_blocks(
+        w,
+        a,
+        |x| head4(x.d, x.m),
+        |x| {
+            let hi = _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10));
+            _mm256_or_si256(nibbles32(&x.qs), hi)
         },
     )
 }
