@@ -278,9 +278,7 @@ fn vnni_group(
 ) {
     // SAFETY (every kernel call): the caller (`vnni_groups`) proved the AVX-512 VNNI
     // tier (F/BW/VL/VNNI with AVX2, FMA, F16C); the kernels bounds-check their slices.
-    if let GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1 =
-        ty
-    {
+    if let GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1 = ty {
         let nb = n / 32;
         let vq = &tb.vq[g * nb * 8..(g + 1) * nb * 8];
         let (vd, vo) = (&tb.vd[g * nb..(g + 1) * nb], &tb.vo[g * nb..(g + 1) * nb]);

@@ -284,28 +284,45 @@ pub(crate) fn head4(d: F16Le, m: F16Le) -> [u8; 4] {
 
 /// `Σ_blocks (dx·dy)·Σ q·y + m·s` over 32-element blocks of unsigned quants against Q8_1
 /// activations; two accumulators for the products as [`sum_q8_0_blocks`], one for the
-/// offset terms (its lane 1), added at the end as ggml's AVX2 kernel does.
+/// offset terms (its lane 1), added at the end as ggml's AVX2 kernel does. `dot(q, y)`:
+/// the block's products of unsigned `q` and signed `y` bytes summed into 8 i32 lanes
+/// (`maddubs` + `madd` here, `vpdpbusd` in `super::avx512`).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn sum_q8_1_blocks<X>(
+pub(crate) fn sum_q8_1_blocks<X>(
     w: &[X],
     a: &[BlockQ8_1],
     dm: impl Fn(&X) -> [u8; 4],
     unpack: impl Fn(&X) -> __m256i,
+    dot: impl Fn(__m256i, __m256i) -> __m256i,
 ) -> f32 {
     let n = w.len().min(a.len());
     let (w, a) = (&w[..n], &a[..n]);
-    let ones = _mm256_set1_epi16(1);
+    // (`[dx·dy, m·s, ..]`, the block's products as i32 lanes.)
+    let term = |x: &X, y: &BlockQ8_1| {
+        (
+            dm_products(dm(x), head4(y.d, y.s)),
+            dot(unpack(x), ld32(&y.qs, 0)),
+        )
+    };
     let mut acc = [_mm256_setzero_ps(); 2];
-    let mut acc_m = _mm_setzero_ps();
-    for (i, (x, y)) in w.iter().zip(a).enumerate() {
-        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(unpack(x), ld32(&y.qs, 0)), ones);
-        let ds = dm_products(dm(x), head4(y.d, y.s));
-        let k = i & 1;
-        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[k]);
-        acc_m = _mm_add_ps(acc_m, ds);
+    let mut acc_m = [_mm_setzero_ps(); 2];
+    let (w2, a2) = (w.chunks_exact(2), a.chunks_exact(2));
+    let (wr, ar) = (w2.remainder(), a2.remainder());
+    for (x, y) in w2.zip(a2) {
+        for k in 0..2 {
+            let (ds, p) = term(&x[k], &y[k]);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[k]);
+            acc_m[k] = _mm_add_ps(acc_m[k], ds);
+        }
     }
-    hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m))
+    for (x, y) in wr.iter().zip(ar) {
+        let (ds, p) = term(x, y);
+        acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[0]);
+        acc_m[0] = _mm_add_ps(acc_m[0], ds);
+    }
+    let m = _mm_add_ps(acc_m[0], acc_m[1]);
+    hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_movehdup_ps(m))
 }
 
 /// Q4_1 · Q8_1 over `min(w.len(), a.len())` blocks.
@@ -315,7 +332,13 @@ fn sum_q8_1_blocks<X>(
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_1_q8_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
     debug_assert_eq!(w.len(), a.len());
-    sum_q8_1_blocks(w, a, |x| head4(x.d, x.m), |x| nibbles32(&x.qs))
+    sum_q8_1_blocks(
+        w,
+        a,
+        |x| head4(x.d, x.m),
+        |x| nibbles32(&x.qs),
+        |q, y| dot_u8_i8(q, y),
+    )
 }
 
 /// Q5_1 · Q8_1 over `min(w.len(), a.len())` blocks.
@@ -333,7 +356,15 @@ pub unsafe fn vec_dot_q5_1_q8_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
             let hi = _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10));
             _mm256_or_si256(nibbles32(&x.qs), hi)
         },
+        |q, y| dot_u8_i8(q, y),
     )
+}
+
+/// Σ q·y of 32 unsigned `q` (below 64) and signed `y` bytes into 8 i32 lanes, exact.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot_u8_i8(q: __m256i, y: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1))
 }
 
 // ---------------------------------------------------------------------------------------

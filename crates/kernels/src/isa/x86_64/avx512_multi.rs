@@ -242,9 +242,10 @@ fn rows_r<X: VnniBlock, const N: usize>(
                 _mm256_storeu_si256(at.cast(), _mm256_unpacklo_epi32(a, b));
                 _mm256_storeu_si256(at.add(32).cast(), _mm256_unpackhi_epi32(a, b));
             }
-            sc.d[i] = f16_pair(xa.d(), xb.d());
             if X::MIN {
-                sc.m[i] = f16_pair(xa.m(), xb.m());
+                (sc.d[i], sc.m[i]) = f16_pairs(xa.d(), xb.d(), xa.m(), xb.m());
+            } else {
+                sc.d[i] = f16_pair(xa.d(), xb.d());
             }
         }
         // (Q4_1/Q5_1 have no zero point: their `vo` is all zeros.)
@@ -277,6 +278,18 @@ fn rows_r<X: VnniBlock, const N: usize>(
         }
     }
     f
+}
+
+/// [`f16_pair`] of `(a, b)` and of `(c, d)`, with one conversion.
+#[inline]
+#[target_feature(enable = "f16c")]
+fn f16_pairs(a: F16Le, b: F16Le, c: F16Le, d: F16Le) -> (i64, i64) {
+    let h = |x: F16Le| u16::from_le_bytes(x.0) as i64;
+    let v = _mm_cvtph_ps(_mm_cvtsi64_si128(
+        h(a) | h(b) << 16 | h(c) << 32 | h(d) << 48,
+    ));
+    let v = _mm_castps_si128(v);
+    (_mm_cvtsi128_si64(v), _mm_extract_epi64(v, 1))
 }
 
 /// Two f16 scales as the bits of two f32 (`a` low): written with one store, so the
