@@ -403,6 +403,48 @@ fn tokens_match_scalar() {
     }
 }
 
+/// Q4_1/Q5_1 (Q8_1 activations) with every token count 1..=16 at SmolLM2-135M's shapes
+/// (576 and 1536 columns), every tier: one and two token groups of every width, `-128`
+/// activation quants in every other token, weights with non-zero offsets.
+#[test]
+fn q8_1_formats_every_token_count() {
+    let mut rng = Rng::new(43);
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_1] {
+        for (n, rows) in [(576usize, 13usize), (1536, 6)] {
+            let rb = row_bytes(ty, n);
+            let ab = row_bytes(vec_dot_type(ty), n);
+            let w = weights(ty, n * rows, &mut rng, |r| r.normal() * 0.05);
+            let mut a = Vec::new();
+            for t in 0..16 {
+                let mut at = activations(ty, &rng.normals(n, 1.0 + t as f32));
+                if t % 2 == 1 {
+                    randomize_q8(ty, &mut at, &mut rng);
+                }
+                a.extend(at);
+            }
+            for tokens in 1..=16 {
+                let a = &a[..tokens * ab];
+                for t in [Isa::Scalar].into_iter().chain(simd_tiers_cached()) {
+                    let mut out = vec![f32::NAN; tokens * rows];
+                    vec_dot_rows_tokens_with(t, ty, n, &w, a, tokens, &mut out, rows);
+                    for (i, ai) in a.chunks_exact(ab).enumerate() {
+                        for r in 0..rows {
+                            let wr = &w[r * rb..(r + 1) * rb];
+                            let (got, want) = (out[i * rows + r], scalar_dot(ty, wr, ai));
+                            let tol = 1e-5 * magnitude(ty, n, wr, ai);
+                            assert!(
+                                (got as f64 - want as f64).abs() <= tol,
+                                "{ty} n={n} tokens={tokens} t={i} r={r} tier {}: {got} vs {want}",
+                                t.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Activation tables prepared once and shared by row chunks (as a matrix product's tasks
 /// share them) give exactly what each chunk computes with its own tables, for the packed
 /// and the stock multi-token formats, with one token group and with two.
