@@ -688,13 +688,14 @@ fn quantizer_rows(n: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
 #[test]
 fn quantizers_byte_identical() {
     let mut rng = Rng::new(16);
-    for ty in [GgmlType::Q8_0, GgmlType::Q8K] {
+    for ty in [GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8K] {
         for nb in [1usize, 2, 3, 5, 9] {
             let n = nb * ty.block_size();
             for x in quantizer_rows(n, &mut rng) {
                 let mut want = vec![0u8; row_bytes(ty, n)];
                 match ty {
                     GgmlType::Q8_0 => q8_0::quantize(&x, cast_blocks_mut(&mut want)),
+                    GgmlType::Q8_1 => q8_1::quantize(&x, cast_blocks_mut(&mut want)),
                     _ => q8_k::quantize(&x, cast_blocks_mut(&mut want)),
                 }
                 for t in simd_tiers_cached() {

@@ -9,7 +9,7 @@
 //! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
 //! | Q4_1, Q5_1 · Q8_1 | 2 blocks/zmm | (avx2) | yes |
 //! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes |
-//! | quantize f32 → Q8_0, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
+//! | quantize f32 → Q8_0, Q8_1, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
 //! | dequantize F16, Q8_0, Q4_0, Q4_1, Q5_1 → f32 | (avx2) | (avx2) | bit-identical to scalar |
 //!
 //! Every other format uses its scalar reference at every tier.
@@ -17,7 +17,7 @@
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{
-    cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_k,
+    cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
     vec_dot_type, Block,
 };
 use crate::GgmlType;
@@ -103,6 +103,7 @@ pub fn quantize_row_with(isa: Isa, ty: GgmlType, src: &[f32], dst: &mut [u8]) {
     if !quantize_simd(t, ty, src, dst) {
         match ty {
             GgmlType::Q8_0 => q8_0::quantize(src, cast_blocks_mut(dst)),
+            GgmlType::Q8_1 => q8_1::quantize(src, cast_blocks_mut(dst)),
             GgmlType::Q8K => q8_k::quantize(src, cast_blocks_mut(dst)),
             // No SIMD quantizer at any tier: `quantize_row` is the scalar reference.
             _ => crate::formats::quantize_row(ty, src, dst),
@@ -366,6 +367,8 @@ fn quantize_simd(t: Proven, ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
     match ty {
         // SAFETY: `t` proves AVX2+FMA+F16C; block counts are bounded by `zip`.
         GgmlType::Q8_0 => unsafe { v2::quantize_row_q8_0(src, cast_blocks_mut(dst)) },
+        // SAFETY: as above.
+        GgmlType::Q8_1 => unsafe { v2::quantize_row_q8_1(src, cast_blocks_mut(dst)) },
         // SAFETY: as above.
         GgmlType::Q8K => unsafe { v2::quantize_row_q8_k(src, cast_blocks_mut(dst)) },
         _ => return false,

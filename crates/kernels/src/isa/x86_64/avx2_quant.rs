@@ -587,42 +587,76 @@ fn pack_i8(v: [__m256i; 4]) -> __m256i {
     _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
+/// One block of `quantize_row_q8_0_ref` (and `quantize_row_q8_1_ref`, which quantizes
+/// alike): the f32 scale `d` before f16 rounding and the 32 quants.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_block_q8(xb: &[f32]) -> (f32, __m256i) {
+    let sign = _mm256_set1_ps(-0.0);
+    let half = _mm256_set1_ps(0.5);
+    let one = _mm256_set1_ps(1.0);
+    let xb = &xb[..32];
+    let amax = amax8(xb);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let vid = _mm256_set1_ps(id);
+    let mut q = [_mm256_setzero_si256(); 4];
+    for (k, c) in xb.chunks_exact(8).enumerate() {
+        // SAFETY: `c` is 8 readable f32s; unaligned load.
+        let t = _mm256_mul_ps(unsafe { _mm256_loadu_ps(c.as_ptr()) }, vid);
+        // roundf: truncate, then step away from zero when the dropped part is ≥ 0.5
+        // (`t − trunc(t)` is exact).
+        let r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(t, r));
+        let step = _mm256_or_ps(_mm256_and_ps(t, sign), one);
+        let up = _mm256_cmp_ps(frac, half, _CMP_GE_OQ);
+        let r = _mm256_add_ps(r, _mm256_and_ps(up, step));
+        // `as i8` saturates (±inf included) and maps NaN to 0.
+        let r = _mm256_min_ps(
+            _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
+            _mm256_set1_ps(127.0),
+        );
+        let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
+        q[k] = _mm256_cvtps_epi32(r);
+    }
+    (d, pack_i8(q))
+}
+
 /// `quantize_row_q8_0_ref` over `min(x.len() / 32, out.len())` blocks.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    let sign = _mm256_set1_ps(-0.0);
-    let half = _mm256_set1_ps(0.5);
-    let one = _mm256_set1_ps(1.0);
     for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let amax = amax8(xb);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (d, q) = quantize_block_q8(xb);
         b.d = F16Le::from_f32(d);
-        let vid = _mm256_set1_ps(id);
-        let mut q = [_mm256_setzero_si256(); 4];
-        for (k, c) in xb.chunks_exact(8).enumerate() {
-            // SAFETY: `c` is 8 readable f32s; unaligned load.
-            let t = _mm256_mul_ps(unsafe { _mm256_loadu_ps(c.as_ptr()) }, vid);
-            // roundf: truncate, then step away from zero when the dropped part is ≥ 0.5
-            // (`t − trunc(t)` is exact).
-            let r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(t, r));
-            let step = _mm256_or_ps(_mm256_and_ps(t, sign), one);
-            let up = _mm256_cmp_ps(frac, half, _CMP_GE_OQ);
-            let r = _mm256_add_ps(r, _mm256_and_ps(up, step));
-            // `as i8` saturates (±inf included) and maps NaN to 0.
-            let r = _mm256_min_ps(
-                _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
-                _mm256_set1_ps(127.0),
-            );
-            let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
-            q[k] = _mm256_cvtps_epi32(r);
-        }
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
-        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), pack_i8(q)) };
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+    }
+}
+
+/// `quantize_row_q8_1_ref` over `min(x.len() / 32, out.len())` blocks: as Q8_0, plus
+/// `s = f16(d·Σq)` with the exact integer sum and `d` before f16 rounding.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
+    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        let (d, q) = quantize_block_q8(xb);
+        b.d = F16Le::from_f32(d);
+        // SAFETY: `qs` is 32 writable bytes; unaligned store.
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+        // Σq exactly: 1·q pair sums in i16, then i32 lanes.
+        let s = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+            _mm256_set1_epi16(1),
+        );
+        let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+        b.s = F16Le::from_f32(_mm_cvtsi128_si32(s) as f32 * d);
     }
 }
 
