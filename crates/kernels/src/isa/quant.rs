@@ -7,7 +7,7 @@
 //! |---|---|---|---|
 //! | Q8_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
 //! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
-//! | Q4_1, Q5_1 · Q8_1 | 2 blocks/zmm | (avx2) | yes |
+//! | Q4_1, Q5_1 · Q8_1 | 1 block/ymm, `vpdpbusd` | (avx2) | yes |
 //! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes |
 //! | quantize f32 → Q8_0, Q8_1, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
 //! | dequantize F16, Q8_0, Q4_0, Q4_1, Q5_1 → f32 | (avx2) | (avx2) | bit-identical to scalar |

@@ -5,7 +5,8 @@
 //! summed into i32 without saturation): signed weights are offset to unsigned (`w + 128`,
 //! `q`) and the offset times `Σ y` is subtracted again, so every integer sum is exact for
 //! all inputs. (AVX-512 without VNNI uses the AVX2 kernels: an i16-widening Q8_0 kernel
-//! with one block per register measured slower than AVX2's.)
+//! with one block per register measured slower than AVX2's.) Q4_1/Q5_1 take one block per
+//! 256-bit register instead (see their section); their quants need no offset.
 //!
 //! SAFETY (whole file): each kernel is an `unsafe fn` only because of its
 //! `#[target_feature]`; `isa::quant` calls them after a `Proven` tier shows the CPU has
