@@ -1,6 +1,6 @@
 //! Single-thread speed of the batched-decode matrix kernels: `rows` weight rows of `cols`
 //! elements (random, quantized to `--type`, repacked as the engine does at this tier)
-//! against 1..8 Q8_0/Q8_K activation rows, the shape of one matrix of a batched step.
+//! against 1..8 Q8_0/Q8_1/Q8_K activation rows, the shape of one matrix of a batched step.
 //!
 //! `cargo run --release -p wren-kernels --example multibench -- [--type q8_0] [--rows 16384]
 //! [--cols 640] [--tokens 1,8] [--reps 20]`
@@ -38,10 +38,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let ty: GgmlType = match arg(&args, "--type", "q8_0").as_str() {
         "q8_0" => GgmlType::Q8_0,
+        "q4_0" => GgmlType::Q4_0,
         "q5_0" => GgmlType::Q5_0,
+        "q4_1" => GgmlType::Q4_1,
+        "q5_1" => GgmlType::Q5_1,
         "q4_k" => GgmlType::Q4K,
+        "q5_k" => GgmlType::Q5K,
         "q6_k" => GgmlType::Q6K,
-        other => panic!("--type {other}: one of q8_0, q5_0, q4_k, q6_k"),
+        other => panic!("--type {other}: one of q8_0, q4_0, q5_0, q4_1, q5_1, q4_k, q5_k, q6_k"),
     };
     let rows: usize = arg(&args, "--rows", "16384").parse().expect("--rows");
     let cols: usize = arg(&args, "--cols", "640").parse().expect("--cols");

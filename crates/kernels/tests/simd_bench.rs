@@ -88,6 +88,8 @@ fn vec_dot_rows_throughput() {
     bench(GgmlType::Q8_0, 262_144, 640, &[0]);
     bench(GgmlType::Q4_0, 131_072, 2048, &[0]);
     bench(GgmlType::Q5_0, 131_072, 2048, &[0]);
+    bench(GgmlType::Q4_1, 131_072, 2048, &[0, 2]);
+    bench(GgmlType::Q5_1, 131_072, 2048, &[0, 2]);
     bench(GgmlType::Q4K, 131_072, 2048, &[0, 2]);
     bench(GgmlType::Q5K, 131_072, 2048, &[0, 2]);
     bench(GgmlType::Q6K, 131_072, 2048, &[208]);
@@ -107,6 +109,7 @@ fn tokens_in_cache() {
     for (ty, offs) in [
         (GgmlType::Q8_0, &[0usize][..]),
         (GgmlType::Q5_0, &[0][..]),
+        (GgmlType::Q4_1, &[0, 2][..]),
         (GgmlType::Q4K, &[0, 2][..]),
         (GgmlType::Q6K, &[208][..]),
     ] {

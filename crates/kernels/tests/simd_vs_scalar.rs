@@ -7,7 +7,7 @@ mod common;
 use common::{row_bytes, Rng};
 use wren_kernels::formats::f16::F16Le;
 use wren_kernels::formats::{
-    cast_blocks, cast_blocks_mut, q4_0, q4_k, q5_0, q5_k, q6_k, q8_0, q8_k,
+    cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
 };
 use wren_kernels::isa::{
     isa, packed_dequantize_row, packed_rows_tokens_with, packed_rows_with, quantize_row_with,
@@ -20,10 +20,12 @@ use wren_kernels::isa::{
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
 /// Formats with SIMD kernels.
-const FORMATS: [GgmlType; 6] = [
+const FORMATS: [GgmlType; 8] = [
     GgmlType::Q8_0,
     GgmlType::Q4_0,
     GgmlType::Q5_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_1,
     GgmlType::Q4K,
     GgmlType::Q5K,
     GgmlType::Q6K,
@@ -44,6 +46,8 @@ fn scalar_dot(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
         GgmlType::Q8_0 => q8_0::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q4_0 => q4_0::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q5_0 => q5_0::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q4_1 => q4_1::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::Q5_1 => q5_1::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q4K => q4_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q5K => q5_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q6K => q6_k::vec_dot(cast_blocks(w), cast_blocks(a)),
@@ -51,18 +55,19 @@ fn scalar_dot(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
     }
 }
 
-/// Byte offsets of the f16 scale fields within one block.
+/// Byte offsets of the f16 scale fields within one block (Q4_1/Q5_1: `d` and `m`).
 fn scale_fields(ty: GgmlType) -> &'static [usize] {
     match ty {
         GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q5_1 => &[0, 2],
         GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
         GgmlType::Q6K => &[208],
         _ => unreachable!(),
     }
 }
 
-/// `Σ|terms|` of the dot: Σ |w_i·a_i|, with Q4_K/Q5_K's `d·sc·q` and `dmin·m` parts
-/// counted separately (they can cancel).
+/// `Σ|terms|` of the dot: Σ |w_i·a_i|, with Q4_K/Q5_K's `d·sc·q` and `dmin·m` parts (and
+/// Q4_1/Q5_1's `d·q` and `m` parts) counted separately (they can cancel).
 fn magnitude(ty: GgmlType, n: usize, w: &[u8], a: &[u8]) -> f64 {
     let deq = |t: GgmlType, b: &[u8]| {
         let mut y = vec![0f32; n];
@@ -70,7 +75,11 @@ fn magnitude(ty: GgmlType, n: usize, w: &[u8], a: &[u8]) -> f64 {
         y
     };
     let ya = deq(vec_dot_type(ty), a);
-    let parts: Vec<Vec<u8>> = if matches!(ty, GgmlType::Q4K | GgmlType::Q5K) {
+    let two_parts = matches!(
+        ty,
+        GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q4_1 | GgmlType::Q5_1
+    );
+    let parts: Vec<Vec<u8>> = if two_parts {
         let bs = ty.type_size();
         let zero = |off: usize| {
             let mut c = w.to_vec();
@@ -119,13 +128,20 @@ fn activations(ty: GgmlType, x: &[f32]) -> Vec<u8> {
     let mut a = vec![0u8; row_bytes(at, x.len())];
     match at {
         GgmlType::Q8_0 => q8_0::quantize(x, cast_blocks_mut(&mut a)),
+        GgmlType::Q8_1 => q8_1::quantize(x, cast_blocks_mut(&mut a)),
         GgmlType::Q8K => q8_k::quantize(x, cast_blocks_mut(&mut a)),
         _ => unreachable!(),
     }
     a
 }
 
-/// Activations with every quant `q` (and consistent Q8_K sums), scale `d`.
+/// Q8_1's `s = d·Σq` after its quants were changed (as `q8_1::quantize` computes it).
+fn resum_q8_1(b: &mut q8_1::BlockQ8_1) {
+    let sum: i32 = b.qs.iter().map(|&q| q as i8 as i32).sum();
+    b.s = F16Le::from_f32(sum as f32 * b.d.to_f32());
+}
+
+/// Activations with every quant `q` (and consistent Q8_1/Q8_K sums), scale `d`.
 fn const_activations(ty: GgmlType, n: usize, q: i8, d: f32) -> Vec<u8> {
     let at = vec_dot_type(ty);
     let mut a = vec![0u8; row_bytes(at, n)];
@@ -134,6 +150,13 @@ fn const_activations(ty: GgmlType, n: usize, q: i8, d: f32) -> Vec<u8> {
             for b in cast_blocks_mut::<q8_0::BlockQ8_0>(&mut a) {
                 b.d = F16Le::from_f32(d);
                 b.qs = [q as u8; 32];
+            }
+        }
+        GgmlType::Q8_1 => {
+            for b in cast_blocks_mut::<q8_1::BlockQ8_1>(&mut a) {
+                b.d = F16Le::from_f32(d);
+                b.qs = [q as u8; 32];
+                resum_q8_1(b);
             }
         }
         GgmlType::Q8K => {
@@ -230,7 +253,7 @@ fn adversarial_blocks_exact_with_unit_scales() {
     }
 }
 
-/// Random activation quants (biased to ±127/−128), keeping the Q8_K sums consistent.
+/// Random activation quants (biased to ±127/−128), keeping the Q8_1/Q8_K sums consistent.
 fn randomize_q8(ty: GgmlType, a: &mut [u8], rng: &mut Rng) {
     let q = |rng: &mut Rng| match rng.next_u64() % 4 {
         0 => -128i8,
@@ -241,6 +264,12 @@ fn randomize_q8(ty: GgmlType, a: &mut [u8], rng: &mut Rng) {
         GgmlType::Q8_0 => {
             for b in cast_blocks_mut::<q8_0::BlockQ8_0>(a) {
                 b.qs.iter_mut().for_each(|v| *v = q(rng) as u8);
+            }
+        }
+        GgmlType::Q8_1 => {
+            for b in cast_blocks_mut::<q8_1::BlockQ8_1>(a) {
+                b.qs.iter_mut().for_each(|v| *v = q(rng) as u8);
+                resum_q8_1(b);
             }
         }
         _ => {
@@ -341,6 +370,9 @@ fn tokens_match_scalar() {
                     if ty == GgmlType::Q8_0 && rows == 33 && t == 5 {
                         randomize_q8(ty, &mut at, &mut rng); // a -128: the exact fallback
                     }
+                    if vec_dot_type(ty) == GgmlType::Q8_1 && t % 3 == 1 {
+                        randomize_q8(ty, &mut at, &mut rng); // -128s: still the fast kernels
+                    }
                     a.extend(at);
                 }
                 let ld = rows + 3;
@@ -371,6 +403,48 @@ fn tokens_match_scalar() {
     }
 }
 
+/// Q4_1/Q5_1 (Q8_1 activations) with every token count 1..=16 at SmolLM2-135M's shapes
+/// (576 and 1536 columns), every tier: one and two token groups of every width, `-128`
+/// activation quants in every other token, weights with non-zero offsets.
+#[test]
+fn q8_1_formats_every_token_count() {
+    let mut rng = Rng::new(43);
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_1] {
+        for (n, rows) in [(576usize, 13usize), (1536, 6)] {
+            let rb = row_bytes(ty, n);
+            let ab = row_bytes(vec_dot_type(ty), n);
+            let w = weights(ty, n * rows, &mut rng, |r| r.normal() * 0.05);
+            let mut a = Vec::new();
+            for t in 0..16 {
+                let mut at = activations(ty, &rng.normals(n, 1.0 + t as f32));
+                if t % 2 == 1 {
+                    randomize_q8(ty, &mut at, &mut rng);
+                }
+                a.extend(at);
+            }
+            for tokens in 1..=16 {
+                let a = &a[..tokens * ab];
+                for t in [Isa::Scalar].into_iter().chain(simd_tiers_cached()) {
+                    let mut out = vec![f32::NAN; tokens * rows];
+                    vec_dot_rows_tokens_with(t, ty, n, &w, a, tokens, &mut out, rows);
+                    for (i, ai) in a.chunks_exact(ab).enumerate() {
+                        for r in 0..rows {
+                            let wr = &w[r * rb..(r + 1) * rb];
+                            let (got, want) = (out[i * rows + r], scalar_dot(ty, wr, ai));
+                            let tol = 1e-5 * magnitude(ty, n, wr, ai);
+                            assert!(
+                                (got as f64 - want as f64).abs() <= tol,
+                                "{ty} n={n} tokens={tokens} t={i} r={r} tier {}: {got} vs {want}",
+                                t.name()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Activation tables prepared once and shared by row chunks (as a matrix product's tasks
 /// share them) give exactly what each chunk computes with its own tables, for the packed
 /// and the stock multi-token formats, with one token group and with two.
@@ -384,6 +458,8 @@ fn prepared_tables_match_per_call_tables() {
         (GgmlType::Q8_0, None),
         (GgmlType::Q4_0, None),
         (GgmlType::Q5_0, None),
+        (GgmlType::Q4_1, None),
+        (GgmlType::Q5_1, None),
         (GgmlType::Q4K, None),
     ];
     for (ty, packing) in cases {
@@ -612,13 +688,14 @@ fn quantizer_rows(n: usize, rng: &mut Rng) -> Vec<Vec<f32>> {
 #[test]
 fn quantizers_byte_identical() {
     let mut rng = Rng::new(16);
-    for ty in [GgmlType::Q8_0, GgmlType::Q8K] {
+    for ty in [GgmlType::Q8_0, GgmlType::Q8_1, GgmlType::Q8K] {
         for nb in [1usize, 2, 3, 5, 9] {
             let n = nb * ty.block_size();
             for x in quantizer_rows(n, &mut rng) {
                 let mut want = vec![0u8; row_bytes(ty, n)];
                 match ty {
                     GgmlType::Q8_0 => q8_0::quantize(&x, cast_blocks_mut(&mut want)),
+                    GgmlType::Q8_1 => q8_1::quantize(&x, cast_blocks_mut(&mut want)),
                     _ => q8_k::quantize(&x, cast_blocks_mut(&mut want)),
                 }
                 for t in simd_tiers_cached() {
@@ -634,8 +711,8 @@ fn quantizers_byte_identical() {
     }
 }
 
-/// Random bytes for a row of `ty`, with every f16 (the F16 elements, or the block scales)
-/// a finite value: normal, subnormal, zero or of either sign (NaN payloads may legally
+/// Random bytes for a row of `ty`, with every f16 (the F16 elements, or the block scales
+/// and Q4_1/Q5_1 offsets) a finite value: normal, subnormal, zero or of either sign (NaN payloads may legally
 /// differ between conversions).
 fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
     let mut b: Vec<u8> = (0..row_bytes(ty, n))
@@ -651,6 +728,10 @@ fn random_row(ty: GgmlType, n: usize, rng: &mut Rng) -> Vec<u8> {
         GgmlType::F16 => b
             .chunks_exact_mut(2)
             .for_each(|c| c.copy_from_slice(&finite(rng))),
+        GgmlType::Q4_1 | GgmlType::Q5_1 => b.chunks_exact_mut(ty.type_size()).for_each(|c| {
+            c[..2].copy_from_slice(&finite(rng));
+            c[2..4].copy_from_slice(&finite(rng));
+        }),
         _ => b
             .chunks_exact_mut(ty.type_size())
             .for_each(|c| c[..2].copy_from_slice(&finite(rng))),
@@ -668,6 +749,8 @@ fn dequantizers_bit_identical() {
         ),
         (GgmlType::Q8_0, block_counts().map(|b| b * 32).collect()),
         (GgmlType::Q4_0, block_counts().map(|b| b * 32).collect()),
+        (GgmlType::Q4_1, block_counts().map(|b| b * 32).collect()),
+        (GgmlType::Q5_1, block_counts().map(|b| b * 32).collect()),
     ];
     for (ty, lens) in cases {
         for n in lens {
@@ -677,7 +760,9 @@ fn dequantizers_bit_identical() {
                 match ty {
                     GgmlType::F16 => f16_dequantize_ref(&src, &mut want),
                     GgmlType::Q8_0 => q8_0::dequantize(cast_blocks(&src), &mut want),
-                    _ => q4_0::dequantize(cast_blocks(&src), &mut want),
+                    GgmlType::Q4_0 => q4_0::dequantize(cast_blocks(&src), &mut want),
+                    GgmlType::Q4_1 => q4_1::dequantize(cast_blocks(&src), &mut want),
+                    _ => q5_1::dequantize(cast_blocks(&src), &mut want),
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 for t in simd_tiers_cached() {

@@ -206,6 +206,64 @@ fn vec_dot_integer_parts_are_exact() {
     }
 }
 
+/// Q4_1/Q5_1 · Q8_1 at every tier (scalar, and each SIMD tier this CPU has) against the
+/// f64 dot of the dequantized operands: ragged block counts (odd tails of the two-block
+/// loops), activations with `-128` quants (and `s` recomputed to match), negative offsets.
+#[test]
+fn q4_1_q5_1_every_tier_match_dequantized_dot() {
+    use wren_kernels::isa::{vec_dot_with, Isa};
+    let tiers: Vec<Isa> = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni]
+        .into_iter()
+        .filter(|t| t.supported())
+        .collect();
+    eprintln!("tiers tested: {tiers:?}");
+    let mut rng = Rng::new(41);
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_1] {
+        for nb in (1..=9).chain([17, 18, 31, 48]) {
+            let n = nb * 32;
+            for rep in 0..4 {
+                // Weights offset from zero (so m·s matters), activations at several scales.
+                let w: Vec<f32> = rng
+                    .normals(n, 0.05)
+                    .iter()
+                    .map(|v| v + [0.0, 0.1, -0.2, 0.03][rep])
+                    .collect();
+                let wq = quantize(ty, &w);
+                let mut aq = quantize(GgmlType::Q8_1, &rng.normals(n, [1.0, 1e-3, 30.0, 1.0][rep]));
+                if rep % 2 == 1 {
+                    for (k, b) in cast_blocks_mut::<q8_1::BlockQ8_1>(&mut aq)
+                        .iter_mut()
+                        .enumerate()
+                    {
+                        for (j, q) in b.qs.iter_mut().enumerate() {
+                            if (j + k) % 3 == 0 {
+                                *q = 0x80; // -128
+                            }
+                        }
+                        let sum: i32 = b.qs.iter().map(|&q| q as i8 as i32).sum();
+                        b.s = F16Le::from_f32(sum as f32 * b.d.to_f32());
+                    }
+                }
+                let (w_deq, a_deq) = (dequantize(ty, &wq, n), dequantize(GgmlType::Q8_1, &aq, n));
+                let (mut exact, mut mag) = (0.0f64, 0.0f64);
+                for (&x, &y) in w_deq.iter().zip(&a_deq) {
+                    exact += x as f64 * y as f64;
+                    mag += (x as f64 * y as f64).abs();
+                }
+                let tol = 1e-5 * mag + offset_term_slack(ty, &wq, &a_deq) + 1e-30;
+                for &t in &tiers {
+                    let got = vec_dot_with(t, ty, n, &wq, &aq);
+                    assert!(
+                        (got as f64 - exact).abs() <= tol,
+                        "{ty} n={n} rep {rep} tier {}: {got:e}, dequantized dot {exact:e} (tol {tol:e})",
+                        t.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn vec_dot_types_follow_ggml() {
     use GgmlType::*;

@@ -6,8 +6,8 @@
 //! instead of once per token. Formats without one (and a single token) loop over the
 //! per-row kernels of [`super::quant`] in the same order.
 //!
-//! Kernels by tier: AVX2 for Q8_0, Q4_0, Q5_0 (stock and repacked) and the k-quants; at
-//! the AVX-512 VNNI tier, token-lane kernels for the same stock formats
+//! Kernels by tier: AVX2 for Q8_0, Q4_0, Q5_0 (stock and repacked), Q4_1, Q5_1 and the
+//! k-quants; at the AVX-512 VNNI tier, token-lane kernels for the same stock formats
 //! (`x86_64::avx512_multi`, `x86_64::avx512_multi_k`), whose integer sums are exact for
 //! every activation quant (`-128` included).
 
@@ -29,6 +29,8 @@ use super::x86_64::{
 };
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q5_0::BlockQ5_0, q8_0::BlockQ8_0};
+#[cfg(target_arch = "x86_64")]
+use crate::formats::{q4_1::BlockQ4_1, q5_1::BlockQ5_1};
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K};
 
@@ -194,6 +196,7 @@ fn multi(
     }
     match ty {
         GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {}
+        GgmlType::Q4_1 | GgmlType::Q5_1 => {}
         GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {
             if t.0 >= Isa::Avx512Vnni {
                 return with_tables(t, tables, (ty, None, n, a, tokens), |tb| {
@@ -275,20 +278,23 @@ fn vnni_group(
 ) {
     // SAFETY (every kernel call): the caller (`vnni_groups`) proved the AVX-512 VNNI
     // tier (F/BW/VL/VNNI with AVX2, FMA, F16C); the kernels bounds-check their slices.
-    if let GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 = ty {
+    if let GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1 = ty {
         let nb = n / 32;
         let vq = &tb.vq[g * nb * 8..(g + 1) * nb * 8];
         let (vd, vo) = (&tb.vd[g * nb..(g + 1) * nb], &tb.vo[g * nb..(g + 1) * nb]);
+        // Q8_1's `s` per token (Q4_1, Q5_1 only; empty for the others).
+        let vs = tb.vs.get(g * nb..(g + 1) * nb).unwrap_or(&[]);
+        macro_rules! call {
+            ($b:ty) => {
+                v5m::rows_vnni::<$b>(cast_blocks(w), nb, vq, vd, vo, vs, width, o, ld, pf)
+            };
+        }
         match ty {
-            GgmlType::Q8_0 => unsafe {
-                v5m::rows_vnni::<BlockQ8_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
-            },
-            GgmlType::Q4_0 => unsafe {
-                v5m::rows_vnni::<BlockQ4_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
-            },
-            _ => unsafe {
-                v5m::rows_vnni::<BlockQ5_0>(cast_blocks(w), nb, vq, vd, vo, width, o, ld, pf)
-            },
+            GgmlType::Q8_0 => unsafe { call!(BlockQ8_0) },
+            GgmlType::Q4_0 => unsafe { call!(BlockQ4_0) },
+            GgmlType::Q5_0 => unsafe { call!(BlockQ5_0) },
+            GgmlType::Q4_1 => unsafe { call!(BlockQ4_1) },
+            _ => unsafe { call!(BlockQ5_1) },
         }
         return;
     }
@@ -533,12 +539,14 @@ fn width<const N: usize>(
     out: &mut [f32],
     ld: usize,
 ) {
-    // SAFETY (all three): the caller (`multi`) checked the AVX2 tier (AVX2+FMA+F16C), and
+    // SAFETY (every call): the caller (`multi`) checked the AVX2 tier (AVX2+FMA+F16C), and
     // for Q8_0 that no activation quant is -128; the kernels bounds-check their slices.
     match ty {
         GgmlType::Q8_0 => unsafe { v2m::rows_q8_0::<N>(cast_blocks(w), nb, yq, dy, out, ld) },
         GgmlType::Q4_0 => unsafe { v2m::rows_q4_0::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
         GgmlType::Q5_0 => unsafe { v2m::rows_q5_0::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
+        GgmlType::Q4_1 => unsafe { v2m::rows_q4_1::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
+        GgmlType::Q5_1 => unsafe { v2m::rows_q5_1::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
         _ => unreachable!("no multi-token kernel for {ty}"),
     }
 }

@@ -7,16 +7,18 @@
 //! |---|---|---|---|
 //! | Q8_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
 //! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
+//! | Q4_1, Q5_1 · Q8_1 | 1 block/ymm, `vpdpbusd` | (avx2) | yes |
 //! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes |
-//! | quantize f32 → Q8_0, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
-//! | dequantize F16, Q8_0, Q4_0 → f32 | (avx2) | (avx2) | bit-identical to scalar |
+//! | quantize f32 → Q8_0, Q8_1, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
+//! | dequantize F16, Q8_0, Q4_0, Q4_1, Q5_1 → f32 | (avx2) | (avx2) | bit-identical to scalar |
 //!
 //! Every other format uses its scalar reference at every tier.
 
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{
-    cast_blocks, cast_blocks_mut, q4_0, q4_k, q5_0, q5_k, q6_k, q8_0, q8_k, vec_dot_type, Block,
+    cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
+    vec_dot_type, Block,
 };
 use crate::GgmlType;
 
@@ -101,6 +103,7 @@ pub fn quantize_row_with(isa: Isa, ty: GgmlType, src: &[f32], dst: &mut [u8]) {
     if !quantize_simd(t, ty, src, dst) {
         match ty {
             GgmlType::Q8_0 => q8_0::quantize(src, cast_blocks_mut(dst)),
+            GgmlType::Q8_1 => q8_1::quantize(src, cast_blocks_mut(dst)),
             GgmlType::Q8K => q8_k::quantize(src, cast_blocks_mut(dst)),
             // No SIMD quantizer at any tier: `quantize_row` is the scalar reference.
             _ => crate::formats::quantize_row(ty, src, dst),
@@ -182,6 +185,8 @@ pub(super) fn rows_checked(
         GgmlType::Q8_0 => each_row(cast_blocks(w_rows), cast_blocks(a), out, q8_0::vec_dot),
         GgmlType::Q4_0 => each_row(cast_blocks(w_rows), cast_blocks(a), out, q4_0::vec_dot),
         GgmlType::Q5_0 => each_row(cast_blocks(w_rows), cast_blocks(a), out, q5_0::vec_dot),
+        GgmlType::Q4_1 => each_row(cast_blocks(w_rows), cast_blocks(a), out, q4_1::vec_dot),
+        GgmlType::Q5_1 => each_row(cast_blocks(w_rows), cast_blocks(a), out, q5_1::vec_dot),
         GgmlType::Q4K => each_row(cast_blocks(w_rows), cast_blocks(a), out, q4_k::vec_dot),
         GgmlType::Q5K => each_row(cast_blocks(w_rows), cast_blocks(a), out, q5_k::vec_dot),
         GgmlType::Q6K => each_row(cast_blocks(w_rows), cast_blocks(a), out, q6_k::vec_dot),
@@ -290,6 +295,18 @@ fn simd_rows(t: Proven, ty: GgmlType, w: &[u8], a: &[u8], out: &mut [f32]) -> bo
         GgmlType::Q5_0 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
             v2::vec_dot_q5_0_q8_0(w, a)
         }),
+        GgmlType::Q4_1 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
+            v5::vec_dot_q4_1_q8_1_vnni(w, a)
+        }),
+        GgmlType::Q4_1 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
+            v2::vec_dot_q4_1_q8_1(w, a)
+        }),
+        GgmlType::Q5_1 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
+            v5::vec_dot_q5_1_q8_1_vnni(w, a)
+        }),
+        GgmlType::Q5_1 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
+            v2::vec_dot_q5_1_q8_1(w, a)
+        }),
         GgmlType::Q4K if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
             v5k::vec_dot_q4_k_q8_k_vnni(w, a)
         }),
@@ -351,6 +368,8 @@ fn quantize_simd(t: Proven, ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
         // SAFETY: `t` proves AVX2+FMA+F16C; block counts are bounded by `zip`.
         GgmlType::Q8_0 => unsafe { v2::quantize_row_q8_0(src, cast_blocks_mut(dst)) },
         // SAFETY: as above.
+        GgmlType::Q8_1 => unsafe { v2::quantize_row_q8_1(src, cast_blocks_mut(dst)) },
+        // SAFETY: as above.
         GgmlType::Q8K => unsafe { v2::quantize_row_q8_k(src, cast_blocks_mut(dst)) },
         _ => return false,
     }
@@ -371,6 +390,10 @@ fn dequantize_simd(t: Proven, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool
         GgmlType::Q8_0 => unsafe { d2::dequantize_q8_0(cast_blocks(src), dst) },
         // SAFETY: as above.
         GgmlType::Q4_0 => unsafe { d2::dequantize_q4_0(cast_blocks(src), dst) },
+        // SAFETY: as above.
+        GgmlType::Q4_1 => unsafe { d2::dequantize_q4_1(cast_blocks(src), dst) },
+        // SAFETY: as above.
+        GgmlType::Q5_1 => unsafe { d2::dequantize_q5_1(cast_blocks(src), dst) },
         _ => return false,
     }
     true

@@ -9,15 +9,19 @@
 //!
 //! Two layouts: the AVX2 kernels' (`yq`, `tab`, `gt`: one token's block per register),
 //! and at the AVX-512 VNNI tier the token-lane layout of `x86_64::avx512_multi` (`vq`,
-//! `vd`, `vo`) and `x86_64::avx512_multi_k` (`kq`, `kb`, `kd`), where a register's lanes
-//! are the tokens.
+//! `vd`, `vo`, and `vs` for Q4_1/Q5_1) and `x86_64::avx512_multi_k` (`kq`, `kb`, `kd`),
+//! where a register's lanes are the tokens. The 32-element layouts take Q8_0 activations
+//! (Q8_0, Q4_0, Q5_0 weights) and Q8_1 ones (Q4_1, Q5_1): the same quants and scales, and
+//! for Q8_1 its stored `s = d·Σq` as the offset term.
 
 use super::packed::Packing;
 use super::quant::Proven;
 use super::Isa;
+use crate::formats::f16::F16Le;
 use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::q8_k::BlockQ8K;
-use crate::formats::{cast_blocks, vec_dot_type};
+use crate::formats::{cast_blocks, vec_dot_type, Block};
 use crate::GgmlType;
 
 /// Most tokens one kernel call multiplies at once.
@@ -67,6 +71,9 @@ pub struct TokenTables {
     pub(super) vd: Vec<[f32; 16]>,
     /// VNNI layout: per token group and block, `−o·Σ y` per token (`o` the weight offset).
     pub(super) vo: Vec<[i32; 16]>,
+    /// VNNI layout, Q4_1/Q5_1 only: per token group and block, the tokens' Q8_1 `s`
+    /// (`d·Σ y`, which the weights' `m` multiplies); empty for the other formats.
+    pub(super) vs: Vec<[f32; 16]>,
     /// VNNI k-quant layout (`x86_64::avx512_multi_k`): per token group, super-block and
     /// group of four quants, the eight tokens' four quants side by side.
     pub(super) kq: Vec<[u8; 32]>,
@@ -89,6 +96,7 @@ impl TokenTables {
             vq: Vec::new(),
             vd: Vec::new(),
             vo: Vec::new(),
+            vs: Vec::new(),
             kq: Vec::new(),
             kb: Vec::new(),
             kd: Vec::new(),
@@ -159,29 +167,28 @@ impl TokenTables {
             self.vnni = true;
             return;
         }
+        // The weights' zero point (0 for Q4_1/Q5_1, whose offset `m` meets Q8_1's `s`).
         let offset = match (ty, packing) {
             (GgmlType::Q8_0, _) => Some(0),
             (GgmlType::Q4_0, None) => Some(8),
             (GgmlType::Q5_0, _) => Some(16),
+            (GgmlType::Q4_1 | GgmlType::Q5_1, None) => Some(0),
             _ => None,
         };
         let Some(offset) = offset else { return };
         if t.0 < Isa::Avx2 || tokens == 0 {
             return;
         }
+        let q8_1 = vec_dot_type(ty) == GgmlType::Q8_1;
         if t.0 >= Isa::Avx512Vnni && packing.is_none() {
             // Q8_0's offset makes its signed quants unsigned (`w + 128`).
             let o = if ty == GgmlType::Q8_0 { 128 } else { offset };
-            fill_vnni(
-                a,
-                ab,
-                tokens,
-                n / 32,
-                o,
-                &mut self.vq,
-                &mut self.vd,
-                &mut self.vo,
-            );
+            let (vq, vd, vo) = (&mut self.vq, &mut self.vd, &mut self.vo);
+            if q8_1 {
+                fill_vnni::<BlockQ8_1>(a, ab, tokens, n / 32, o, vq, vd, vo, Some(&mut self.vs));
+            } else {
+                fill_vnni::<BlockQ8_0>(a, ab, tokens, n / 32, o, vq, vd, vo, None);
+            }
             self.usable = true;
             self.vnni = true;
             return;
@@ -191,7 +198,11 @@ impl TokenTables {
         }
         self.usable = true;
         let nb = n / 32;
-        fill(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
+        if q8_1 {
+            fill::<BlockQ8_1>(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
+        } else {
+            fill::<BlockQ8_0>(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
+        }
         if packing.is_some() {
             group_scales(a, ab, tokens, n / 128, &mut self.gt);
         }
@@ -241,9 +252,42 @@ fn has_min(t: Proven, y: &[u8]) -> bool {
     y.iter().any(|b| b.qs.contains(&0x80))
 }
 
-/// Quants and scale/offset tables (see [`TokenTables`]) for `tokens` Q8_0 rows of `nb`
-/// blocks, with offset `offset` (the unsigned weight formats' zero point).
-fn fill(
+/// A 32-element activation block: Q8_0, or Q8_1 with its stored `s = d·Σq`.
+trait Act: Block {
+    fn qs(&self) -> &[u8; 32];
+    fn d(&self) -> F16Le;
+    /// Q8_1's `s`; `None` for Q8_0.
+    fn s(&self) -> Option<F16Le>;
+}
+
+impl Act for BlockQ8_0 {
+    fn qs(&self) -> &[u8; 32] {
+        &self.qs
+    }
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    fn s(&self) -> Option<F16Le> {
+        None
+    }
+}
+
+impl Act for BlockQ8_1 {
+    fn qs(&self) -> &[u8; 32] {
+        &self.qs
+    }
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    fn s(&self) -> Option<F16Le> {
+        Some(self.s)
+    }
+}
+
+/// Quants and scale/offset tables (see [`TokenTables`]) for `tokens` Q8_0 or Q8_1 rows of
+/// `nb` blocks, with offset `offset` (the unsigned weight formats' zero point; Q8_1 rows
+/// have none and give `−s` as their offset term, see `x86_64::avx2_multi`).
+fn fill<B: Act>(
     a: &[u8],
     ab: usize,
     tokens: usize,
@@ -252,7 +296,7 @@ fn fill(
     yq: &mut Vec<[u8; 32]>,
     tab: &mut Vec<f32>,
 ) {
-    let ys = || a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
+    let ys = || a.chunks_exact(ab).map(cast_blocks::<B>);
     let groups = tokens.div_ceil(MAX_TOKENS);
     yq.clear();
     yq.resize(tokens * nb, [0; 32]);
@@ -264,11 +308,13 @@ fn fill(
         let (dy, sy) = tg.split_at_mut(nb * MAX_TOKENS * 8);
         for (lane, y) in ys().skip(g * MAX_TOKENS).take(width).enumerate() {
             for (b, blk) in y.iter().enumerate() {
-                qg[b * width + lane] = blk.qs;
-                let d = blk.d.to_f32();
+                qg[b * width + lane] = *blk.qs();
+                let d = blk.d().to_f32();
                 dy[(b * width + lane) * 8..][..8].fill(d);
-                if offset != 0 {
-                    let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
+                if let Some(s) = blk.s() {
+                    sy[b * 8 + lane] = -s.to_f32();
+                } else if offset != 0 {
+                    let s: i32 = blk.qs().iter().map(|&q| q as i8 as i32).sum();
                     sy[b * 8 + lane] = (offset * s) as f32 * d;
                 }
             }
@@ -276,10 +322,11 @@ fn fill(
     }
 }
 
-/// The VNNI layout (see [`TokenTables`] and `x86_64::avx512_multi`) for `tokens` Q8_0
-/// rows of `nb` blocks against weights offset by `offset`.
+/// The VNNI layout (see [`TokenTables`] and `x86_64::avx512_multi`) for `tokens` Q8_0 or
+/// Q8_1 rows of `nb` blocks against weights offset by `offset`; for Q8_1 rows also their
+/// `s` into `vs` (which must then be given).
 #[allow(clippy::too_many_arguments)]
-fn fill_vnni(
+fn fill_vnni<B: Act>(
     a: &[u8],
     ab: usize,
     tokens: usize,
@@ -288,6 +335,7 @@ fn fill_vnni(
     vq: &mut Vec<[u8; 64]>,
     vd: &mut Vec<[f32; 16]>,
     vo: &mut Vec<[i32; 16]>,
+    mut vs: Option<&mut Vec<[f32; 16]>>,
 ) {
     let groups = tokens.div_ceil(MAX_TOKENS);
     vq.clear();
@@ -296,19 +344,26 @@ fn fill_vnni(
     vd.resize(groups * nb, [0.0; 16]);
     vo.clear();
     vo.resize(groups * nb, [0; 16]);
-    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
+    if let Some(vs) = vs.as_deref_mut() {
+        vs.clear();
+        vs.resize(groups * nb, [0.0; 16]);
+    }
+    for (i, y) in a.chunks_exact(ab).map(cast_blocks::<B>).enumerate() {
         let (g, t) = (i / MAX_TOKENS, i % MAX_TOKENS);
         for (b, blk) in y.iter().enumerate() {
             let at = g * nb + b;
-            let s: i32 = blk.qs.iter().map(|&q| q as i8 as i32).sum();
+            let s: i32 = blk.qs().iter().map(|&q| q as i8 as i32).sum();
             // Each token twice: lanes 2t and 2t + 1 (a pair of weight rows).
             for lane in [2 * t, 2 * t + 1] {
                 for j in 0..8 {
                     vq[at * 8 + j][4 * lane..4 * lane + 4]
-                        .copy_from_slice(&blk.qs[4 * j..4 * j + 4]);
+                        .copy_from_slice(&blk.qs()[4 * j..4 * j + 4]);
                 }
-                vd[at][lane] = blk.d.to_f32();
+                vd[at][lane] = blk.d().to_f32();
                 vo[at][lane] = -offset * s;
+                if let (Some(vs), Some(s)) = (vs.as_deref_mut(), blk.s()) {
+                    vs[at][lane] = s.to_f32();
+                }
             }
         }
     }

@@ -8,8 +8,11 @@
 //! - `yq[b·N + t]`: token `t`'s 32 quants of block `b`;
 //! - `dy[(b·N + t)·8 ..][..8]`: token `t`'s Q8_0 scale of block `b` as f32, broadcast to 8
 //!   lanes (a load where a lane broadcast would cost two shuffles);
-//! - `sy[b·8 + t]`: `o · Σ y · dy` of that block, the offset term of the unsigned
-//!   formats (`Σ (q − o)·y = Σ q·y − o·Σ y`), so the inner loop is a plain `maddubs`.
+//! - `sy[b·8 + t]`: the offset term of the unsigned formats, subtracted: `o · Σ y · dy`
+//!   for Q4_0/Q5_0 (`Σ (q − o)·y = Σ q·y − o·Σ y`, times the weights' `d`), and `−s` (the
+//!   Q8_1 activation's stored `dy·Σ y`, negated) for Q4_1/Q5_1, whose `m·s` is added. So
+//!   the inner loop is a plain `maddubs` (exact for all activations: `q` is unsigned and
+//!   small) and the offset costs one FMA per block for all tokens.
 //!
 //! Results equal the per-row kernels up to float summation order (the offset term is
 //! subtracted in float once per row instead of per block in integers). Q8_0 uses the sign
@@ -18,8 +21,11 @@
 use std::arch::x86_64::*;
 
 use super::avx2_quant::{bits32, f16x8, hsum_ps, ld32, nibbles32};
+use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_0::BlockQ8_0;
 
 /// Most activation rows one call takes (one accumulator register each).
@@ -89,38 +95,48 @@ pub unsafe fn rows_q8_0<const N: usize>(
     }
 }
 
-/// The unsigned-quant formats: unpack a block to 32 bytes `q` in `0..2^bits`, with scale.
+/// The unsigned-quant formats: unpack a block to 32 bytes `q` in `0..2^bits`, with scale
+/// `d` and the weight factor of the offset term (`d` again for Q4_0/Q5_0, `m` for
+/// Q4_1/Q5_1; see the module docs).
 trait Unsigned {
-    fn d(&self) -> crate::formats::f16::F16Le;
+    fn d(&self) -> F16Le;
+    fn offset_scale(&self) -> F16Le;
     /// # Safety
     /// AVX2 must be available.
     unsafe fn unpack(&self) -> __m256i;
 }
 
-impl Unsigned for BlockQ4_0 {
-    #[inline]
-    fn d(&self) -> crate::formats::f16::F16Le {
-        self.d
-    }
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn unpack(&self) -> __m256i {
-        nibbles32(&self.qs)
-    }
+macro_rules! unsigned_block {
+    ($t:ty, $off:ident, |$x:ident| $unpack:expr) => {
+        impl Unsigned for $t {
+            #[inline]
+            fn d(&self) -> F16Le {
+                self.d
+            }
+            #[inline]
+            fn offset_scale(&self) -> F16Le {
+                self.$off
+            }
+            #[inline]
+            #[target_feature(enable = "avx2")]
+            unsafe fn unpack(&self) -> __m256i {
+                let $x = self;
+                $unpack
+            }
+        }
+    };
 }
 
-impl Unsigned for BlockQ5_0 {
-    #[inline]
-    fn d(&self) -> crate::formats::f16::F16Le {
-        self.d
-    }
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    unsafe fn unpack(&self) -> __m256i {
-        let hi = _mm256_and_si256(bits32(self.qh), _mm256_set1_epi8(0x10));
-        _mm256_or_si256(nibbles32(&self.qs), hi)
-    }
-}
+unsigned_block!(BlockQ4_0, d, |x| nibbles32(&x.qs));
+unsigned_block!(BlockQ4_1, m, |x| nibbles32(&x.qs));
+unsigned_block!(BlockQ5_0, d, |x| _mm256_or_si256(
+    nibbles32(&x.qs),
+    _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10))
+));
+unsigned_block!(BlockQ5_1, m, |x| _mm256_or_si256(
+    nibbles32(&x.qs),
+    _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10))
+));
 
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -143,7 +159,8 @@ fn rows_unsigned<X: Unsigned, const N: usize>(
             // SAFETY: this function's features include AVX2.
             let q = unsafe { x.unpack() };
             let dw = f16x8(x.d());
-            corr = _mm256_fmadd_ps(dw, ld_ps(s8), corr);
+            // (The compiler reuses `dw` where the offset factor is `d` itself.)
+            corr = _mm256_fmadd_ps(f16x8(x.offset_scale()), ld_ps(s8), corr);
             for t in 0..N {
                 let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, ld32(&yb[t], 0)), ones);
                 let d = _mm256_mul_ps(dw, ld_ps(&db[t * 8..]));
@@ -178,6 +195,40 @@ pub unsafe fn rows_q4_0<const N: usize>(
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn rows_q5_0<const N: usize>(
     w: &[BlockQ5_0],
+    nb: usize,
+    yq: &[[u8; 32]],
+    dy: &[f32],
+    sy: &[f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    rows_unsigned::<_, N>(w, nb, yq, dy, sy, out, ld)
+}
+
+/// Q4_1 weights against `N` Q8_1 activation rows (`−s` in `sy`); as [`rows_q8_0`].
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Panics if a slice is too short.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rows_q4_1<const N: usize>(
+    w: &[BlockQ4_1],
+    nb: usize,
+    yq: &[[u8; 32]],
+    dy: &[f32],
+    sy: &[f32],
+    out: &mut [f32],
+    ld: usize,
+) {
+    rows_unsigned::<_, N>(w, nb, yq, dy, sy, out, ld)
+}
+
+/// Q5_1 weights against `N` Q8_1 activation rows (`−s` in `sy`); as [`rows_q8_0`].
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Panics if a slice is too short.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn rows_q5_1<const N: usize>(
+    w: &[BlockQ5_1],
     nb: usize,
     yq: &[[u8; 32]],
     dy: &[f32],

@@ -13,11 +13,14 @@ use std::arch::x86_64::*;
 
 use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::q8_k::BlockQ8K;
 
 // ---------------------------------------------------------------------------------------
@@ -254,6 +257,117 @@ pub unsafe fn vec_dot_q5_0_q8_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------
+// Q4_1 / Q5_1 · Q8_1: unsigned quants `q` (no offset), so the block sum is a plain
+// `maddubs(q, y)` (exact: |pair| ≤ 2·31·128, `-128` included), scaled by `dx·dy`; the
+// weights' offset `m` meets the activation's stored `s = dy·Σy` in float, `m·s` per block.
+
+/// `[dx·dy, m·s]` of a block pair, twice (lanes 0..4), from the first four bytes of each
+/// block (`d, m` of the weights, `d, s` of Q8_1): one F16C conversion and one multiply.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn dm_products(x: [u8; 4], y: [u8; 4]) -> __m128 {
+    let v = _mm_setr_epi32(
+        i32::from_le_bytes(x),
+        i32::from_le_bytes(x),
+        i32::from_le_bytes(y),
+        i32::from_le_bytes(y),
+    );
+    let f = _mm256_cvtph_ps(v);
+    _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1))
+}
+
+/// The first four bytes of a block (`d` then `m` for Q4_1/Q5_1, `d` then `s` for Q8_1).
+#[inline]
+pub(crate) fn head4(d: F16Le, m: F16Le) -> [u8; 4] {
+    [d.0[0], d.0[1], m.0[0], m.0[1]]
+}
+
+/// `Σ_blocks (dx·dy)·Σ q·y + m·s` over 32-element blocks of unsigned quants against Q8_1
+/// activations; two accumulators for the products as [`sum_q8_0_blocks`], one for the
+/// offset terms (its lane 1), added at the end as ggml's AVX2 kernel does. `dot(q, y)`:
+/// the block's products of unsigned `q` and signed `y` bytes summed into 8 i32 lanes
+/// (`maddubs` + `madd` here, `vpdpbusd` in `super::avx512`).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) fn sum_q8_1_blocks<X>(
+    w: &[X],
+    a: &[BlockQ8_1],
+    dm: impl Fn(&X) -> [u8; 4],
+    unpack: impl Fn(&X) -> __m256i,
+    dot: impl Fn(__m256i, __m256i) -> __m256i,
+) -> f32 {
+    let n = w.len().min(a.len());
+    let (w, a) = (&w[..n], &a[..n]);
+    // (`[dx·dy, m·s, ..]`, the block's products as i32 lanes.)
+    let term = |x: &X, y: &BlockQ8_1| {
+        (
+            dm_products(dm(x), head4(y.d, y.s)),
+            dot(unpack(x), ld32(&y.qs, 0)),
+        )
+    };
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut acc_m = [_mm_setzero_ps(); 2];
+    let (w2, a2) = (w.chunks_exact(2), a.chunks_exact(2));
+    let (wr, ar) = (w2.remainder(), a2.remainder());
+    for (x, y) in w2.zip(a2) {
+        for k in 0..2 {
+            let (ds, p) = term(&x[k], &y[k]);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[k]);
+            acc_m[k] = _mm_add_ps(acc_m[k], ds);
+        }
+    }
+    for (x, y) in wr.iter().zip(ar) {
+        let (ds, p) = term(x, y);
+        acc[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcastss_ps(ds), acc[0]);
+        acc_m[0] = _mm_add_ps(acc_m[0], ds);
+    }
+    let m = _mm_add_ps(acc_m[0], acc_m[1]);
+    hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_movehdup_ps(m))
+}
+
+/// Q4_1 · Q8_1 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q4_1_q8_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_1_blocks(
+        w,
+        a,
+        |x| head4(x.d, x.m),
+        |x| nibbles32(&x.qs),
+        |q, y| dot_u8_i8(q, y),
+    )
+}
+
+/// Q5_1 · Q8_1 over `min(w.len(), a.len())` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_1_q8_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
+    debug_assert_eq!(w.len(), a.len());
+    sum_q8_1_blocks(
+        w,
+        a,
+        |x| head4(x.d, x.m),
+        |x| {
+            let hi = _mm256_and_si256(bits32(x.qh), _mm256_set1_epi8(0x10));
+            _mm256_or_si256(nibbles32(&x.qs), hi)
+        },
+        |q, y| dot_u8_i8(q, y),
+    )
+}
+
+/// Σ q·y of 32 unsigned `q` (below 64) and signed `y` bytes into 8 i32 lanes, exact.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dot_u8_i8(q: __m256i, y: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1))
+}
+
+// ---------------------------------------------------------------------------------------
 // K-quants · Q8_K
 
 /// The 8 six-bit scales (bytes 0..8) and 8 mins (bytes 8..16) of a Q4_K/Q5_K block, as
@@ -473,42 +587,76 @@ fn pack_i8(v: [__m256i; 4]) -> __m256i {
     _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
+/// One block of `quantize_row_q8_0_ref` (and `quantize_row_q8_1_ref`, which quantizes
+/// alike): the f32 scale `d` before f16 rounding and the 32 quants.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn quantize_block_q8(xb: &[f32]) -> (f32, __m256i) {
+    let sign = _mm256_set1_ps(-0.0);
+    let half = _mm256_set1_ps(0.5);
+    let one = _mm256_set1_ps(1.0);
+    let xb = &xb[..32];
+    let amax = amax8(xb);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let vid = _mm256_set1_ps(id);
+    let mut q = [_mm256_setzero_si256(); 4];
+    for (k, c) in xb.chunks_exact(8).enumerate() {
+        // SAFETY: `c` is 8 readable f32s; unaligned load.
+        let t = _mm256_mul_ps(unsafe { _mm256_loadu_ps(c.as_ptr()) }, vid);
+        // roundf: truncate, then step away from zero when the dropped part is ≥ 0.5
+        // (`t − trunc(t)` is exact).
+        let r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(t, r));
+        let step = _mm256_or_ps(_mm256_and_ps(t, sign), one);
+        let up = _mm256_cmp_ps(frac, half, _CMP_GE_OQ);
+        let r = _mm256_add_ps(r, _mm256_and_ps(up, step));
+        // `as i8` saturates (±inf included) and maps NaN to 0.
+        let r = _mm256_min_ps(
+            _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
+            _mm256_set1_ps(127.0),
+        );
+        let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
+        q[k] = _mm256_cvtps_epi32(r);
+    }
+    (d, pack_i8(q))
+}
+
 /// `quantize_row_q8_0_ref` over `min(x.len() / 32, out.len())` blocks.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    let sign = _mm256_set1_ps(-0.0);
-    let half = _mm256_set1_ps(0.5);
-    let one = _mm256_set1_ps(1.0);
     for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let amax = amax8(xb);
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let (d, q) = quantize_block_q8(xb);
         b.d = F16Le::from_f32(d);
-        let vid = _mm256_set1_ps(id);
-        let mut q = [_mm256_setzero_si256(); 4];
-        for (k, c) in xb.chunks_exact(8).enumerate() {
-            // SAFETY: `c` is 8 readable f32s; unaligned load.
-            let t = _mm256_mul_ps(unsafe { _mm256_loadu_ps(c.as_ptr()) }, vid);
-            // roundf: truncate, then step away from zero when the dropped part is ≥ 0.5
-            // (`t − trunc(t)` is exact).
-            let r = _mm256_round_ps(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-            let frac = _mm256_andnot_ps(sign, _mm256_sub_ps(t, r));
-            let step = _mm256_or_ps(_mm256_and_ps(t, sign), one);
-            let up = _mm256_cmp_ps(frac, half, _CMP_GE_OQ);
-            let r = _mm256_add_ps(r, _mm256_and_ps(up, step));
-            // `as i8` saturates (±inf included) and maps NaN to 0.
-            let r = _mm256_min_ps(
-                _mm256_max_ps(r, _mm256_set1_ps(-128.0)),
-                _mm256_set1_ps(127.0),
-            );
-            let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
-            q[k] = _mm256_cvtps_epi32(r);
-        }
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
-        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), pack_i8(q)) };
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+    }
+}
+
+/// `quantize_row_q8_1_ref` over `min(x.len() / 32, out.len())` blocks: as Q8_0, plus
+/// `s = f16(d·Σq)` with the exact integer sum and `d` before f16 rounding.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_row_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
+    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        let (d, q) = quantize_block_q8(xb);
+        b.d = F16Le::from_f32(d);
+        // SAFETY: `qs` is 32 writable bytes; unaligned store.
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+        // Σq exactly: 1·q pair sums in i16, then i32 lanes.
+        let s = _mm256_madd_epi16(
+            _mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+            _mm256_set1_epi16(1),
+        );
+        let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+        b.s = F16Le::from_f32(_mm_cvtsi128_si32(s) as f32 * d);
     }
 }
 

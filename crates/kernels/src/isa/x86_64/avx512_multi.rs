@@ -1,5 +1,6 @@
 //! AVX-512 VNNI kernels for several weight rows against up to 8 activation rows at once
-//! (a batched decode step), for the 32-element formats Q8_0, Q4_0 and Q5_0 · Q8_0.
+//! (a batched decode step), for the 32-element formats Q8_0, Q4_0 and Q5_0 · Q8_0 and
+//! Q4_1, Q5_1 · Q8_1.
 //!
 //! The AVX2 kernels ([`super::avx2_multi`]) multiply one block of one row with one token
 //! per register and then have to sum the register's lanes. Here the lanes are (row,
@@ -14,7 +15,11 @@
 //! - `vd[b]`: the tokens' block scales;
 //! - `vo[b]`: `−o·Σ y` per token, where `o` is the offset that makes the weights unsigned
 //!   (`vpdpbusd` multiplies unsigned by signed bytes): 128 for Q8_0 (`w + 128`), 8 for Q4_0,
-//!   16 for Q5_0 (their stored quants). So every integer sum is exact, `-128` included.
+//!   16 for Q5_0 (their stored quants), 0 for Q4_1 and Q5_1. So every integer sum is
+//!   exact, `-128` included;
+//! - `vs[b]` (Q4_1, Q5_1): the tokens' Q8_1 `s = dy·Σ y`; the weights' offset `m` times it
+//!   is added per block in float, with the scaled block sum: `f += dx·dy·Σ q·y + m·s` (as
+//!   the scalar reference groups it).
 //!
 //! The weights are unpacked to unsigned bytes one block at a time (a few rows' worth in
 //! L1 scratch) and broadcast from there.
@@ -31,13 +36,21 @@ use std::arch::x86_64::*;
 use super::avx2_quant::{bits32, ld32, nibbles32};
 use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_0::BlockQ8_0;
 
 /// A 32-element weight block whose quants become unsigned bytes `q = w + o` (`o` as in
 /// the module docs).
 pub trait VnniBlock {
+    /// Whether the block has an offset `m` (Q4_1, Q5_1: against Q8_1 and its `vs` table).
+    const MIN: bool = false;
     fn d(&self) -> F16Le;
+    /// The offset `m` (zero where [`VnniBlock::MIN`] is false).
+    fn m(&self) -> F16Le {
+        F16Le::ZERO
+    }
     /// # Safety
     /// AVX2 must be available.
     unsafe fn unsigned(&self) -> __m256i;
@@ -80,8 +93,44 @@ impl VnniBlock for BlockQ5_0 {
     }
 }
 
+impl VnniBlock for BlockQ4_1 {
+    const MIN: bool = true;
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    fn m(&self) -> F16Le {
+        self.m
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn unsigned(&self) -> __m256i {
+        nibbles32(&self.qs)
+    }
+}
+
+impl VnniBlock for BlockQ5_1 {
+    const MIN: bool = true;
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    fn m(&self) -> F16Le {
+        self.m
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn unsigned(&self) -> __m256i {
+        let hi = _mm256_and_si256(bits32(self.qh), _mm256_set1_epi8(0x10));
+        _mm256_or_si256(nibbles32(&self.qs), hi)
+    }
+}
+
 /// Every row of `w` (`nb` blocks each) against one token group of `width` (1..=8) tokens
-/// laid out as the module docs say: `out[t·ld + r]` gets row `r` · token `t`.
+/// laid out as the module docs say: `out[t·ld + r]` gets row `r` · token `t`. `vs` is
+/// read only for formats with an offset ([`VnniBlock::MIN`]; may be empty otherwise).
 /// Prefetches `pf` bytes ahead of each block read (none for `pf == 0`).
 ///
 /// # Safety
@@ -95,6 +144,7 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
     vq: &[[u8; 64]],
     vd: &[[f32; 16]],
     vo: &[[i32; 16]],
+    vs: &[[f32; 16]],
     width: usize,
     out: &mut [f32],
     ld: usize,
@@ -102,10 +152,12 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
 ) {
     assert!((1..=8).contains(&width), "token group of {width}");
     let (vq, vd, vo) = (&vq[..nb * 8], &vd[..nb], &vo[..nb]);
+    let vs = if X::MIN { &vs[..nb] } else { vs };
     let rows = w.len() / nb;
     let mut sc = Scratch {
         q: [[0; 64]; P],
         d: [0; P],
+        m: [0; P],
     };
     let row = |r: usize| &w[r * nb..(r + 1) * nb];
     let mut r = 0;
@@ -116,7 +168,7 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
             let rs: [[&[X]; 2]; P] = std::array::from_fn(|p| [row(r + 2 * p), row(r + 2 * p + 1)]);
             for (o, v) in res
                 .iter_mut()
-                .zip(rows_r::<X, P>(rs, vq, vd, vo, &mut sc, pf))
+                .zip(rows_r::<X, P>(rs, vq, vd, vo, vs, &mut sc, pf))
             {
                 st_f32(o, v);
             }
@@ -126,7 +178,7 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
                 let (a, b) = (r + 2 * p, (r + 2 * p + 1).min(rows - 1));
                 st_f32(
                     o,
-                    rows_r::<X, 1>([[row(a), row(b)]], vq, vd, vo, &mut sc, pf)[0],
+                    rows_r::<X, 1>([[row(a), row(b)]], vq, vd, vo, vs, &mut sc, pf)[0],
                 );
             }
         }
@@ -147,12 +199,14 @@ const P: usize = 2;
 /// One block of up to [`P`] row pairs unpacked: the two rows' unsigned quants
 /// interleaved four bytes at a time as `unpack{lo,hi}_epi32` leave them (so group `j` of
 /// both rows is the 8 bytes at [`PAIR_AT`]`[j]`), and their two scales as f32 bits (see
-/// [`f16_pair`]). Written and read back within one block: a whole chunk of blocks
+/// [`f16_pair`]), and for Q4_1/Q5_1 their two offsets `m` likewise. Written and read back
+/// within one block: a whole chunk of blocks
 /// unpacked ahead measured slower on weights streamed from memory (the loads of the next
 /// chunk could not overlap this one's products).
 struct Scratch {
     q: [[u8; 64]; P],
     d: [i64; P],
+    m: [i64; P],
 }
 
 /// Byte offset of byte group `j`'s row pair in a scratch block.
@@ -167,6 +221,7 @@ fn rows_r<X: VnniBlock, const N: usize>(
     vq: &[[u8; 64]],
     vd: &[[f32; 16]],
     vo: &[[i32; 16]],
+    vs: &[[f32; 16]],
     sc: &mut Scratch,
     pf: usize,
 ) -> [__m512; N] {
@@ -187,9 +242,19 @@ fn rows_r<X: VnniBlock, const N: usize>(
                 _mm256_storeu_si256(at.cast(), _mm256_unpacklo_epi32(a, b));
                 _mm256_storeu_si256(at.add(32).cast(), _mm256_unpackhi_epi32(a, b));
             }
-            sc.d[i] = f16_pair(xa.d(), xb.d());
+            if X::MIN {
+                (sc.d[i], sc.m[i]) = f16_pairs(xa.d(), xb.d(), xa.m(), xb.m());
+            } else {
+                sc.d[i] = f16_pair(xa.d(), xb.d());
+            }
         }
-        let mut acc = [ld_i32(&vo[b]); N];
+        // (Q4_1/Q5_1 have no zero point: their `vo` is all zeros.)
+        let init = if X::MIN {
+            _mm512_setzero_si512()
+        } else {
+            ld_i32(&vo[b])
+        };
+        let mut acc = [init; N];
         for (j, y) in vq[b * 8..b * 8 + 8].iter().enumerate() {
             let y = ld64(y);
             for i in 0..N {
@@ -202,10 +267,29 @@ fn rows_r<X: VnniBlock, const N: usize>(
         for i in 0..N {
             let pair = _mm512_castsi512_ps(_mm512_set1_epi64(sc.d[i]));
             let s = _mm512_mul_ps(d, pair);
-            f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i]), s, f[i]);
+            if X::MIN {
+                // dx·dy·Σ q·y + m·s, then added: the scalar reference's grouping.
+                let m = _mm512_castsi512_ps(_mm512_set1_epi64(sc.m[i]));
+                let ms = _mm512_mul_ps(ld_f32(&vs[b]), m);
+                f[i] = _mm512_add_ps(f[i], _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i]), s, ms));
+            } else {
+                f[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i]), s, f[i]);
+            }
         }
     }
     f
+}
+
+/// [`f16_pair`] of `(a, b)` and of `(c, d)`, with one conversion.
+#[inline]
+#[target_feature(enable = "f16c")]
+fn f16_pairs(a: F16Le, b: F16Le, c: F16Le, d: F16Le) -> (i64, i64) {
+    let h = |x: F16Le| u16::from_le_bytes(x.0) as i64;
+    let v = _mm_cvtph_ps(_mm_cvtsi64_si128(
+        h(a) | h(b) << 16 | h(c) << 32 | h(d) << 48,
+    ));
+    let v = _mm_castps_si128(v);
+    (_mm_cvtsi128_si64(v), _mm_extract_epi64(v, 1))
 }
 
 /// Two f16 scales as the bits of two f32 (`a` low): written with one store, so the
