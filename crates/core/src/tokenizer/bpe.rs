@@ -201,10 +201,16 @@ pub(crate) fn tokenize_word(
         last.next = NONE;
     }
 
-    s.heap.clear();
+    // Initial pairs heapified at once (O(n)), reusing the heap's allocation.
+    let mut initial = std::mem::take(&mut s.heap).into_vec();
+    initial.clear();
     for i in 1..s.symbols.len() as u32 {
-        push_pair(merges, &s.symbols, &mut s.heap, i - 1, i);
+        let (a, b) = (s.symbols[i as usize - 1].id, s.symbols[i as usize].id);
+        if let Some(&(rank, _)) = merges.pairs.get(&key(a, b)) {
+            initial.push(Reverse((rank, i - 1, i, a, b)));
+        }
     }
+    s.heap = BinaryHeap::from(initial);
     while let Some(Reverse((_, left, right, lid, rid))) = s.heap.pop() {
         let (l, r) = (s.symbols[left as usize], s.symbols[right as usize]);
         if l.len == 0 || r.len == 0 || l.id != lid || r.id != rid {

@@ -95,6 +95,11 @@ const EOT_TEXTS: &[&str] = &[
     "<end_of_utterance>",
 ];
 
+/// Texts at least this long (bytes) cache the tokens of their words during `encode`.
+const WORD_CACHE_MIN_TEXT: usize = 4096;
+/// Longest word (bytes) kept in that cache; long runs are rare and would bloat it.
+const WORD_CACHE_MAX_LEN: usize = 64;
+
 /// Special-token ids read from metadata.
 #[derive(Clone, Copy, Debug, Default)]
 struct SpecialIds {
@@ -519,6 +524,11 @@ impl Tokenizer {
         let mut bpe_scratch = bpe::Scratch::default();
         let mut words = Vec::new();
         let mut escaped = String::new();
+        // Long texts repeat their words; remember short words' tokens for this call.
+        // (Merging is a pure function of the word, so this changes nothing but speed.)
+        let use_cache = text.len() >= WORD_CACHE_MIN_TEXT;
+        let mut cache: std::collections::HashMap<String, (u32, u32)> = Default::default();
+        let mut cached_ids: Vec<u32> = Vec::new();
         let mut plain = |frag: &str, out: &mut Vec<u32>| {
             let frag = if model.escape_whitespace {
                 escaped.clear();
@@ -530,11 +540,31 @@ impl Tokenizer {
             words.clear();
             model.pre.split(frag, &mut pre_scratch, &mut words);
             for w in &words {
+                let word = &frag[w.clone()];
+                if use_cache && word.len() <= WORD_CACHE_MAX_LEN {
+                    if let Some(&(a, b)) = cache.get(word) {
+                        out.extend_from_slice(&cached_ids[a as usize..b as usize]);
+                        continue;
+                    }
+                    let n0 = out.len();
+                    bpe::tokenize_word(
+                        &self.vocab,
+                        &model.merges,
+                        model.opts,
+                        word,
+                        &mut bpe_scratch,
+                        out,
+                    );
+                    let a = cached_ids.len() as u32;
+                    cached_ids.extend_from_slice(&out[n0..]);
+                    cache.insert(word.to_owned(), (a, cached_ids.len() as u32));
+                    continue;
+                }
                 bpe::tokenize_word(
                     &self.vocab,
                     &model.merges,
                     model.opts,
-                    &frag[w.clone()],
+                    word,
                     &mut bpe_scratch,
                     out,
                 );

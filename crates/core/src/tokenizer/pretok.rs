@@ -463,6 +463,8 @@ enum Step {
     Llama3 { max_digits: usize, marks: bool },
     /// Runs of newlines and runs of anything else.
     Newlines,
+    /// `\p{N}`: every number codepoint is a word of its own.
+    EachNumber,
     /// A regex on the collapsed (`true`) or whitespace-normalized text.
     Regex { re: Box<Regex>, collapsed: bool },
 }
@@ -597,6 +599,7 @@ impl PreTokenizer {
                     marks: true,
                 },
                 NEWLINES => Step::Newlines,
+                r"\p{N}" => Step::EachNumber,
                 _ => {
                     let collapsed = uses_categories(pattern);
                     let translated = translate(pattern, collapsed)?;
@@ -650,6 +653,7 @@ impl PreTokenizer {
                         scan_llama3(&frag, *max_digits, *marks, &mut s.next)
                     }
                     Step::Newlines => scan_newlines(&frag, &mut s.next),
+                    Step::EachNumber => scan_each_number(&frag, &mut s.next),
                     Step::Regex { re, collapsed } => {
                         split_regex(&frag, re, *collapsed, &mut s.buf, &mut s.map, &mut s.next)
                     }
@@ -891,6 +895,19 @@ fn scan_newlines(f: &Fragment, out: &mut Vec<usize>) {
         }
         out.push(pos);
     }
+}
+
+/// `\p{N}` (same split as the collapsed regex): each number codepoint alone, the
+/// runs between them as they are.
+fn scan_each_number(f: &Fragment, out: &mut Vec<usize>) {
+    let mut prev = f.lo;
+    for pos in f.lo..f.hi {
+        if f.flags[pos].is_number() {
+            push_end(out, &mut prev, pos);
+            push_end(out, &mut prev, pos + 1);
+        }
+    }
+    push_end(out, &mut prev, f.hi);
 }
 
 /// Runs `re` over one fragment (llama.cpp's `unicode_regex_split_stl`): matches and

@@ -218,3 +218,21 @@ fn long_runs_are_not_quadratic() {
     assert_eq!(ids.len(), 1 << 16);
     assert!(t0.elapsed().as_secs_f64() < 5.0, "{:?}", t0.elapsed());
 }
+
+#[test]
+fn word_cache_of_long_texts_changes_nothing() {
+    // Long texts (past the cache threshold) cache word tokens; the result must equal
+    // the uncached encoding. " hello world." repeats with word boundaries aligned.
+    let t = tiny(
+        Some("gpt-2"),
+        &["Ġh", "Ġhe", "ll", "Ġhell", "Ġhello", "Ġw", "or"],
+        &["Ġ h", "Ġh e", "l l", "Ġhe ll", "Ġhell o", "Ġ w", "o r"],
+        &[],
+    );
+    let unit = " hello world.";
+    let short = t.encode(unit, false, false);
+    assert_eq!(short.len(), 1 + 4 + 1); // Ġhello, Ġw or l d, .
+    let n = 1000;
+    let long = t.encode(&unit.repeat(n), false, false);
+    assert_eq!(long, short.repeat(n));
+}
