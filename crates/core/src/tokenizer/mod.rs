@@ -1,8 +1,8 @@
 //! The tokenizer, built from a GGUF's `tokenizer.ggml.*` metadata, reproducing
-//! llama.cpp's tokenization exactly.
+//! llama.cpp's tokenization exactly. Two kinds sit behind one [`Tokenizer`] API:
 //!
-//! Supported: `tokenizer.ggml.model = "llama"`, SentencePiece BPE with per-token scores
-//! (Llama 1/2, Mistral, Gemma …), as llama.cpp's `llm_tokenizer_spm` does it:
+//! **SentencePiece BPE** (`tokenizer.ggml.model = "llama"`: Llama 1/2, Mistral,
+//! Gemma 3 …), as llama.cpp's `llm_tokenizer_spm` does it:
 //!
 //! 1. The text is partitioned by special tokens, longest first ([`special`]):
 //!    user-defined tokens (type 4: `"\n"`, runs of spaces or tabs, `<html>` …) always,
@@ -13,26 +13,55 @@
 //!    false — and the fragment is first or follows a special token), and is merged by
 //!    score ([`spm`]), with byte fallback to `<0xXX>` tokens.
 //!
+//! **Byte-level BPE** (`tokenizer.ggml.model = "gpt2"`: GPT-2, Llama 3, Qwen, SmolLM,
+//! StarCoder, DeepSeek …; also `"gemma4"`, BPE over raw UTF-8), as llama.cpp's
+//! `llm_tokenizer_bpe` does it:
+//!
+//! 1. The same special-token partition.
+//! 2. Each plain fragment is split into words by the pre-tokenizer regexes that
+//!    `tokenizer.ggml.pre` selects ([`pretok`]; llama.cpp's table, including its
+//!    hand-coded scanners and its way of matching Unicode categories).
+//! 3. Each word is spelled with GPT-2's byte ↔ character table ([`bytes_unicode`]) and
+//!    merged lowest `tokenizer.ggml.merges` rank first ([`bpe`]). Some pre-types
+//!    (`llama-bpe`, `tekken` …) take a word that is itself a token whole
+//!    (`ignore_merges`). No space prefix is ever added; BOS is not added by default
+//!    except for the pre-types llama.cpp names (`llama-bpe`, `tekken`, `chameleon`),
+//!    and `tokenizer.ggml.add_bos_token` overrides both (SmolLM2 sets it false).
+//!
+//! Decoding is llama.cpp's `token_to_piece` without special rendering, for both kinds:
+//! normal tokens become their bytes (`▁` → space for SPM, the inverse byte table for
+//! byte-level BPE), user-defined tokens their text verbatim, control tokens nothing.
+//! llama.cpp's `clean_spaces` only affects its whole-sequence `detokenize` (it drops
+//! spaces before punctuation, which does not round-trip), so wren does not apply it.
+//!
 //! We deliberately do not use the Hugging Face `tokenizers` crate: SPM-BPE GGUFs carry
-//! scores but no merges, and a merges list synthesized from the scores spells some
-//! pieces differently from llama.cpp and is slower to load. Implementing llama.cpp's
-//! algorithm directly is a few hundred lines and matches it token for token.
+//! scores but no merges, a merges list synthesized from the scores spells some pieces
+//! differently from llama.cpp, and for byte-level BPE llama.cpp's pre-tokenizer
+//! differs from the Hugging Face one in corner cases (Unicode categories, `\s`).
+//! Implementing llama.cpp's algorithms directly matches it token for token.
 
+mod bpe;
+mod bytes_unicode;
 mod error;
+mod pretok;
 mod special;
 mod spm;
 mod stream;
+mod unicode;
+mod unicode_data;
 mod vocab;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bpe;
 
 pub use error::TokenizerError;
 pub use stream::StreamDecoder;
 pub use vocab::TokenType;
 
 use special::SpecialTokens;
-use vocab::Vocab;
+use vocab::{PieceStyle, Vocab};
 use wren_gguf::GgufFile;
 
 /// Token texts that mark end of generation (llama.cpp's list in `llama_vocab::load`,
@@ -66,6 +95,11 @@ const EOT_TEXTS: &[&str] = &[
     "<end_of_utterance>",
 ];
 
+/// Texts at least this long (bytes) cache the tokens of their words during `encode`.
+const WORD_CACHE_MIN_TEXT: usize = 4096;
+/// Longest word (bytes) kept in that cache; long runs are rare and would bloat it.
+const WORD_CACHE_MAX_LEN: usize = 64;
+
 /// Special-token ids read from metadata.
 #[derive(Clone, Copy, Debug, Default)]
 struct SpecialIds {
@@ -80,8 +114,26 @@ struct SpecialIds {
     fim_sep: Option<u32>,
 }
 
+/// The merge state of a BPE tokenizer.
+struct BpeModel {
+    merges: bpe::Merges,
+    pre: pretok::PreTokenizer,
+    opts: bpe::Options,
+    /// Spaces become `▁` before pre-tokenizing (SPM-style BPE, Gemma 4).
+    escape_whitespace: bool,
+    /// `tokenizer.ggml.pre` as read (empty when missing).
+    pre_name: String,
+}
+
+/// Which algorithm turns plain text into tokens.
+enum Kind {
+    Spm,
+    Bpe(Box<BpeModel>),
+}
+
 /// A tokenizer: vocabulary, special tokens and flags.
 pub struct Tokenizer {
+    kind: Kind,
     vocab: Vocab,
     special: SpecialTokens,
     ids: SpecialIds,
@@ -93,7 +145,12 @@ pub struct Tokenizer {
 
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.kind {
+            Kind::Spm => "spm".to_owned(),
+            Kind::Bpe(b) => format!("bpe (pre {:?}, {} merges)", b.pre_name, b.merges.len()),
+        };
         f.debug_struct("Tokenizer")
+            .field("kind", &kind)
             .field("vocab_size", &self.vocab.len())
             .field("special_tokens", &self.special.len())
             .field("bos", &self.ids.bos)
@@ -129,15 +186,20 @@ fn opt_bool(f: &GgufFile, key: &str, default: bool) -> Result<bool, TokenizerErr
 }
 
 impl Tokenizer {
-    /// Builds the tokenizer from `tokenizer.ggml.*` metadata: `model` (must be
-    /// `"llama"`), `tokens`, `scores` and `token_type` (optional; default 0 and normal),
-    /// `bos/eos/eot/eom/unknown/padding_token_id`, `add_bos_token` (default true),
-    /// `add_eos_token` (default false) and `add_space_prefix` (default true).
+    /// Builds the tokenizer from `tokenizer.ggml.*` metadata: `model` (`"llama"` for
+    /// SentencePiece BPE, `"gpt2"` or `"gemma4"` for BPE with `merges` and `pre`),
+    /// `tokens`, `scores` and `token_type` (optional; default 0 and normal),
+    /// `bos/eos/eot/eom/unknown/padding_token_id`, `add_bos_token`, `add_eos_token`
+    /// (default false) and, for SPM, `add_space_prefix` (default true). `add_bos_token`
+    /// defaults to true for SPM and, for BPE, to what the pre-type implies (llama.cpp's
+    /// `load()`: true for `llama-bpe`, `tekken`, `chameleon`, `gemma4`; else false).
     pub fn from_gguf(f: &GgufFile) -> Result<Tokenizer, TokenizerError> {
         let model = f.get_str("tokenizer.ggml.model")?;
-        if model != "llama" {
-            return Err(TokenizerError::UnsupportedModel(model.to_owned()));
-        }
+        let bpe_model = match model {
+            "llama" => false,
+            "gpt2" | "gemma4" => true,
+            _ => return Err(TokenizerError::UnsupportedModel(model.to_owned())),
+        };
         let tokens = f.get_str_array("tokenizer.ggml.tokens")?;
         let n = tokens.len();
         if n == 0 {
@@ -169,6 +231,9 @@ impl Tokenizer {
         } else {
             vec![TokenType::Normal; n]
         };
+        if bpe_model {
+            return Tokenizer::from_gguf_bpe(f, model, &tokens, scores, types);
+        }
         let ids = SpecialIds {
             bos: opt_id(f, "tokenizer.ggml.bos_token_id", n)?,
             eos: opt_id(f, "tokenizer.ggml.eos_token_id", n)?,
@@ -183,14 +248,92 @@ impl Tokenizer {
         let add_bos = opt_bool(f, "tokenizer.ggml.add_bos_token", true)?;
         let add_eos = opt_bool(f, "tokenizer.ggml.add_eos_token", false)?;
         let add_space_prefix = opt_bool(f, "tokenizer.ggml.add_space_prefix", true)?;
-        let vocab = Vocab::new(&tokens, scores, types)?;
+        let vocab = Vocab::new(&tokens, scores, types, PieceStyle::Spm)?;
         Ok(Tokenizer::build(
+            Kind::Spm,
             vocab,
             ids,
             add_bos,
             add_eos,
             add_space_prefix,
         ))
+    }
+
+    /// The BPE half of [`from_gguf`](Self::from_gguf), with llama.cpp's BPE defaults.
+    fn from_gguf_bpe(
+        f: &GgufFile,
+        model: &str,
+        tokens: &[&str],
+        scores: Vec<f32>,
+        types: Vec<TokenType>,
+    ) -> Result<Tokenizer, TokenizerError> {
+        let n = tokens.len();
+        let pre_name = if model == "gemma4" {
+            "gemma4".to_owned() // llama.cpp forces it for this model
+        } else if f.get("tokenizer.ggml.pre").is_some() {
+            f.get_str("tokenizer.ggml.pre")?.to_owned()
+        } else {
+            String::new()
+        };
+        let cfg = pretok::PreConfig::from_name(Some(&pre_name))?;
+        if f.get("tokenizer.ggml.merges").is_none() {
+            return Err(TokenizerError::MissingMerges);
+        }
+        let merges = f.get_str_array("tokenizer.ggml.merges")?;
+        let style = if cfg.byte_encode {
+            PieceStyle::ByteLevel
+        } else {
+            PieceStyle::Spm
+        };
+        let vocab = Vocab::new(tokens, scores, types, style)?;
+        let merges = bpe::Merges::new(&vocab, &merges);
+        let pre = pretok::PreTokenizer::new(cfg.pre)?;
+
+        // llama.cpp's defaults for "gpt2" vocabs: BOS = EOS = 11 (when in range); none
+        // for "gemma4"; ChatGLM's pre-types drop BOS. Metadata overrides all of them.
+        let default_11 = (model == "gpt2" && 11 < n).then_some(11);
+        let or_default =
+            |key: &'static str, d: Option<u32>| -> Result<Option<u32>, TokenizerError> {
+                Ok(opt_id(f, key, n)?.or(if f.get(key).is_some() { None } else { d }))
+            };
+        let bos_default = if cfg.no_bos { None } else { default_11 };
+        let ids = SpecialIds {
+            bos: or_default("tokenizer.ggml.bos_token_id", bos_default)?,
+            eos: or_default("tokenizer.ggml.eos_token_id", default_11)?,
+            eot: opt_id(f, "tokenizer.ggml.eot_token_id", n)?,
+            eom: opt_id(f, "tokenizer.ggml.eom_token_id", n)?,
+            unk: opt_id(f, "tokenizer.ggml.unknown_token_id", n)?,
+            pad: opt_id(f, "tokenizer.ggml.padding_token_id", n)?,
+            fim_pad: opt_id(f, "tokenizer.ggml.fim_pad_token_id", n)?,
+            fim_rep: opt_id(f, "tokenizer.ggml.fim_rep_token_id", n)?,
+            fim_sep: opt_id(f, "tokenizer.ggml.fim_sep_token_id", n)?,
+        };
+        let mut add_bos = opt_bool(
+            f,
+            "tokenizer.ggml.add_bos_token",
+            cfg.add_bos.unwrap_or(false),
+        )?;
+        if cfg.pre == pretok::PreType::Gemma4 {
+            add_bos = true; // llama.cpp overrides it for Gemma 4
+        }
+        let add_eos = opt_bool(f, "tokenizer.ggml.add_eos_token", false)?;
+        let opts = bpe::Options {
+            spelling: if cfg.byte_encode {
+                bpe::Spelling::ByteLevel
+            } else {
+                bpe::Spelling::Utf8
+            },
+            ignore_merges: cfg.ignore_merges,
+            newline_words: cfg.pre == pretok::PreType::Gemma4,
+        };
+        let kind = Kind::Bpe(Box::new(BpeModel {
+            merges,
+            pre,
+            opts,
+            escape_whitespace: cfg.escape_whitespace,
+            pre_name,
+        }));
+        Ok(Tokenizer::build(kind, vocab, ids, add_bos, add_eos, false))
     }
 
     /// Builds a tokenizer from its parts (`types` as in `tokenizer.ggml.token_type`).
@@ -225,11 +368,79 @@ impl Tokenizer {
             .into_iter()
             .map(|t| TokenType::from_gguf(t.into()))
             .collect();
-        let vocab = Vocab::new(&tokens, scores, types)?;
-        Ok(Tokenizer::build(vocab, ids, add_bos, false, false))
+        let vocab = Vocab::new(&tokens, scores, types, PieceStyle::Spm)?;
+        Ok(Tokenizer::build(
+            Kind::Spm,
+            vocab,
+            ids,
+            add_bos,
+            false,
+            false,
+        ))
+    }
+
+    /// Builds a byte-level BPE tokenizer (`tokenizer.ggml.model = "gpt2"`) from its
+    /// parts: token texts (GPT-2 byte spelling), types as in `tokenizer.ggml.token_type`,
+    /// merges `"left right"` in rank order and `tokenizer.ggml.pre` (`None`: default).
+    /// BOS is added by default only where the pre-type says so.
+    pub fn from_bpe_parts(
+        tokens: Vec<String>,
+        types: Vec<i32>,
+        merges: Vec<String>,
+        pre: Option<&str>,
+        bos: Option<u32>,
+        eos: Option<u32>,
+    ) -> Result<Tokenizer, TokenizerError> {
+        let n = tokens.len();
+        if n == 0 {
+            return Err(TokenizerError::EmptyVocab);
+        }
+        if types.len() != n {
+            return Err(TokenizerError::LengthMismatch {
+                what: "types",
+                expected: n,
+                found: types.len(),
+            });
+        }
+        let cfg = pretok::PreConfig::from_name(pre)?;
+        let types = types
+            .into_iter()
+            .map(|t| TokenType::from_gguf(t.into()))
+            .collect();
+        let style = if cfg.byte_encode {
+            PieceStyle::ByteLevel
+        } else {
+            PieceStyle::Spm
+        };
+        let vocab = Vocab::new(&tokens, vec![0.0; n], types, style)?;
+        let merges = bpe::Merges::new(&vocab, &merges);
+        let ids = SpecialIds {
+            bos: check_id("bos", bos.map(u64::from), n)?,
+            eos: check_id("eos", eos.map(u64::from), n)?,
+            ..SpecialIds::default()
+        };
+        let opts = bpe::Options {
+            spelling: if cfg.byte_encode {
+                bpe::Spelling::ByteLevel
+            } else {
+                bpe::Spelling::Utf8
+            },
+            ignore_merges: cfg.ignore_merges,
+            newline_words: cfg.pre == pretok::PreType::Gemma4,
+        };
+        let kind = Kind::Bpe(Box::new(BpeModel {
+            merges,
+            pre: pretok::PreTokenizer::new(cfg.pre)?,
+            opts,
+            escape_whitespace: cfg.escape_whitespace,
+            pre_name: pre.unwrap_or("").to_owned(),
+        }));
+        let add_bos = cfg.add_bos.unwrap_or(false);
+        Ok(Tokenizer::build(kind, vocab, ids, add_bos, false, false))
     }
 
     fn build(
+        kind: Kind,
         mut vocab: Vocab,
         mut ids: SpecialIds,
         add_bos: bool,
@@ -256,6 +467,7 @@ impl Tokenizer {
         eog.dedup();
         let special = SpecialTokens::new(&vocab);
         Tokenizer {
+            kind,
             vocab,
             special,
             ids,
@@ -283,6 +495,10 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
+        if let Kind::Bpe(model) = &self.kind {
+            self.encode_bpe(model, text, parse_special, out);
+            return;
+        }
         let mut scratch = spm::Scratch::default();
         let mut prev_special = true; // the space prefix goes on the first fragment too
         let mut pos = 0;
@@ -300,6 +516,70 @@ impl Tokenizer {
         }
         if pos < text.len() {
             plain(&text[pos..], prev_special, out);
+        }
+    }
+
+    fn encode_bpe(&self, model: &BpeModel, text: &str, parse_special: bool, out: &mut Vec<u32>) {
+        let mut pre_scratch = pretok::Scratch::default();
+        let mut bpe_scratch = bpe::Scratch::default();
+        let mut words = Vec::new();
+        let mut escaped = String::new();
+        // Long texts repeat their words; remember short words' tokens for this call.
+        // (Merging is a pure function of the word, so this changes nothing but speed.)
+        let use_cache = text.len() >= WORD_CACHE_MIN_TEXT;
+        let mut cache: std::collections::HashMap<String, (u32, u32)> = Default::default();
+        let mut cached_ids: Vec<u32> = Vec::new();
+        let mut plain = |frag: &str, out: &mut Vec<u32>| {
+            let frag = if model.escape_whitespace {
+                escaped.clear();
+                escaped.push_str(&frag.replace(' ', "\u{2581}"));
+                escaped.as_str()
+            } else {
+                frag
+            };
+            words.clear();
+            model.pre.split(frag, &mut pre_scratch, &mut words);
+            for w in &words {
+                let word = &frag[w.clone()];
+                if use_cache && word.len() <= WORD_CACHE_MAX_LEN {
+                    if let Some(&(a, b)) = cache.get(word) {
+                        out.extend_from_slice(&cached_ids[a as usize..b as usize]);
+                        continue;
+                    }
+                    let n0 = out.len();
+                    bpe::tokenize_word(
+                        &self.vocab,
+                        &model.merges,
+                        model.opts,
+                        word,
+                        &mut bpe_scratch,
+                        out,
+                    );
+                    let a = cached_ids.len() as u32;
+                    cached_ids.extend_from_slice(&out[n0..]);
+                    cache.insert(word.to_owned(), (a, cached_ids.len() as u32));
+                    continue;
+                }
+                bpe::tokenize_word(
+                    &self.vocab,
+                    &model.merges,
+                    model.opts,
+                    word,
+                    &mut bpe_scratch,
+                    out,
+                );
+            }
+        };
+        let mut pos = 0;
+        for m in self.special.partition(&self.vocab, text, parse_special) {
+            if m.start > pos {
+                plain(&text[pos..m.start], out);
+            }
+            out.push(m.id);
+            pos = m.start + m.len;
+        }
+        if pos < text.len() {
+            plain(&text[pos..], out);
         }
     }
 
@@ -383,7 +663,22 @@ impl Tokenizer {
         self.add_eos
     }
 
-    /// Whether plain fragments at the start or after a special token get a `▁` prefix.
+    /// Whether this is a BPE tokenizer with merges (`gpt2`, `gemma4`) rather than
+    /// SentencePiece BPE.
+    pub fn is_bpe(&self) -> bool {
+        matches!(self.kind, Kind::Bpe(_))
+    }
+
+    /// `tokenizer.ggml.pre` of a BPE tokenizer (empty when the file has none).
+    pub fn pre_tokenizer(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Bpe(b) => Some(&b.pre_name),
+            Kind::Spm => None,
+        }
+    }
+
+    /// Whether plain fragments at the start or after a special token get a `▁` prefix
+    /// (SPM only; BPE never adds one).
     pub fn add_space_prefix(&self) -> bool {
         self.add_space_prefix
     }

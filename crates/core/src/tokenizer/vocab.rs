@@ -44,6 +44,16 @@ impl TokenType {
 
 const EMPTY_SLOT: u32 = u32::MAX;
 
+/// How a normal token's text spells its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PieceStyle {
+    /// SentencePiece: the text is UTF-8 with `▁` standing for a space.
+    Spm,
+    /// Byte-level BPE: every character stands for one byte (GPT-2's table,
+    /// [`super::bytes_unicode`]).
+    ByteLevel,
+}
+
 /// The vocabulary.
 pub(crate) struct Vocab {
     texts: String,
@@ -93,6 +103,7 @@ impl Vocab {
         texts: &[S],
         scores: Vec<f32>,
         types: Vec<TokenType>,
+        style: PieceStyle,
     ) -> Result<Vocab, TokenizerError> {
         let n = texts.len();
         if n == 0 {
@@ -155,7 +166,7 @@ impl Vocab {
             }
         }
 
-        v.build_pieces()?;
+        v.build_pieces(style)?;
 
         // Byte fallback: `<0xXX>`, else the byte itself as a one-character token.
         for b in 0..=255u8 {
@@ -173,7 +184,7 @@ impl Vocab {
 
     /// Pieces (what each token contributes to decoded text, llama.cpp's
     /// `token_to_piece(special = false)`).
-    fn build_pieces(&mut self) -> Result<(), TokenizerError> {
+    fn build_pieces(&mut self, style: PieceStyle) -> Result<(), TokenizerError> {
         let n = self.len();
         let mut pieces = Vec::with_capacity(self.texts.len() + self.texts.len() / 8);
         let mut off = Vec::with_capacity(n + 1);
@@ -181,6 +192,9 @@ impl Vocab {
         for id in 0..n as u32 {
             let text = self.text(id);
             match self.types[id as usize] {
+                TokenType::Normal if style == PieceStyle::ByteLevel => {
+                    super::bytes_unicode::decode_into(text, &mut pieces);
+                }
                 TokenType::Normal => {
                     for (k, part) in text.split('\u{2581}').enumerate() {
                         if k > 0 {
