@@ -8,6 +8,10 @@
 # 0c1e57098, the peer in shared/reference/PEERS.md), built here from source with native
 # flags into a virtualenv that later runs reuse. The first build takes 10+ minutes.
 #
+# Usage: scripts/bench_vs_llama.sh [MODEL]
+#   MODEL is a GGUF path or a wren catalogue name (gemma3-270m, smollm2-135m-instruct),
+#   fetched on first use; default $WREN_MODEL, else the default model.
+#
 # Environment (all optional):
 #   WREN_MODEL        model file        (default ~/.cache/wren/gemma-3-270m-q4_k_m.gguf)
 #   THREADS           thread counts     (default "1 2")
@@ -24,7 +28,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${WREN_BENCH_VENV:-$HOME/.cache/wren/bench-venv}"
-MODEL="${WREN_MODEL:-$HOME/.cache/wren/gemma-3-270m-q4_k_m.gguf}"
+MODEL="${1:-${WREN_MODEL:-$HOME/.cache/wren/gemma-3-270m-q4_k_m.gguf}}"
 THREADS="${THREADS:-1 2}"
 REPS="${REPS:-5}"
 DEPTH="${DEPTH:-}"
@@ -73,15 +77,19 @@ else
 fi
 
 # --- model and wren --------------------------------------------------------------------
+if [ ! -x "$WREN_BIN" ]; then
+    say "building wren (cargo build --release --bin wren)"
+    (cd "$ROOT" && cargo build --release --bin wren)
+fi
+if [ ! -f "$MODEL" ] && [ -n "${1:-}" ]; then
+    say "$MODEL is not a file: fetching it by name with wren"
+    MODEL="$("$WREN_BIN" fetch "$MODEL")"
+fi
 if [ ! -f "$MODEL" ]; then
     say "model $MODEL not found: fetching the default model with wren"
     WREN_FETCH=1
 else
     WREN_FETCH=0
-fi
-if [ ! -x "$WREN_BIN" ]; then
-    say "building wren (cargo build --release --bin wren)"
-    (cd "$ROOT" && cargo build --release --bin wren)
 fi
 # Memory-bandwidth probe for the share-of-ceiling table (measured in the same run).
 (cd "$ROOT" && cargo build --release --quiet -p wren-kernels --example membw)

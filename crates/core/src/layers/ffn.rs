@@ -20,14 +20,21 @@ pub enum Activation {
     Silu,
 }
 
-impl Activation {
-    #[inline]
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::GeluTanh => ops::gelu_tanh(x),
-            Activation::Silu => x / (1.0 + (-x).exp()),
-        }
-    }
+/// `x·σ(x)`.
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// `g = act(g) · u`, row by row in parallel.
+fn gate(ga: &mut [f32], up: &[f32], n_ff: usize, act: impl Fn(f32) -> f32 + Sync) {
+    ga.par_chunks_mut(n_ff)
+        .zip(up.par_chunks(n_ff))
+        .for_each(|(gr, ur)| {
+            for (g, u) in gr.iter_mut().zip(ur) {
+                *g = act(*g) * u;
+            }
+        });
 }
 
 /// One layer's gated FFN (`blk.{i}.ffn_{gate,up,down}`).
@@ -79,15 +86,12 @@ impl GatedFfn {
             compute,
             &mut ws.lin,
         );
-        // The activation is a visible share of a prompt batch: spread it over the pool.
-        let act = self.act;
-        ga.par_chunks_mut(n_ff)
-            .zip(up.par_chunks(n_ff))
-            .for_each(|(gr, ur)| {
-                for (g, u) in gr.iter_mut().zip(ur) {
-                    *g = act.apply(*g) * u;
-                }
-            });
+        // The activation is a visible share of a prompt batch: spread it over the pool,
+        // with the activation chosen once, outside the loop.
+        match self.act {
+            Activation::GeluTanh => gate(ga, up, n_ff, ops::gelu_tanh),
+            Activation::Silu => gate(ga, up, n_ff, silu),
+        }
         let proj = sized(&mut ws.proj, rows * self.down.rows);
         matmul(&self.down, ga, rows, proj, compute, &mut ws.lin);
     }
