@@ -331,19 +331,28 @@ fn panel_products(
         }
     }
     let xr = |t: usize| &x[t * k..(t + 1) * k];
-    let mut t0 = 0;
-    while t0 < tokens {
-        // The last group overlaps the previous one rather than running past the batch.
-        let t = t0.min(tokens - T);
-        let c = ops::gemm_panel_16x6(
-            panel,
-            [xr(t), xr(t + 1), xr(t + 2), xr(t + 3), xr(t + 4), xr(t + 5)],
-            k,
-        );
-        for (j, row) in c.iter().enumerate() {
+    let mut store = |t: usize, rows: &[[f32; R]]| {
+        for (j, row) in rows.iter().enumerate() {
             let at = (t + j) * o.stride + o.col;
             o.out[at..at + nr].copy_from_slice(&row[..nr]);
         }
+    };
+    // 12 tokens per call (one AVX-512 kernel), then 6; the last group overlaps the
+    // previous one rather than running past the batch. Every output is the same sum in
+    // the same order whichever call computes it.
+    const W: usize = ops::PANEL_TOKENS_WIDE;
+    let mut t0 = 0;
+    if tokens >= W {
+        while t0 < tokens {
+            let t = t0.min(tokens - W);
+            store(t, &ops::gemm_panel_16x12(panel, std::array::from_fn(|j| xr(t + j)), k));
+            t0 += W;
+        }
+        return;
+    }
+    while t0 < tokens {
+        let t = t0.min(tokens - T);
+        store(t, &ops::gemm_panel_16x6(panel, std::array::from_fn(|j| xr(t + j)), k));
         t0 += T;
     }
 }

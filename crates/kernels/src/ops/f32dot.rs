@@ -46,6 +46,13 @@ pub mod scalar {
         out
     }
 
+    /// Scalar twin of [`super::gemm_panel_16x12`]: two 6-token panels.
+    pub fn gemm_panel_16x12(panel: &[f32], x: [&[f32]; 12], k: usize) -> [[f32; 16]; 12] {
+        let a = gemm_panel_16x6(panel, [x[0], x[1], x[2], x[3], x[4], x[5]], k);
+        let b = gemm_panel_16x6(panel, [x[6], x[7], x[8], x[9], x[10], x[11]], k);
+        std::array::from_fn(|t| if t < 6 { a[t] } else { b[t - 6] })
+    }
+
     pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         for (yi, xi) in y.iter_mut().zip(x) {
             *yi += a * xi;
@@ -99,6 +106,28 @@ pub fn gemm_panel_16x6(panel: &[f32], x: [&[f32]; 6], k: usize) -> [[f32; 16]; 6
     scalar::gemm_panel_16x6(panel, x, k)
 }
 
+/// Activation rows per [`gemm_panel_16x12`] call.
+pub const PANEL_TOKENS_WIDE: usize = 12;
+
+/// [`gemm_panel_16x6`] for 12 activation rows: one AVX-512 kernel where the CPU has it
+/// (bit-identical to two AVX2 calls: the same FMA per step, in the same order), two
+/// 6-row calls elsewhere. Panics if `panel` is shorter than `16·k` or a row shorter than `k`.
+pub fn gemm_panel_16x12(panel: &[f32], x: [&[f32]; 12], k: usize) -> [[f32; 16]; 12] {
+    assert!(
+        panel.len() >= 16 * k && x.iter().all(|r| r.len() >= k),
+        "gemm_panel_16x12: short input"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx512 {
+        // SAFETY: `isa()` reports an AVX-512 tier only when the CPU has AVX-512F; lengths
+        // checked above.
+        return unsafe { crate::isa::x86_64::avx512_gemm::gemm_panel_16x12(panel, x, k) };
+    }
+    let a = gemm_panel_16x6(panel, [x[0], x[1], x[2], x[3], x[4], x[5]], k);
+    let b = gemm_panel_16x6(panel, [x[6], x[7], x[8], x[9], x[10], x[11]], k);
+    std::array::from_fn(|t| if t < 6 { a[t] } else { b[t - 6] })
+}
+
 /// `y += a·x`. Panics if the lengths differ.
 pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "axpy: length mismatch");
@@ -145,6 +174,21 @@ mod tests {
             for t in 0..6 {
                 for r in 0..16 {
                     assert!((got[t][r] - want[t][r]).abs() < tol as f32, "panel n={n}");
+                }
+            }
+            let xs: Vec<Vec<f32>> = (0..12).map(|_| rand_vec(&mut s, n)).collect();
+            let xr: [&[f32]; 12] = std::array::from_fn(|t| &xs[t][..]);
+            let got = gemm_panel_16x12(&p, xr, n);
+            let want = scalar::gemm_panel_16x12(&p, xr, n);
+            let halves = [
+                gemm_panel_16x6(&p, std::array::from_fn(|t| xr[t]), n),
+                gemm_panel_16x6(&p, std::array::from_fn(|t| xr[t + 6]), n),
+            ];
+            for t in 0..12 {
+                // Bit-identical to the 6-token kernel of the same tier (same FMA order).
+                assert_eq!(got[t], halves[t / 6][t % 6], "panel12 vs 2×panel6 n={n}");
+                for r in 0..16 {
+                    assert!((got[t][r] - want[t][r]).abs() < tol as f32, "panel12 n={n}");
                 }
             }
             let mut y1 = rand_vec(&mut s, n);

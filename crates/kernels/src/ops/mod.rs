@@ -11,7 +11,10 @@ pub use elementwise::{
     gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
 };
 pub use exp::{exp, exp_sub_sum};
-pub use f32dot::{axpy, dot, dot_4x2, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS};
+pub use f32dot::{
+    axpy, dot, dot_4x2, gemm_panel_16x12, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS,
+    PANEL_TOKENS_WIDE,
+};
 
 /// Helpers shared by the kernel tests of this module.
 #[cfg(test)]
