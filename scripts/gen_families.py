@@ -147,12 +147,48 @@ def fam_minicpm():
     return cfg, LlamaForCausalLM, MINICPM
 
 
+# MiniCPM4's sparse_config, shrunk to the test's 88 positions (the real one: blocks of 64,
+# top 64, one sink block, a 2048-token window, dense below 8192 tokens).
+SPARSE_CONFIG = dict(
+    kernel_size=32,
+    kernel_stride=16,
+    init_blocks=1,
+    block_size=8,
+    window_size=16,
+    topk=2,
+    use_nope=False,
+    dense_len=32,
+)
+
+
+def fam_minicpm4():
+    """MiniCPM4: MiniCPM's μP plus LongRoPE (short factors up to the original context) and
+    InfLLM-v2 (`sparse_config`, kept in the family's config.json for `wren sparsify`)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    half = 64 // 2
+    cfg = LlamaConfig(
+        **common(
+            rope_theta=10000.0,
+            tie_word_embeddings=True,
+            rope_scaling={
+                "rope_type": "longrope",
+                "short_factor": [1.0 + 0.1 * i for i in range(half)],
+                "long_factor": [2.0 + 0.2 * i for i in range(half)],
+                "original_max_position_embeddings": 512,
+            },
+        )
+    )
+    return cfg, LlamaForCausalLM, dict(MINICPM, sparse_config=SPARSE_CONFIG)
+
+
 FAMILIES = {
     "qwen2": fam_qwen2,
     "qwen3": fam_qwen3,
     "phi3": fam_phi3,
     "llama3": fam_llama3,
     "minicpm": fam_minicpm,
+    "minicpm4": fam_minicpm4,
 }
 
 
@@ -333,6 +369,8 @@ def build(name, seed):
             c = json.loads((ckpt / "config.json").read_text())
             c.update(mu, architectures=["MiniCPMForCausalLM"], model_type="minicpm")
             (ckpt / "config.json").write_text(json.dumps(c, indent=2))
+            if "sparse_config" in mu:
+                shutil.copy(ckpt / "config.json", out / "config.json")
         f16 = out / f"{name}.F16.gguf"
         convert(ckpt, f16)
     logits.astype("<f4").tofile(out / "torch.f32")

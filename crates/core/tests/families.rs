@@ -198,3 +198,79 @@ fn llama3_rope_scaling() {
 fn minicpm() {
     check("minicpm");
 }
+
+#[test]
+fn minicpm4_longrope() {
+    check("minicpm4");
+}
+
+/// MiniCPM4 with its `sparse_config` added the way `wren sparsify --from-config` adds it:
+/// the model declares InfLLM-v2 attention and a session runs it by default. Below
+/// `dense_len` the attention is dense, so those positions still equal PyTorch; past it
+/// the logits move away from the dense ones (blocks are being skipped), and turning sparse
+/// attention off gives PyTorch's logits everywhere.
+#[test]
+fn minicpm4_sparse_by_default() {
+    use wren_core::attention::sparse::{sparse_metadata, SparseSettings};
+    use wren_gguf::GgufWriter;
+
+    let r = refs("minicpm4");
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(dir("minicpm4").join("config.json")).unwrap())
+            .unwrap();
+    let sc = &cfg["sparse_config"];
+    let dense_len = sc["dense_len"].as_u64().unwrap() as usize;
+    let src = GgufFile::open(&dir("minicpm4").join("minicpm4.F16.gguf")).unwrap();
+    let mut w = GgufWriter::from_file(&src);
+    for (k, v) in sparse_metadata("minicpm", sc).unwrap() {
+        w.set_metadata(k, v);
+    }
+    let f = Arc::new(GgufFile::from_bytes(w.to_bytes()).unwrap());
+    let model: Arc<dyn Model> = Arc::from(wren_core::models::load(f).unwrap());
+    let declared = *model.declared_sparse().expect("declares sparse attention");
+    assert_eq!(
+        (declared.block, declared.topk, declared.dense_len),
+        (8, 2, 32)
+    );
+
+    let torch: Vec<&[f32]> = r.torch.chunks_exact(r.vocab).collect();
+    let mean_diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs() as f64)
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let run = |sparse: SparseSettings| {
+        let opts = SessionOptions {
+            kv_type: KvType::F32,
+            sparse,
+            ..SessionOptions::new(128, Compute::Exact)
+        };
+        let mut s = session(&model, &opts);
+        all_logits(&mut s, &r.tokens, 24)
+    };
+    let sparse = run(SparseSettings::default());
+    let dense = run(SparseSettings {
+        enabled: Some(false),
+        ..Default::default()
+    });
+    let mut moved = 0;
+    for (i, t) in torch.iter().enumerate() {
+        let (ds, dd) = (mean_diff(&sparse[i], t), mean_diff(&dense[i], t));
+        assert!(dd <= 1e-3, "dense position {i}: mean |Δ| {dd}");
+        if i < dense_len {
+            assert!(ds <= 1e-3, "position {i} < dense_len: mean |Δ| {ds}");
+        } else if ds > 1e-2 {
+            moved += 1;
+        }
+    }
+    eprintln!(
+        "minicpm4 sparse: {moved}/{} positions past dense_len differ from dense",
+        r.tokens.len() - dense_len
+    );
+    assert!(
+        moved * 2 > r.tokens.len() - dense_len,
+        "sparse attention did not engage: {moved} positions moved"
+    );
+}

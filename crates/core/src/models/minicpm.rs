@@ -15,7 +15,11 @@
 //! MiniCPM4 was trained with InfLLM-v2 block-sparse attention. llama.cpp's converter
 //! writes none of its `sparse_config`; `wren sparsify --from-config config.json` adds it as
 //! `minicpm.attention.sparse.*`, and a file that carries it runs sparse by default.
-//! LongRoPE factors (`rope_factors_{long,short}`) are refused rather than ignored.
+//! MiniCPM4's LongRoPE (`rope.scaling.type = longrope`): frequencies divided by the
+//! `rope_factors_short` factors, which HF and llama.cpp use up to the original context;
+//! where the long factors differ, the context is capped there. HF's LongRoPE attention
+//! factor is 1 for MiniCPM4 (`max_position_embeddings` = the original length), and the
+//! converter writes none, so none is applied.
 
 use std::sync::Arc;
 
@@ -26,15 +30,22 @@ use crate::layers::decoder::{Decoder, DecoderLayer};
 use crate::layers::{
     Activation, AttentionWeights, Embedding, GatedFfn, HParams, OutputHead, Rope, RopeKind,
 };
-use crate::tensor::QMatrix;
+use crate::tensor::{load_vector, QMatrix};
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
-    let hp = HParams::from_gguf(&file, "minicpm", 1e-5)?;
-    if file.tensor("rope_factors_long.weight").is_some() {
-        return Err(Error::Model(
-            "minicpm: LongRoPE factors (rope_factors_long/short) are not supported yet".into(),
-        ));
-    }
+    let mut hp = HParams::from_gguf_longrope(&file, "minicpm", 1e-5)?;
+    let factors = if hp.longrope {
+        let half = hp.n_rot / 2;
+        let short = load_vector(&file, "rope_factors_short.weight", half)?;
+        let long = load_vector(&file, "rope_factors_long.weight", half)?;
+        let orig = file.get("minicpm.rope.scaling.original_context_length");
+        if let (true, Some(o)) = (long != short, orig.and_then(|v| v.as_u64())) {
+            hp.n_ctx_train = hp.n_ctx_train.min(o as usize);
+        }
+        Some(short)
+    } else {
+        None
+    };
     // llama.cpp's defaults when a key is missing (MiniCPM-2B's values).
     let emb_scale = hp.opt_f32(&file, "embedding_scale")?.unwrap_or(12.0);
     let res_scale = hp
@@ -67,7 +78,7 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
         hp.rope_base.unwrap_or(10_000.0),
         hp.n_rot,
         hp.rope_linear_scale,
-        None,
+        factors.as_deref(),
     );
     let embed = Embedding {
         table: tok_embd,
