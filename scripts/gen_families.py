@@ -204,7 +204,7 @@ def init_weights(model, seed, tied):
             elif "embed_tokens" in name:
                 v = (0.4 if tied else 1.0) * torch.randn(p.shape, generator=g)
             elif "lm_head" in name:
-                v = 4.0 / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
+                v = 8.0 / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
             else:
                 gain = 1.5 if any(s in name for s in ("q_proj", "k_proj", "qkv")) else 1.0
                 v = gain / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
