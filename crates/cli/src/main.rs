@@ -38,6 +38,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Serve the model over an OpenAI-compatible HTTP API.
     Serve(commands::serve::Args),
+    /// Add a checkpoint's block-sparse attention config (MiniCPM4's `sparse_config`) to a
+    /// converted GGUF file, so the model runs with it by default.
+    Sparsify(commands::sparsify::Args),
     /// Download the default model into the cache (other commands do this on first use).
     Fetch(commands::fetch_cmd::Args),
 }
@@ -54,6 +57,7 @@ fn main() {
         Command::Fetch(a) => commands::fetch_cmd::main(a),
         Command::Serve(a) => commands::serve::main(a),
         Command::Bench(a) => commands::bench::main(a),
+        Command::Sparsify(a) => commands::sparsify::main(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

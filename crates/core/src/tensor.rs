@@ -24,6 +24,8 @@ pub struct QMatrix {
     pub rows: usize,
     pub cols: usize,
     row_bytes: usize,
+    /// First row of the stored tensor this matrix views (see [`QMatrix::row_range`]).
+    row0: usize,
     index: usize,
     file: Arc<GgufFile>,
     packed: Option<(Packing, Arc<Vec<u8>>)>,
@@ -94,6 +96,7 @@ impl QMatrix {
             rows: r,
             cols: c,
             row_bytes,
+            row0: 0,
             index,
             file: file.clone(),
             packed,
@@ -102,10 +105,29 @@ impl QMatrix {
 
     /// All rows' bytes: the file's, or the repacked copy (see [`QMatrix::packing`]).
     pub fn data(&self) -> &[u8] {
-        match &self.packed {
-            Some((_, b)) => b,
+        let all = match &self.packed {
+            Some((_, b)) => &b[..],
             None => self.file.tensor_data(&self.file.tensors()[self.index]),
+        };
+        &all[self.row0 * self.row_bytes..(self.row0 + self.rows) * self.row_bytes]
+    }
+
+    /// Rows `rows` of this matrix as a matrix of their own, sharing the bytes: the parts
+    /// of a fused tensor (Phi-3's `attn_qkv` holds Q, K and V; its `ffn_up` gate and up).
+    /// Rows are independent in every format and packing, so a view needs no copy.
+    pub fn row_range(&self, rows: std::ops::Range<usize>, name: &str) -> Result<QMatrix> {
+        if rows.start > rows.end || rows.end > self.rows {
+            return Err(Error::Tensor {
+                name: self.name.clone(),
+                msg: format!("rows {rows:?} of a {}-row matrix", self.rows),
+            });
         }
+        Ok(QMatrix {
+            name: name.into(),
+            rows: rows.len(),
+            row0: self.row0 + rows.start,
+            ..self.clone()
+        })
     }
 
     /// The load-time packing of [`QMatrix::data`], if the rows were repacked.

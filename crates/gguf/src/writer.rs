@@ -43,6 +43,25 @@ impl GgufWriter {
         }
     }
 
+    /// A writer holding a copy of `file`: its version, metadata (alignment included) and
+    /// tensors, in order. Used to add metadata to a converted model (`wren sparsify`).
+    pub fn from_file(file: &crate::GgufFile) -> Self {
+        GgufWriter {
+            version: file.version(),
+            metadata: file.metadata().to_vec(),
+            tensors: file
+                .tensors()
+                .iter()
+                .map(|t| PendingTensor {
+                    name: t.name.clone(),
+                    dims: t.dims.clone(),
+                    ty_id: t.ty.id(),
+                    data: file.tensor_data(t).to_vec(),
+                })
+                .collect(),
+        }
+    }
+
     /// Header version to write (2 and 3 have the same layout).
     pub fn set_version(&mut self, version: u32) -> &mut Self {
         self.version = version;

@@ -6,4 +6,5 @@ pub mod logits;
 pub mod perplexity;
 pub mod run;
 pub mod serve;
+pub mod sparsify;
 pub mod tokenize;

@@ -106,6 +106,44 @@ impl SparseParams {
     }
 }
 
+/// The `<arch>.attention.sparse.*` metadata for a checkpoint's `sparse_config` (MiniCPM4's
+/// `config.json` block: `block_size`, `topk`, `init_blocks`, `window_size`, `dense_len`;
+/// `kernel_size`, `kernel_stride` and `use_nope` tune InfLLM-v2's training-time kernels and
+/// are not used here). `topk` is required; the values are checked as a model load would.
+pub fn sparse_metadata(
+    arch: &str,
+    sparse_config: &serde_json::Value,
+) -> Result<Vec<(String, wren_gguf::Value)>> {
+    let obj = sparse_config
+        .as_object()
+        .ok_or_else(|| Error::Invalid("sparse_config must be a JSON object".into()))?;
+    if !obj.contains_key("topk") {
+        return Err(Error::Invalid("sparse_config has no topk".into()));
+    }
+    let mut out = Vec::new();
+    let mut p = SparseParams::default();
+    for (k, field) in [
+        ("block_size", &mut p.block),
+        ("topk", &mut p.topk),
+        ("init_blocks", &mut p.sink),
+        ("window_size", &mut p.window),
+        ("dense_len", &mut p.dense_len),
+    ] {
+        let Some(v) = obj.get(k) else { continue };
+        let x = v
+            .as_i64()
+            .filter(|x| *x >= -1 && *x <= i32::MAX as i64)
+            .ok_or_else(|| Error::Invalid(format!("sparse_config.{k} = {v} is not an integer")))?;
+        *field = x.max(0) as usize;
+        out.push((
+            format!("{arch}.{META_PREFIX}.{k}"),
+            wren_gguf::Value::I32(x as i32),
+        ));
+    }
+    p.validate()?;
+    Ok(out)
+}
+
 /// What a session asks for: on/off (`None`: as the model declares) and parameter
 /// overrides.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -65,6 +65,26 @@ impl AttentionWeights {
         })
     }
 
+    /// Layer `il`'s tensors with Q, K and V fused in one `attn_qkv` tensor (Phi-3), its
+    /// rows `[Q; K; V]`, viewed as three matrices (the bytes are shared, not copied).
+    pub fn load_fused(file: &Arc<GgufFile>, il: usize, hp: &HParams) -> Result<Self> {
+        let n = |s: &str| format!("blk.{il}.{s}");
+        let (e, hd) = (hp.n_embd, hp.head_dim);
+        let (qdim, kvdim) = (hp.n_head * hd, hp.n_head_kv * hd);
+        let qkv = QMatrix::load(file, &n("attn_qkv.weight"), Some(e), Some(qdim + 2 * kvdim))?;
+        Ok(AttentionWeights {
+            wq: qkv.row_range(0..qdim, &n("attn_qkv.weight[q]"))?,
+            wk: qkv.row_range(qdim..qdim + kvdim, &n("attn_qkv.weight[k]"))?,
+            wv: qkv.row_range(qdim + kvdim..qdim + 2 * kvdim, &n("attn_qkv.weight[v]"))?,
+            wo: QMatrix::load(file, &n("attn_output.weight"), Some(qdim), Some(e))?,
+            bq: None,
+            bk: None,
+            bv: None,
+            q_norm: None,
+            k_norm: None,
+        })
+    }
+
     /// The matrices, for the bytes-per-token count.
     pub fn matrices(&self) -> [&QMatrix; 4] {
         [&self.wq, &self.wk, &self.wv, &self.wo]

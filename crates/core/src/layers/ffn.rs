@@ -69,6 +69,25 @@ impl GatedFfn {
         })
     }
 
+    /// Layer `il`'s FFN with gate and up fused in one `ffn_up` tensor of `2·n_ff` rows,
+    /// gate first (Phi-3: `gate, up = gate_up_proj(x).chunk(2)`), viewed as two matrices.
+    pub fn load_fused(
+        file: &Arc<GgufFile>,
+        il: usize,
+        n_embd: usize,
+        n_ff: usize,
+        act: Activation,
+    ) -> Result<GatedFfn> {
+        let name = |s: &str| format!("blk.{il}.{s}.weight");
+        let fused = QMatrix::load(file, &name("ffn_up"), Some(n_embd), Some(2 * n_ff))?;
+        Ok(GatedFfn {
+            gate: fused.row_range(0..n_ff, &format!("{}[gate]", name("ffn_up")))?,
+            up: fused.row_range(n_ff..2 * n_ff, &format!("{}[up]", name("ffn_up")))?,
+            down: QMatrix::load(file, &name("ffn_down"), Some(n_ff), Some(n_embd))?,
+            act,
+        })
+    }
+
     pub fn matrices(&self) -> [&QMatrix; 3] {
         [&self.gate, &self.up, &self.down]
     }

@@ -31,12 +31,24 @@ pub struct HParams {
     pub n_rot: usize,
     /// Linear RoPE scaling factor (`rope.scaling.type = linear`); 1 for none.
     pub rope_linear_scale: f32,
+    /// `rope.scaling.type = longrope` (only accepted by [`HParams::from_gguf_longrope`]).
+    pub longrope: bool,
 }
 
 impl HParams {
     /// Reads `<arch>.*` for `arch` (the file's `general.architecture`), with `eps_default`
     /// when the file has no epsilon.
     pub fn from_gguf(f: &GgufFile, arch: &str, eps_default: f32) -> Result<HParams> {
+        Self::read(f, arch, eps_default, false)
+    }
+
+    /// [`from_gguf`](Self::from_gguf), also accepting LongRoPE scaling, for a family that
+    /// loads its per-frequency factors (`rope_factors_{short,long}`) itself.
+    pub fn from_gguf_longrope(f: &GgufFile, arch: &str, eps_default: f32) -> Result<HParams> {
+        Self::read(f, arch, eps_default, true)
+    }
+
+    fn read(f: &GgufFile, arch: &str, eps_default: f32, longrope_ok: bool) -> Result<HParams> {
         let key = |k: &str| format!("{arch}.{k}");
         let u = |k: &str| -> Result<usize> { Ok(f.get_usize(&key(k))?) };
         let opt_u = |k: &str| -> Result<Option<usize>> { f.get(&key(k)).map(|_| u(k)).transpose() };
@@ -102,8 +114,11 @@ impl HParams {
                 "rope.dimension_count {n_rot} must be even and at most the head size {head_dim}"
             )));
         }
-        let rope_linear_scale = match f.get(&key("rope.scaling.type")).and_then(|v| v.as_str()) {
+        let scaling = f.get(&key("rope.scaling.type")).and_then(|v| v.as_str());
+        let longrope = longrope_ok && scaling == Some("longrope");
+        let rope_linear_scale = match scaling {
             None | Some("none") => 1.0,
+            Some("longrope") if longrope_ok => 1.0,
             Some("linear") => opt_f32("rope.scaling.factor")?.unwrap_or(1.0),
             Some(other) => {
                 return Err(bad(format!(
@@ -128,6 +143,7 @@ impl HParams {
             rope_base: opt_f32("rope.freq_base")?,
             n_rot,
             rope_linear_scale,
+            longrope,
         })
     }
 

@@ -17,6 +17,7 @@
 pub mod attention;
 pub mod batch;
 pub mod cache;
+pub mod decoder;
 pub mod embed;
 pub mod ffn;
 pub mod head;

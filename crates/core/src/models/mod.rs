@@ -13,6 +13,10 @@ use crate::linear::{Compute, LinearScratch};
 
 pub mod gemma3;
 pub mod llama;
+pub mod minicpm;
+pub mod phi3;
+pub mod qwen2;
+pub mod qwen3;
 
 use crate::tensor::QMatrix;
 
@@ -112,7 +116,7 @@ pub struct SeqBatch<'a> {
 }
 
 /// The architectures [`load`] knows (`general.architecture` values).
-pub const SUPPORTED_ARCHS: &[&str] = &["gemma3", "llama"];
+pub const SUPPORTED_ARCHS: &[&str] = &["gemma3", "llama", "minicpm", "phi3", "qwen2", "qwen3"];
 
 /// Bytes of weights read per token: every matrix once.
 pub(crate) fn weight_bytes<'a>(mats: impl Iterator<Item = &'a QMatrix>) -> usize {
@@ -125,6 +129,10 @@ pub fn load(file: Arc<GgufFile>) -> Result<Box<dyn Model>> {
     match arch.as_str() {
         "gemma3" => Ok(Box::new(gemma3::Gemma3::load(file)?)),
         "llama" => Ok(Box::new(llama::Llama::load(file)?)),
+        "minicpm" => Ok(Box::new(minicpm::load(file)?)),
+        "phi3" => Ok(Box::new(phi3::load(file)?)),
+        "qwen2" => Ok(Box::new(qwen2::load(file)?)),
+        "qwen3" => Ok(Box::new(qwen3::load(file)?)),
         _ => Err(Error::UnsupportedArch(arch)),
     }
 }

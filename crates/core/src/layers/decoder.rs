@@ -1,0 +1,170 @@
+//! The pre-norm decoder most families share, wired once:
+//!
+//! ```text
+//! h = embed(tok) (· embedding scale)
+//! for each layer:
+//!     h = h + r · attention(attn_norm(h))      (RoPE, GQA, optional biases / Q-K norms)
+//!     h = h + r · ffn(ffn_norm(h))             (gated: silu(gate) ⊙ up, then down)
+//! logits = output_norm(h) · Woutᵀ (· logit scale)
+//! ```
+//!
+//! `r` is 1 except for MiniCPM's depth-scaled residuals. A family file (`models/<arch>.rs`)
+//! reads its hyperparameters, loads each layer's blocks the way its tensors are laid out
+//! (separate or fused, with or without biases and norms), picks the RoPE pairing and the
+//! scales, and hands the parts to [`Decoder::new`]; the result is the [`Model`].
+
+use std::sync::Arc;
+
+use wren_gguf::GgufFile;
+
+use super::norm::rms_norm_rows;
+use super::{
+    cache, residual, Attention, AttentionWeights, BatchPlan, Embedding, GatedFfn, HParams,
+    OutputHead, Rope,
+};
+use crate::attention::sparse::SparseParams;
+use crate::attention::AttnShape;
+use crate::error::Result;
+use crate::kv::{CacheOptions, KvCache};
+use crate::linear::Compute;
+use crate::models::{sized, weight_bytes, Model, ModelInfo, SeqBatch, Workspace};
+use crate::tensor::load_vector;
+
+/// One pre-norm layer.
+pub struct DecoderLayer {
+    pub attn_norm: Vec<f32>,
+    pub attn: Attention,
+    pub ffn_norm: Vec<f32>,
+    pub ffn: GatedFfn,
+}
+
+impl DecoderLayer {
+    /// Layer `il`'s norms (`attn_norm`, `ffn_norm`) around the given blocks; attention
+    /// over all heads with the usual `1/√head_dim` query scale and no window.
+    pub fn load(
+        file: &Arc<GgufFile>,
+        il: usize,
+        hp: &HParams,
+        w: AttentionWeights,
+        ffn: GatedFfn,
+    ) -> Result<DecoderLayer> {
+        let v = |s: &str| load_vector(file, &format!("blk.{il}.{s}.weight"), hp.n_embd);
+        Ok(DecoderLayer {
+            attn_norm: v("attn_norm")?,
+            attn: Attention {
+                w,
+                shape: AttnShape {
+                    n_head: hp.n_head,
+                    n_head_kv: hp.n_head_kv,
+                    head_dim: hp.head_dim,
+                    window: None,
+                },
+                scale: 1.0 / (hp.head_dim as f32).sqrt(),
+                eps: hp.eps,
+            },
+            ffn_norm: v("ffn_norm")?,
+            ffn,
+        })
+    }
+}
+
+/// A pre-norm decoder model.
+pub struct Decoder {
+    hp: HParams,
+    info: ModelInfo,
+    embed: Embedding,
+    head: OutputHead,
+    layers: Vec<DecoderLayer>,
+    rope: Rope,
+    /// Residual branches are multiplied by this before they are added (MiniCPM).
+    residual_scale: Option<f32>,
+    /// Block-sparse attention the file declares (`<arch>.attention.sparse.*`).
+    sparse: Option<SparseParams>,
+}
+
+impl Decoder {
+    /// Assembles the model; the block-sparse attention parameters the file declares, if
+    /// any, become its default.
+    pub fn new(
+        file: &GgufFile,
+        hp: HParams,
+        embed: Embedding,
+        head: OutputHead,
+        layers: Vec<DecoderLayer>,
+        rope: Rope,
+        residual_scale: Option<f32>,
+    ) -> Result<Decoder> {
+        let info = ModelInfo {
+            arch: hp.arch.clone(),
+            name: file.get_str("general.name").unwrap_or(&hp.arch).to_string(),
+            vocab_size: embed.vocab(),
+            n_ctx_train: hp.n_ctx_train,
+            n_embd: hp.n_embd,
+            n_layer: hp.n_layer,
+            weight_bytes: weight_bytes(
+                std::iter::once(&head.output).chain(
+                    layers
+                        .iter()
+                        .flat_map(|l| l.attn.w.matrices().into_iter().chain(l.ffn.matrices())),
+                ),
+            ),
+        };
+        Ok(Decoder {
+            sparse: SparseParams::from_gguf(file, &hp.arch)?,
+            hp,
+            info,
+            embed,
+            head,
+            layers,
+            rope,
+            residual_scale,
+        })
+    }
+
+    fn join(&self, x: &mut [f32], y: &[f32]) {
+        match self.residual_scale {
+            Some(s) => residual::add_scaled(x, y, s),
+            None => residual::add(x, y),
+        }
+    }
+}
+
+impl Model for Decoder {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn new_cache(&self, opts: &CacheOptions) -> Result<KvCache> {
+        let windows = self.layers.iter().map(|_| None);
+        cache::new_cache(opts, windows, self.hp.n_head_kv, self.hp.head_dim)
+    }
+
+    fn declared_sparse(&self) -> Option<&SparseParams> {
+        self.sparse.as_ref()
+    }
+
+    fn forward_batch(
+        &self,
+        seqs: &mut [SeqBatch<'_>],
+        logits: &mut Vec<f32>,
+        ws: &mut Workspace,
+        compute: Compute,
+    ) -> Result<()> {
+        let plan = BatchPlan::new(seqs, &self.info, std::mem::take(&mut ws.offs))?;
+        let (n, e, eps) = (plan.rows(), self.hp.n_embd, self.hp.eps);
+        self.embed.forward(seqs, sized(&mut ws.x, n * e));
+        for (il, l) in self.layers.iter().enumerate() {
+            rms_norm_rows(&ws.x[..n * e], &l.attn_norm, eps, sized(&mut ws.xn, n * e));
+            l.attn.forward(il, &self.rope, &plan, seqs, ws, compute);
+            self.join(&mut ws.x[..n * e], &ws.proj[..n * e]);
+
+            rms_norm_rows(&ws.x[..n * e], &l.ffn_norm, eps, sized(&mut ws.xn, n * e));
+            l.ffn.forward(n, ws, compute);
+            self.join(&mut ws.x[..n * e], &ws.proj[..n * e]);
+        }
+        plan.advance(seqs);
+        self.head.forward(&plan, seqs, ws, logits, compute);
+        ws.offs = plan.into_offsets();
+        Ok(())
+    }
+}
