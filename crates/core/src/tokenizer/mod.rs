@@ -506,7 +506,7 @@ impl Tokenizer {
             let prefix = self.add_space_prefix && prev_special;
             spm::tokenize_fragment(&self.vocab, frag, prefix, self.ids.unk, &mut scratch, out);
         };
-        for m in self.special.partition(&self.vocab, text, parse_special) {
+        for m in self.special.partition(text, parse_special) {
             if m.start > pos {
                 plain(&text[pos..m.start], prev_special, out);
             }
@@ -571,7 +571,7 @@ impl Tokenizer {
             }
         };
         let mut pos = 0;
-        for m in self.special.partition(&self.vocab, text, parse_special) {
+        for m in self.special.partition(text, parse_special) {
             if m.start > pos {
                 plain(&text[pos..m.start], out);
             }
