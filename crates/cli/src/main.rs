@@ -4,6 +4,7 @@
 mod commands;
 mod common;
 mod fetch;
+mod pipe;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,7 @@ enum Command {
 }
 
 fn main() {
+    pipe::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => commands::run::main(a),
@@ -56,6 +58,9 @@ fn main() {
         Command::Bench(a) => commands::bench::main(a),
     };
     if let Err(e) = result {
+        if pipe::is_broken_pipe(&e) {
+            std::process::exit(0); // stdout was closed: the reader wanted no more
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -632,6 +632,20 @@ impl Tokenizer {
         self.vocab.len()
     }
 
+    /// The most input bytes one token can stand for: the longest token text or decoded
+    /// piece in the vocabulary (at least 1). Every token of [`encode`](Self::encode)
+    /// covers a disjoint span of the input of at most this many bytes (a `▁` stands for
+    /// one space, a byte-level character for one byte), so a text of `n` bytes has at
+    /// least `n / max_token_bytes()` tokens: a cheap, sound bound for refusing a text
+    /// that cannot fit a context before tokenizing it.
+    pub fn max_token_bytes(&self) -> usize {
+        (0..self.vocab.len() as u32)
+            .map(|id| self.vocab.text(id).len().max(self.vocab.piece(id).len()))
+            .max()
+            .unwrap_or(0)
+            .max(1)
+    }
+
     pub fn bos_id(&self) -> Option<u32> {
         self.ids.bos
     }
