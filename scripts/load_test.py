@@ -26,6 +26,14 @@ Checks (any failure: exit status 1):
     empty queue (cancelled streams must free their slots)
   * every request ran before the deadline
 
+Soak mode (--soak MINUTES): the same mix, in rounds of --requests, until MINUTES have
+passed, with bad inputs between them from one more thread (malformed JSON, missing fields,
+a prompt longer than the context, a non-JSON content type, out-of-range token ids, an
+unknown route, a half-sent request left to the header timeout: each must get a 4xx or a
+closed connection, never a 5xx), and the server's VmRSS sampled every 10 s. Reports
+requests, errors, and RSS at the start, the end and its maximum (--json OUT keeps the
+samples): growth beyond the caches means a leak.
+
 Reports counts by kind and status, latency p50/p95 (and, for streams, time to the first chunk carrying text),
 the server's VmRSS before and after the load and its VmHWM, and /metrics at the end, as a
 short markdown summary (and --json OUT).
@@ -564,6 +572,98 @@ def run_one(srv, p, timeout, deadline):
 # ------------------------------------------------------------------ main
 
 
+def bad_inputs(srv, ctx):
+    """(name, callable returning a status or 'closed') for each kind of bad input."""
+    def raw(data, timeout=30):
+        with socket.create_connection((srv.host, srv.port), timeout=timeout) as c:
+            c.sendall(data)
+            buf = b""
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except (ConnectionResetError, socket.timeout):
+                pass
+        if not buf:
+            return "closed"
+        return int(buf.split(b" ", 2)[1])
+
+    def post(path, payload, ctype="application/json"):
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode()
+        return raw(head + payload)
+
+    long_prompt = json.dumps({"prompt": "lorem ipsum " * (ctx * 8), "max_tokens": 4}).encode()
+    return [
+        ("malformed JSON", lambda: post("/v1/chat/completions", b'{"messages": [')),
+        ("missing messages", lambda: post("/v1/chat/completions", b'{"max_tokens": 3}')),
+        ("prompt over the context", lambda: post("/v1/completions", long_prompt)),
+        ("not JSON", lambda: post("/v1/completions", b"prompt=hi", "text/plain")),
+        ("bad token ids", lambda: post("/detokenize", b'{"tokens": [-1, 99999999999]}')),
+        ("unknown route", lambda: post("/v2/nothing", b"{}")),
+        ("half-sent head", lambda: raw(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n", 60)),
+    ]
+
+
+def run_soak(srv, a, results, failures):
+    """Runs rounds of the plan plus bad inputs until --soak minutes pass; samples RSS."""
+    end = time.monotonic() + a.soak * 60
+    stop = threading.Event()
+    rss, bad = [], {"sent": 0, "5xx": 0, "other": 0}
+
+    def sampler():
+        t0 = time.monotonic()
+        while not stop.is_set():
+            kb = srv.status_kb().get("VmRSS")
+            if kb:
+                rss.append((round(time.monotonic() - t0, 1), kb))
+            stop.wait(10)
+
+    def bad_loop():
+        rng = random.Random(a.seed + 1)
+        cases = bad_inputs(srv, a.ctx)
+        while not stop.is_set():
+            name, fn = rng.choice(cases)
+            try:
+                st = fn()
+            except OSError as e:
+                st = f"error {e}"
+            bad["sent"] += 1
+            if isinstance(st, int) and st >= 500:
+                bad["5xx"] += 1
+                failures.append(f"bad input {name!r}: status {st}")
+            elif not (st == "closed" or (isinstance(st, int) and 400 <= st < 500)):
+                bad["other"] += 1
+                failures.append(f"bad input {name!r}: {st}")
+            stop.wait(0.2)
+
+    threads = [threading.Thread(target=sampler, daemon=True),
+               threading.Thread(target=bad_loop, daemon=True)]
+    for t in threads:
+        t.start()
+    round_no = 0
+    while time.monotonic() < end:
+        plan = make_plan(a.requests, a.seed + round_no)
+        base = len(results)
+        for p in plan:
+            p["i"] += base
+        with cf.ThreadPoolExecutor(max_workers=a.concurrency) as ex:
+            futs = [ex.submit(run_one, srv, p, a.timeout, end + a.timeout) for p in plan]
+            for f in cf.as_completed(futs):
+                results.append(f.result())
+        round_no += 1
+    stop.set()
+    for t in threads:
+        t.join(timeout=70)
+    kb = srv.status_kb().get("VmRSS")
+    if kb:
+        rss.append((round(a.soak * 60, 1), kb))
+    return {"rss_kb": rss, "bad_sent": bad["sent"], "bad_5xx": bad["5xx"],
+            "bad_other": bad["other"], "rounds": round_no}
+
+
 def fmt_s(x):
     return "-" if x is None else f"{x:.3f}"
 
@@ -589,6 +689,8 @@ def main():
     ap.add_argument("--deadline", type=float, default=600.0, help="global seconds")
     ap.add_argument("--server-log", default=None, help="file for the server's stderr")
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--soak", type=float, metavar="MINUTES",
+                    help="soak: mixed traffic with bad inputs for MINUTES, RSS sampled")
     a = ap.parse_args()
 
     t_start = time.monotonic()
@@ -613,12 +715,16 @@ def main():
         mem_before = srv.status_kb()
         metrics_before = parse_metrics(srv.metrics())
 
-        plan = make_plan(a.requests, a.seed)
         t_load = time.monotonic()
-        with cf.ThreadPoolExecutor(max_workers=a.concurrency) as ex:
-            futs = [ex.submit(run_one, srv, p, a.timeout, deadline) for p in plan]
-            for f in cf.as_completed(futs):
-                results.append(f.result())
+        soak = None
+        if a.soak:
+            soak = run_soak(srv, a, results, failures)
+        else:
+            plan = make_plan(a.requests, a.seed)
+            with cf.ThreadPoolExecutor(max_workers=a.concurrency) as ex:
+                futs = [ex.submit(run_one, srv, p, a.timeout, deadline) for p in plan]
+                for f in cf.as_completed(futs):
+                    results.append(f.result())
         load_wall = time.monotonic() - t_load
         results.sort(key=lambda r: r["i"])
 
@@ -703,6 +809,13 @@ def main():
                + f"; 5xx (not 503): {n5xx}; 503/429 (with Retry-After): "
                + str(by_outcome.get("overloaded", 0)))
     out.append("")
+    if soak:
+        rss = [kb for _, kb in soak["rss_kb"]]
+        out.append(f"Soak: {a.soak:g} min, {len(results)} requests, {soak['bad_sent']} bad inputs "
+                   f"({soak['bad_5xx']} answered 5xx, {soak['bad_other']} unexpected); "
+                   f"VmRSS start {fmt_mb(rss[0] if rss else None)}, end {fmt_mb(rss[-1] if rss else None)}, "
+                   f"max {fmt_mb(max(rss) if rss else None)} over {len(rss)} samples")
+        out.append("")
     out.append(f"Server memory: VmRSS before {fmt_mb(mem_before.get('VmRSS'))}, "
                f"after {fmt_mb(mem_after.get('VmRSS'))}, VmHWM {fmt_mb(mem_after.get('VmHWM'))}")
     out.append("")
@@ -734,7 +847,7 @@ def main():
                 "concurrency": a.concurrency, "seed": a.seed, "wall_s": load_wall,
                 "by_kind": by_kind, "by_status": by_status, "by_outcome": by_outcome,
                 "latency": lat, "memory_kb": {"before": mem_before, "after": mem_after},
-                "metrics": m, "metrics_text": metrics_text,
+                "metrics": m, "metrics_text": metrics_text, "soak": soak,
                 "server_cmd": getattr(srv, "cmd", None), "results": results,
             }, f, indent=1)
     return 0 if ok else 1

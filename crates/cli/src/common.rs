@@ -155,10 +155,17 @@ impl ModelOpts {
     }
 
     pub fn load(&self) -> Result<Loaded> {
+        self.load_for(1)
+    }
+
+    /// [`load`](Self::load) for `sequences` KV caches of `--ctx` tokens each: refused
+    /// before loading when the model and those caches cannot fit the available memory.
+    pub fn load_for(&self, sequences: usize) -> Result<Loaded> {
         let path = self.model_path()?;
         let file = Arc::new(
             GgufFile::open(&path).with_context(|| format!("cannot load {}", path.display()))?,
         );
+        self.check_memory(&file, sequences)?;
         let model: Arc<dyn Model> = Arc::from(wren_core::models::load(file.clone())?);
         let tok = Tokenizer::from_gguf(&file)
             .context("cannot build the tokenizer from the model file")?;
@@ -176,6 +183,29 @@ impl ModelOpts {
             tok,
             pool,
         })
+    }
+
+    /// The memory budget check: the file's bytes plus `sequences` KV caches of the
+    /// context that will be used (every layer at the full context: an upper bound).
+    fn check_memory(&self, file: &GgufFile, sequences: usize) -> Result<()> {
+        let arch = file.get_str("general.architecture")?;
+        let Ok(hp) = wren_core::layers::HParams::from_gguf(file, arch, 1e-6) else {
+            return Ok(()); // the load reports what is wrong with the file
+        };
+        let ctx = self.ctx.unwrap_or(DEFAULT_CTX).min(hp.n_ctx_train).max(1);
+        let row = self.kv.kv_type.row_bytes(hp.n_head_kv * hp.head_dim)? as u64;
+        let kv = (hp.n_layer as u64)
+            .saturating_mul(2 * row)
+            .saturating_mul(ctx as u64)
+            .saturating_mul(sequences as u64);
+        let what = format!("{sequences} × {ctx} tokens ({})", self.kv.kv_type);
+        wren_core::memory::check_budget(
+            file.file_size(),
+            kv,
+            wren_core::memory::available(),
+            &what,
+        )?;
+        Ok(())
     }
 
     /// The context size to use: `--ctx`, else the default, validated against the model.

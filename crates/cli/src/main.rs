@@ -4,6 +4,7 @@
 mod commands;
 mod common;
 mod fetch;
+mod pipe;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,7 @@ enum Command {
 }
 
 fn main() {
+    pipe::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => commands::run::main(a),
@@ -60,6 +62,9 @@ fn main() {
         Command::Sparsify(a) => commands::sparsify::main(a),
     };
     if let Err(e) = result {
+        if pipe::is_broken_pipe(&e) {
+            std::process::exit(0); // stdout was closed: the reader wanted no more
+        }
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

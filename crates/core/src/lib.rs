@@ -9,6 +9,7 @@ pub mod generate;
 pub mod kv;
 pub mod layers;
 pub mod linear;
+pub mod memory;
 pub mod models;
 pub mod paths;
 pub mod sample;

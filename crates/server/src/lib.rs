@@ -16,12 +16,18 @@
 //! | `error`    | [`ApiError`]: every error response, in OpenAI's JSON shape       |
 //! | `auth`     | `--api-key` bearer check                                         |
 //! | `metrics`  | Prometheus counters                                              |
+//! | `offload`  | tokenizing on the blocking pool, the prompt-length pre-check     |
+//! | `limits`   | connection limits: timeouts, connection cap (flags of `serve`)   |
+//! | `listen`   | the accept loop and per-connection watchdog enforcing `limits`   |
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod engine;
 pub mod error;
+pub mod limits;
+mod listen;
 pub mod metrics;
+pub mod offload;
 pub mod openai;
 pub mod sse;
 pub mod stop;
@@ -51,7 +57,14 @@ pub struct AppState {
     pub api_key: Option<Arc<str>>,
     /// Unix time the server started (reported as the model's `created`).
     pub started: u64,
+    /// How long a request body may take to arrive ([`limits::body_timeout`]).
+    pub body_timeout: Duration,
+    /// Tokenizations running at once on the blocking pool ([`offload`]).
+    pub tokenize_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Tokenizations that may run at once (each holds its text and a few words per byte).
+pub const TOKENIZE_SLOTS: usize = 2;
 
 impl AppState {
     pub fn new(engine: Arc<dyn Engine>, api_key: Option<String>) -> AppState {
@@ -60,6 +73,8 @@ impl AppState {
             metrics: Arc::default(),
             api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from),
             started: openai::gen::unix_now(),
+            body_timeout: limits::Limits::default().body_timeout,
+            tokenize_slots: Arc::new(tokio::sync::Semaphore::new(TOKENIZE_SLOTS)),
         }
     }
 }
@@ -84,6 +99,10 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_timeout,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
         .with_state(state)
@@ -108,25 +127,32 @@ async fn count_request(State(state): State<AppState>, req: Request, next: Next) 
     next.run(req).await
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then stops accepting
-/// connections and lets in-flight requests (streams included) finish for up to `grace`.
-/// Whatever is still running after that is dropped when the runtime shuts down, which
-/// drops its event receivers, so the engine cancels those sequences.
+/// Serves `state` on `listener` with the default [`Limits`](limits::Limits); see
+/// [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, limits::Limits::default(), shutdown, grace).await
+}
+
+/// Serves `state` on `listener` under `limits` until `shutdown` completes, then stops
+/// accepting connections and lets in-flight requests (streams included) finish for up
+/// to `grace`. Whatever is still running after that is dropped when the runtime shuts
+/// down, which drops its event receivers, so the engine cancels those sequences.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    mut state: AppState,
+    limits: limits::Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    state.body_timeout = limits.body_timeout;
     let app = router(state);
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let mut server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(listen::run(listener, app, limits, stop_rx));
     let joined = |r: Result<std::io::Result<()>, tokio::task::JoinError>| {
         r.map_err(std::io::Error::other).and_then(|r| r)
     };

@@ -381,13 +381,29 @@ async fn context_limits() {
     let r = post(
         &app,
         "/v1/completions",
-        &json!({"prompt": "0123456789abcdefgh"}),
+        &json!({"prompt": "0123456789abcde"}),
     )
     .await;
     let e = r.error(StatusCode::BAD_REQUEST);
     let msg = e["message"].as_str().unwrap();
-    assert!(msg.contains("19 tokens") && msg.contains("16"), "{msg}");
+    assert!(msg.contains("16 tokens") && msg.contains("16"), "{msg}");
     assert_eq!(e["param"], "prompt");
+    // Longer than any 16 tokens can be (1 byte per token here): refused untokenized.
+    for (path, body) in [
+        ("/v1/completions", json!({"prompt": "0123456789abcdefgh"})),
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "0123456789abcdefgh"}]}),
+        ),
+    ] {
+        let r = post(&app, path, &body).await;
+        let e = r.error(StatusCode::BAD_REQUEST);
+        let msg = e["message"].as_str().unwrap();
+        assert!(
+            msg.contains("18 bytes") && msg.contains("16 tokens"),
+            "{msg}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use wren_server::engine::local::{LocalConfig, LocalEngine};
+use wren_server::limits::Limits;
 use wren_server::AppState;
 
 use crate::common::ModelOpts;
@@ -27,9 +28,26 @@ pub struct Args {
     /// Requests that may wait for a free sequence; beyond that the server answers 503.
     #[arg(long, default_value_t = 64)]
     pub queue: usize,
-    /// Require `Authorization: Bearer KEY` on every endpoint but /health.
-    #[arg(long = "api-key")]
+    /// Require `Authorization: Bearer KEY` on every endpoint but /health. An empty key
+    /// is an error (an unset variable in `--api-key "$KEY"` must not turn auth off).
+    #[arg(long = "api-key", conflicts_with = "no_auth")]
     pub api_key: Option<String>,
+    /// Serve without authentication on a non-loopback --host (refused otherwise).
+    #[arg(long = "no-auth")]
+    pub no_auth: bool,
+    /// Seconds a client may take to send a request's headers (counted from their first
+    /// byte, or from connecting for a connection's first request).
+    #[arg(long = "header-timeout", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Seconds a client may take to send a request's body after its headers (408 after).
+    #[arg(long = "body-timeout", default_value_t = 30.0)]
+    pub body_timeout: f64,
+    /// Seconds an idle keep-alive connection stays open between requests.
+    #[arg(long = "idle-timeout", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Connections served at once; more are answered 503 and closed at once.
+    #[arg(long = "max-connections", default_value_t = 256)]
+    pub max_connections: usize,
     /// Prompt tokens evaluated between two decode steps of the running sequences: smaller
     /// keeps their streams smoother while a long prompt is read, larger reads it faster
     /// (0: whole prompts at once).
@@ -46,8 +64,10 @@ pub fn main(a: Args) -> Result<()> {
     if a.parallel == 0 {
         anyhow::bail!("--parallel must be at least 1");
     }
+    let api_key = checked_api_key(&a)?;
+    let limits = limits(&a)?;
     let path = a.model.model_path()?;
-    let l = a.model.load()?;
+    let l = a.model.load_for(a.parallel)?;
     let ctx = a.model.ctx_for(l.model.as_ref())?;
     let tmpl = l.chat_template()?;
     let model_id = path
@@ -66,9 +86,12 @@ pub fn main(a: Args) -> Result<()> {
         sparse: a.model.kv.sparse_settings(),
     };
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;
-    let state = AppState::new(Arc::new(engine), a.api_key.clone());
-    if !a.host.is_loopback() && a.api_key.is_none() {
-        eprintln!("[wren] warning: listening on {} without --api-key: anyone who can reach this address can use the server", a.host);
+    let state = AppState::new(Arc::new(engine), api_key);
+    if a.no_auth {
+        eprintln!(
+            "[wren] warning: --no-auth: anyone who can reach {} can use the server",
+            a.host
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -89,7 +112,7 @@ pub fn main(a: Args) -> Result<()> {
             a.queue,
         );
         let grace = Duration::from_secs(a.shutdown_grace);
-        wren_server::serve(listener, state, wren_server::shutdown_signal(), grace)
+        wren_server::serve_with(listener, state, limits, wren_server::shutdown_signal(), grace)
             .await
             .context("server error")
     })?;
@@ -97,4 +120,40 @@ pub fn main(a: Args) -> Result<()> {
     rt.shutdown_timeout(Duration::from_secs(1));
     eprintln!("[wren] stopped");
     Ok(())
+}
+
+/// The API key to require: `--api-key` must not be empty, and a non-loopback `--host`
+/// needs a key or an explicit `--no-auth`.
+fn checked_api_key(a: &Args) -> Result<Option<String>> {
+    match &a.api_key {
+        Some(k) if k.trim().is_empty() => anyhow::bail!(
+            "--api-key is empty (an unset variable?): give a key, or --no-auth to serve \
+             without authentication"
+        ),
+        Some(k) => Ok(Some(k.clone())),
+        None if !a.host.is_loopback() && !a.no_auth => anyhow::bail!(
+            "--host {} accepts remote clients but no --api-key is set: give a key, or \
+             --no-auth to let anyone who can reach this address use the server",
+            a.host
+        ),
+        None => Ok(None),
+    }
+}
+
+fn limits(a: &Args) -> Result<Limits> {
+    let secs = |flag: &str, v: f64| -> Result<Duration> {
+        if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+            anyhow::bail!("--{flag} must be a number of seconds in (0, 86400], got {v}");
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    if a.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    Ok(Limits {
+        header_timeout: secs("header-timeout", a.header_timeout)?,
+        body_timeout: secs("body-timeout", a.body_timeout)?,
+        idle_timeout: secs("idle-timeout", a.idle_timeout)?,
+        max_connections: a.max_connections,
+    })
 }

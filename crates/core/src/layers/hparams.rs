@@ -61,7 +61,7 @@ impl HParams {
         let bad = |msg: String| Error::Model(format!("{arch}: {msg}"));
 
         let n_layer = u("block_count")?;
-        let in_file = count_layers(f);
+        let in_file = count_layers(f).map_err(bad)?;
         if n_layer != in_file {
             return Err(bad(format!(
                 "{} declares {n_layer} layers but the file has tensors for {in_file}",
@@ -154,10 +154,13 @@ impl HParams {
     }
 }
 
-/// The number of layers the file has tensors for: one past the largest `N` of the
-/// tensor names `blk.N.*`.
-pub fn count_layers(f: &GgufFile) -> usize {
-    f.tensors()
+/// The number of layers the file has tensors for: the number of distinct `N` among the
+/// tensor names `blk.N.*`, provided they are exactly `0..count`. A file whose layer
+/// numbers have gaps (say one tensor named `blk.2147483646.*`) reports the gap, so a
+/// matching `block_count` cannot size an allocation from a single stray name.
+pub fn count_layers(f: &GgufFile) -> std::result::Result<usize, String> {
+    let indices: std::collections::BTreeSet<usize> = f
+        .tensors()
         .iter()
         .filter_map(|t| {
             t.name
@@ -167,7 +170,13 @@ pub fn count_layers(f: &GgufFile) -> usize {
                 .parse::<usize>()
                 .ok()
         })
-        .map(|i| i.saturating_add(1))
-        .max()
-        .unwrap_or(0)
+        .collect();
+    match indices.iter().next_back() {
+        None => Ok(0),
+        Some(&max) if max == indices.len() - 1 => Ok(indices.len()),
+        Some(&max) => Err(format!(
+            "the file has tensors for {} layers numbered up to blk.{max}: layers are missing",
+            indices.len()
+        )),
+    }
 }

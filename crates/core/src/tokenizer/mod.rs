@@ -506,7 +506,7 @@ impl Tokenizer {
             let prefix = self.add_space_prefix && prev_special;
             spm::tokenize_fragment(&self.vocab, frag, prefix, self.ids.unk, &mut scratch, out);
         };
-        for m in self.special.partition(&self.vocab, text, parse_special) {
+        for m in self.special.partition(text, parse_special) {
             if m.start > pos {
                 plain(&text[pos..m.start], prev_special, out);
             }
@@ -571,7 +571,7 @@ impl Tokenizer {
             }
         };
         let mut pos = 0;
-        for m in self.special.partition(&self.vocab, text, parse_special) {
+        for m in self.special.partition(text, parse_special) {
             if m.start > pos {
                 plain(&text[pos..m.start], out);
             }
@@ -630,6 +630,20 @@ impl Tokenizer {
 
     pub fn vocab_size(&self) -> usize {
         self.vocab.len()
+    }
+
+    /// The most input bytes one token can stand for: the longest token text or decoded
+    /// piece in the vocabulary (at least 1). Every token of [`encode`](Self::encode)
+    /// covers a disjoint span of the input of at most this many bytes (a `▁` stands for
+    /// one space, a byte-level character for one byte), so a text of `n` bytes has at
+    /// least `n / max_token_bytes()` tokens: a cheap, sound bound for refusing a text
+    /// that cannot fit a context before tokenizing it.
+    pub fn max_token_bytes(&self) -> usize {
+        (0..self.vocab.len() as u32)
+            .map(|id| self.vocab.text(id).len().max(self.vocab.piece(id).len()))
+            .max()
+            .unwrap_or(0)
+            .max(1)
     }
 
     pub fn bos_id(&self) -> Option<u32> {

@@ -15,8 +15,14 @@
 //! earlier one. That reproduces the fragment splitting exactly: a token's occurrence
 //! inside a fragment is found by `find` iff it overlaps no earlier match, and its own
 //! overlapping occurrences are excluded the same way.
-
-use std::cmp::Reverse;
+//!
+//! Collecting every occurrence first would cost one entry per (position, matching
+//! token): a run of a million spaces against Gemma's 31 whitespace tokens is 31 million
+//! entries (~750 bytes per input byte). Instead each position keeps only its longest
+//! active match, a trie node whose ancestors with tokens (linked by `up_*`) are its
+//! shorter matches; one pass per distinct token length, longest first, takes the
+//! matches of that length. Memory is a few words per input byte and time is
+//! O(bytes × (longest special token + distinct lengths)), linear for a given vocab.
 
 use super::vocab::{TokenType, Vocab};
 
@@ -27,6 +33,13 @@ struct Node {
     children: Vec<(u8, u32)>,
     /// The token whose text ends here.
     token: u32,
+    /// Depth in bytes (the length of the text ending here).
+    depth: u32,
+    /// Nearest proper ancestor holding a user-defined token (the next shorter match
+    /// when special parsing is off).
+    up_user: u32,
+    /// Nearest proper ancestor holding any special token.
+    up_any: u32,
 }
 
 /// Trie of the special-token texts.
@@ -34,6 +47,12 @@ pub(crate) struct SpecialTokens {
     root: Box<[u32; 256]>,
     nodes: Vec<Node>,
     count: usize,
+    /// Distinct lengths of the user-defined tokens, longest first.
+    lens_user: Vec<u32>,
+    /// Distinct lengths of all special tokens, longest first.
+    lens_any: Vec<u32>,
+    /// Whether each node's token is user-defined (indexed like `nodes`).
+    user: Vec<bool>,
 }
 
 /// A matched special token: byte range `[start, start + len)` of the text.
@@ -57,21 +76,65 @@ impl SpecialTokens {
             root: Box::new([NONE; 256]),
             nodes: Vec::new(),
             count: 0,
+            lens_user: Vec::new(),
+            lens_any: Vec::new(),
+            user: Vec::new(),
         };
         for id in 0..vocab.len() as u32 {
             if is_special(vocab.token_type(id)) {
                 st.insert(vocab.text(id).as_bytes(), id);
             }
         }
+        st.link(vocab);
         st
     }
 
-    fn new_node(&mut self) -> u32 {
+    fn new_node(&mut self, depth: u32) -> u32 {
         self.nodes.push(Node {
             children: Vec::new(),
             token: NONE,
+            depth,
+            up_user: NONE,
+            up_any: NONE,
         });
         (self.nodes.len() - 1) as u32
+    }
+
+    /// Fills `up_user`/`up_any`, `user` and the length lists once all tokens are in.
+    fn link(&mut self, vocab: &Vocab) {
+        self.user = self
+            .nodes
+            .iter()
+            .map(|n| n.token != NONE && vocab.token_type(n.token) == TokenType::UserDefined)
+            .collect();
+        let mut lens_user = std::collections::BTreeSet::new();
+        let mut lens_any = std::collections::BTreeSet::new();
+        // Depth-first from each root child, carrying the nearest ancestors with tokens.
+        let mut stack: Vec<(u32, u32, u32)> = self
+            .root
+            .iter()
+            .filter(|&&n| n != NONE)
+            .map(|&n| (n, NONE, NONE))
+            .collect();
+        while let Some((node, up_user, up_any)) = stack.pop() {
+            let i = node as usize;
+            self.nodes[i].up_user = up_user;
+            self.nodes[i].up_any = up_any;
+            let (mut below_user, mut below_any) = (up_user, up_any);
+            if self.nodes[i].token != NONE {
+                below_any = node;
+                lens_any.insert(self.nodes[i].depth);
+                if self.user[i] {
+                    below_user = node;
+                    lens_user.insert(self.nodes[i].depth);
+                }
+            }
+            for &(_, c) in &self.nodes[i].children {
+                stack.push((c, below_user, below_any));
+            }
+        }
+        self.lens_user = lens_user.into_iter().rev().collect();
+        self.lens_any = lens_any.into_iter().rev().collect();
     }
 
     fn insert(&mut self, text: &[u8], id: u32) {
@@ -80,10 +143,10 @@ impl SpecialTokens {
         };
         let mut node = self.root[first as usize];
         if node == NONE {
-            node = self.new_node();
+            node = self.new_node(1);
             self.root[first as usize] = node;
         }
-        for &b in rest {
+        for (depth, &b) in (2..).zip(rest) {
             let found = self.nodes[node as usize]
                 .children
                 .iter()
@@ -92,7 +155,7 @@ impl SpecialTokens {
             node = match found {
                 Some(n) => n,
                 None => {
-                    let n = self.new_node();
+                    let n = self.new_node(depth);
                     self.nodes[node as usize].children.push((b, n));
                     n
                 }
@@ -112,50 +175,93 @@ impl SpecialTokens {
 
     /// The special tokens that split `text`, in text order. Control and unknown tokens
     /// take part only when `parse_special`; user-defined tokens always do.
-    pub(crate) fn partition(&self, vocab: &Vocab, text: &str, parse_special: bool) -> Vec<Match> {
+    pub(crate) fn partition(&self, text: &str, parse_special: bool) -> Vec<Match> {
         let bytes = text.as_bytes();
-        let active = |id: u32| parse_special || vocab.token_type(id) == TokenType::UserDefined;
+        let active = |node: u32| {
+            let n = &self.nodes[node as usize];
+            n.token != NONE && (parse_special || self.user[node as usize])
+        };
+        let up = |node: u32| {
+            let n = &self.nodes[node as usize];
+            if parse_special {
+                n.up_any
+            } else {
+                n.up_user
+            }
+        };
+        let lens = if parse_special {
+            &self.lens_any
+        } else {
+            &self.lens_user
+        };
+        if lens.is_empty() {
+            return Vec::new();
+        }
 
-        // Every occurrence of every active special token.
-        let mut hits: Vec<Match> = Vec::new();
+        // The longest active match at each position; its shorter ones hang off `up`.
+        let mut head: Vec<u32> = vec![NONE; bytes.len()];
+        let mut live: Vec<usize> = Vec::new();
         for start in 0..bytes.len() {
             let mut node = self.root[bytes[start] as usize];
             let mut len = 1;
             while node != NONE {
-                let n = &self.nodes[node as usize];
-                if n.token != NONE && active(n.token) {
-                    hits.push(Match {
-                        start,
-                        len,
-                        id: n.token,
-                    });
+                if active(node) {
+                    head[start] = node;
                 }
                 let Some(&b) = bytes.get(start + len) else {
                     break;
                 };
-                node = n
+                node = self.nodes[node as usize]
                     .children
                     .iter()
                     .find(|&&(c, _)| c == b)
                     .map_or(NONE, |&(_, c)| c);
                 len += 1;
             }
+            if head[start] != NONE {
+                live.push(start);
+            }
         }
-        if hits.is_empty() {
-            return hits;
+        if live.is_empty() {
+            return Vec::new();
         }
 
-        // llama.cpp's order: longest token first, each token's occurrences left to right.
-        hits.sort_unstable_by_key(|m| (Reverse(m.len), m.id, m.start));
+        // llama.cpp's order: longest token first (then by id), each token's occurrences
+        // left to right; an occurrence is taken when none of its bytes is.
         let mut taken = vec![false; bytes.len()];
         let mut accepted = Vec::new();
-        for m in hits {
-            let span = &mut taken[m.start..m.start + m.len];
-            if span.iter().any(|&t| t) {
-                continue;
+        let mut cands: Vec<(u32, usize)> = Vec::new();
+        for &len in lens {
+            if live.is_empty() {
+                break;
             }
-            span.fill(true);
-            accepted.push(m);
+            cands.clear();
+            live.retain(|&p| {
+                let h = head[p];
+                if taken[p] {
+                    return false;
+                }
+                if self.nodes[h as usize].depth != len {
+                    return true;
+                }
+                cands.push((self.nodes[h as usize].token, p));
+                let next = up(h);
+                head[p] = next;
+                next != NONE
+            });
+            if cands.windows(2).any(|w| w[0].0 != w[1].0) {
+                cands.sort_by_key(|&(id, _)| id); // stable: starts stay ascending
+            }
+            let len = len as usize;
+            for &(id, p) in &cands {
+                // Every match taken so far is at least `len` long, so one that overlaps
+                // this occurrence covers its first or its last byte.
+                if taken[p] || taken[p + len - 1] {
+                    continue;
+                }
+                taken[p..p + len].fill(true);
+                accepted.push(Match { start: p, len, id });
+            }
         }
         accepted.sort_unstable_by_key(|m| m.start);
         accepted

@@ -32,6 +32,7 @@ pub struct FakeEngine {
     info: EngineInfo,
     pieces: Vec<String>,
     queue_full: AtomicBool,
+    dead: AtomicBool,
     requests: AtomicU64,
     tokens: AtomicU64,
     last: Mutex<Option<SeenRequest>>,
@@ -46,9 +47,11 @@ impl FakeEngine {
                 ctx: 256,
                 vocab_size: 257,
                 parallel: 1,
+                max_token_bytes: 1,
             },
             pieces: pieces.iter().map(|s| s.to_string()).collect(),
             queue_full: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             tokens: AtomicU64::new(0),
             last: Mutex::new(None),
@@ -66,6 +69,11 @@ impl FakeEngine {
         self.queue_full.store(full, Ordering::SeqCst);
     }
 
+    /// Makes [`Engine::alive`] report a stopped engine thread.
+    pub fn set_dead(&self, dead: bool) {
+        self.dead.store(dead, Ordering::SeqCst);
+    }
+
     /// The last request submitted.
     pub fn last_request(&self) -> Option<SeenRequest> {
         self.last.lock().unwrap().clone()
@@ -75,6 +83,10 @@ impl FakeEngine {
 impl Engine for FakeEngine {
     fn info(&self) -> &EngineInfo {
         &self.info
+    }
+
+    fn alive(&self) -> bool {
+        !self.dead.load(Ordering::SeqCst)
     }
 
     fn encode(&self, text: &str, add_bos: bool, _parse_special: bool) -> Vec<u32> {

@@ -18,7 +18,7 @@
 //! Tokenization and chat-template rendering run on the caller's thread (the tokenizer is
 //! shared read-only), so the engine thread only ever does model work.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -61,6 +61,17 @@ pub struct LocalEngine {
     queue: SyncSender<GenRequest>,
     queue_cap: usize,
     counters: Arc<Counters>,
+    /// Cleared when the engine thread ends.
+    alive: Arc<AtomicBool>,
+}
+
+/// Clears the flag when dropped (at the end of the engine thread, or as it unwinds).
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl LocalEngine {
@@ -100,9 +111,14 @@ impl LocalEngine {
                 n => n,
             },
         };
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = AliveGuard(alive.clone());
         std::thread::Builder::new()
             .name("wren-engine".into())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                let _guard = guard; // cleared however the thread ends, panics included
+                worker.run()
+            })
             .map_err(|e| {
                 wren_core::Error::Invalid(format!("cannot start the engine thread: {e}"))
             })?;
@@ -112,7 +128,9 @@ impl LocalEngine {
                 ctx: cfg.ctx,
                 vocab_size: model.info().vocab_size,
                 parallel,
+                max_token_bytes: tok.max_token_bytes(),
             },
+            alive,
             tok,
             template,
             queue,
@@ -123,6 +141,10 @@ impl LocalEngine {
 }
 
 impl Engine for LocalEngine {
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
     fn info(&self) -> &EngineInfo {
         &self.info
     }

@@ -50,6 +50,10 @@ pub trait Engine: Send + Sync + 'static {
     fn submit(&self, req: GenRequest) -> Result<(), EngineError>;
     /// Live counters for `/metrics`.
     fn stats(&self) -> EngineStats;
+    /// Whether the engine can still generate (its thread is running); `/health` says.
+    fn alive(&self) -> bool {
+        true
+    }
 }
 
 /// Static facts about the loaded model.
@@ -63,6 +67,9 @@ pub struct EngineInfo {
     pub vocab_size: usize,
     /// Sequences decoded concurrently.
     pub parallel: usize,
+    /// The most input bytes one token stands for (`Tokenizer::max_token_bytes`): a text
+    /// longer than `ctx × max_token_bytes` bytes cannot fit the context.
+    pub max_token_bytes: usize,
 }
 
 /// Live engine counters.

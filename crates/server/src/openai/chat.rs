@@ -33,7 +33,9 @@ pub async fn chat_completions(
     };
     let messages = convert_messages(messages)?;
     let logprobs = logprobs_option(c.logprobs, c.top_logprobs)?;
-    let prompt = state.engine.encode_chat(&messages)?;
+    let content: usize = messages.iter().map(|m| m.content.len()).sum();
+    crate::offload::check_fits(&state, content, "messages")?;
+    let prompt = crate::offload::run(&state, move |e| e.encode_chat(&messages)).await??;
     let c = &c;
     let gen = gen::start(&state, Endpoint::Chat, prompt, "messages", c, logprobs)?;
     let fmt = ChatFormat {

@@ -26,15 +26,15 @@ pub async fn completions(
     let Some(prompt) = c.prompt.take() else {
         return Err(ApiError::invalid_param("prompt", "missing field `prompt`"));
     };
-    let prompt = match prompt {
-        Prompt::Text(t) => engine.encode(&t, true, false),
+    let text = match prompt {
+        Prompt::Text(t) => t,
+        Prompt::Texts(mut v) if v.len() == 1 => v.remove(0),
         Prompt::Texts(v) if v.is_empty() => {
             return Err(ApiError::invalid_param(
                 "prompt",
                 "the prompt is an empty list",
             ))
         }
-        Prompt::Texts(mut v) if v.len() == 1 => engine.encode(&v.remove(0), true, false),
         Prompt::Texts(v) => {
             return Err(ApiError::invalid_param(
                 "prompt",
@@ -48,9 +48,16 @@ pub async fn completions(
             engine
                 .decode(&ids)
                 .map_err(|e| ApiError::invalid_param("prompt", e.to_string()))?;
-            ids
+            return finish(state, c, ids).await;
         }
     };
+    crate::offload::check_fits(&state, text.len(), "prompt")?;
+    let prompt = crate::offload::run(&state, move |e| e.encode(&text, true, false)).await?;
+    finish(state, c, prompt).await
+}
+
+/// The rest of [`completions`], once the prompt is tokens.
+async fn finish(state: AppState, c: GenBody, prompt: Vec<u32>) -> Result<Response, ApiError> {
     let logprobs = match c.logprobs {
         None | Some(Logprobs::Flag(false)) => None,
         Some(Logprobs::Flag(true)) => Some(0),
@@ -70,7 +77,7 @@ pub async fn completions(
         model: c
             .model
             .clone()
-            .unwrap_or_else(|| engine.info().model_id.clone()),
+            .unwrap_or_else(|| state.engine.info().model_id.clone()),
         logprobs: logprobs.is_some(),
     };
     if c.stream == Some(true) {

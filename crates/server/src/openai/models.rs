@@ -20,7 +20,13 @@ pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
     })
 }
 
-/// Liveness: the model is loaded once the server listens, so this is always ok.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// Liveness: ok (200) while the engine thread runs; 503 once it has stopped, so a
+/// supervisor restarts a server that can no longer generate.
+pub async fn health(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if state.engine.alive() {
+        return Json(serde_json::json!({ "status": "ok" })).into_response();
+    }
+    let body = serde_json::json!({ "status": "error", "error": "the engine thread has stopped" });
+    (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }

@@ -13,11 +13,12 @@ use crate::AppState;
 pub async fn tokenize(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenizeRequest>,
-) -> Json<Value> {
-    let tokens = state
-        .engine
-        .encode(&req.content, req.add_special, req.parse_special);
-    Json(json!({ "tokens": tokens }))
+) -> Result<Json<Value>, ApiError> {
+    let tokens = crate::offload::run(&state, move |e| {
+        e.encode(&req.content, req.add_special, req.parse_special)
+    })
+    .await?;
+    Ok(Json(json!({ "tokens": tokens })))
 }
 
 /// `{"messages": [...]}` → `{"prompt": "..."}`: the text the chat template renders
@@ -27,7 +28,7 @@ pub async fn apply_template(
     ApiJson(req): ApiJson<ApplyTemplateRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let messages = super::chat::convert_messages(req.messages)?;
-    let prompt = state.engine.render_chat(&messages)?;
+    let prompt = crate::offload::run(&state, move |e| e.render_chat(&messages)).await??;
     Ok(Json(json!({ "prompt": prompt })))
 }
 
