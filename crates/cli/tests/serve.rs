@@ -90,7 +90,16 @@ fn post(port: u16, path: &str, body: Value) -> Value {
 fn serve_matches_run_greedy() {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wren"))
-        .args(["serve", "--port", &port.to_string(), "--parallel", "2"])
+        // `wren run`'s default model (serve's own default is the instruct model).
+        .args([
+            "serve",
+            "-m",
+            "gemma3-270m",
+            "--port",
+            &port.to_string(),
+            "--parallel",
+            "2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let l = a.model.load()?;
+    let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
     let tokens = match (&a.tokens, &a.text) {
         (Some(t), _) => t.clone(),
         (None, Some(s)) => l.tok.encode(s, !a.no_bos && l.tok.add_bos_default(), false),

@@ -14,12 +14,14 @@
 //! | [`Event`]          | what comes back, one channel per request                       |
 //! | [`local`]          | the real engine: one thread, `--parallel` sessions             |
 //! | [`fake`]           | deterministic canned tokens, for the API tests                 |
+//! | [`pending`]        | stands in while the model loads (`/health` says `loading`)     |
 //!
 //! Cancellation: a client that goes away drops its receiver; the engine checks
 //! `events.is_closed()` before every step of that sequence and frees the slot at once.
 
 pub mod fake;
 pub mod local;
+pub mod pending;
 mod slots;
 mod worker;
 
@@ -50,6 +52,10 @@ pub trait Engine: Send + Sync + 'static {
     fn submit(&self, req: GenRequest) -> Result<(), EngineError>;
     /// Live counters for `/metrics`.
     fn stats(&self) -> EngineStats;
+    /// Whether the model is loaded and requests can be served (see [`pending`]).
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// Static facts about the loaded model.
@@ -169,6 +175,9 @@ pub enum EngineError {
     /// The wait queue is full; try again later.
     #[error("the server is busy: {queued} requests are already waiting")]
     QueueFull { queued: usize },
+    /// The model is still loading.
+    #[error("the model is still loading; try again shortly")]
+    Loading,
     /// The engine thread has stopped (shutdown or crash).
     #[error("the engine is not running")]
     Stopped,

@@ -1,26 +1,60 @@
-//! `GET /v1/models` and `GET /health`.
+//! `GET /v1/models`, `GET /v1/models/{id}` and `GET /health`.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::types::{ModelCard, ModelList};
+use crate::error::ApiError;
 use crate::AppState;
 
-pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
+fn card(state: &AppState) -> ModelCard {
     let info = state.engine.info();
+    ModelCard {
+        id: info.model_id.clone(),
+        object: "model",
+        created: state.started,
+        owned_by: "wren",
+        context_length: info.ctx,
+    }
+}
+
+pub async fn list_models(State(state): State<AppState>) -> Json<ModelList> {
     Json(ModelList {
         object: "list",
-        data: vec![ModelCard {
-            id: info.model_id.clone(),
-            object: "model",
-            created: state.started,
-            owned_by: "wren",
-            context_length: info.ctx,
-        }],
+        data: vec![card(&state)],
     })
 }
 
-/// Liveness: the model is loaded once the server listens, so this is always ok.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// The served model's card; any other id is 404 in OpenAI's shape (`model_not_found`).
+pub async fn get_model(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ModelCard>, ApiError> {
+    let c = card(&state);
+    if id == c.id {
+        Ok(Json(c))
+    } else {
+        let mut e = ApiError::not_found(format!(
+            "The model '{id}' does not exist (this server serves '{}')",
+            c.id
+        ));
+        e.code = Some("model_not_found");
+        e.param = Some("model".into());
+        Err(e)
+    }
+}
+
+/// `{"status":"loading"}` (503) until the model is loaded, then `{"status":"ok"}`.
+pub async fn health(State(state): State<AppState>) -> Response {
+    if state.engine.ready() {
+        Json(serde_json::json!({ "status": "ok" })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "loading" })),
+        )
+            .into_response()
+    }
 }
