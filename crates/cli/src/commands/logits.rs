@@ -13,6 +13,7 @@ pub struct Args {
     /// Text to tokenize (with BOS unless --no-bos).
     #[arg(long)]
     pub text: Option<String>,
+    /// With --text: do not prepend the BOS token.
     #[arg(long = "no-bos")]
     pub no_bos: bool,
     /// Logits per position.
