@@ -516,7 +516,7 @@ pub fn main(mut a: Args) -> Result<()> {
             }
         }
         for (&t, samples) in tests.iter().zip(&all_samples) {
-            let st = stats(&samples);
+            let st = stats(samples);
             let rss = peak_rss_bytes();
             let v = json!({
                 "test": t.name(),
