@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn markdown_columns_line_up() {
-        let mut t = Table::new(Format::Md, [6, 5, 3, 4, 4, 1, 5, 12, 4, 4]);
+        let mut t = Table::new(Format::Md, [6, 5, 3, 4, 4, 1, 5, 13, 4, 4]);
         let mut out = Vec::new();
         t.header(&mut out).unwrap();
         t.row(&mut out, cells("pp512", "100.00 ± 1.00"), Value::Null)
