@@ -6,7 +6,7 @@ Run through scripts/bench_vs_llama.sh, which sets up the virtualenv. Two subcomm
   llama-one   one fresh process: load the model with llama-cpp-python, run one untimed
               warm-up and one timed repetition of a test, print one JSON line (tokens/s,
               peak RSS of this process, load time).
-  compare     alternate rounds of llama-one and `wren bench --json -r 1` child processes,
+  compare     alternate rounds of llama-one and `wren bench -o jsonl -r 1` child processes,
               then print a table (medians, min-max, ratio) and write a JSON file.
 
 The llama.cpp side mirrors llama-bench: pp = a fresh context evaluating P random tokens
@@ -143,7 +143,7 @@ def run_llama(a, kind, n, depth, threads, ctx):
 def run_wren(a, kind, n, depth, threads, ctx):
     p, g = (n, 0) if kind == "pp" else (0, n)
     cmd = [
-        a.wren, "bench", "--json", "-m", a.model, "-p", str(p), "-n", str(g),
+        a.wren, "bench", "-o", "jsonl", "-m", a.model, "-p", str(p), "-n", str(g),
         "-d", str(depth), "-t", str(threads), "-r", "1", "--ctx", str(ctx),
     ] + a.wren_args
     r = run_child(cmd, "wren")

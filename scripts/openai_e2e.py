@@ -323,7 +323,9 @@ class E2E:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wren", default=DEFAULT_WREN, help="the wren binary (also used for `wren run`)")
-    ap.add_argument("-m", "--model", help="GGUF file (default: wren's default model)")
+    ap.add_argument("-m", "--model", default="gemma3-270m",
+                    help="GGUF file or catalogue name, for both the server and `wren run` "
+                         "(default: gemma3-270m, `wren run`'s default)")
     ap.add_argument("--refs", help="a reference folder (e.g. ../shared/reference/smollm2): also check "
                     "llama.cpp's greedy replies to its ChatML prompts")
     ap.add_argument("--url", help="use a running server (started with --ctx %d) instead of starting one" % CTX)

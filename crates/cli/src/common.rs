@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use wren_core::attention::sparse::SparseSettings;
+use wren_core::catalog::CatalogModel;
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -13,11 +14,14 @@ use wren_core::session::{thread_pool, Session, SessionOptions};
 use wren_core::tokenizer::Tokenizer;
 use wren_gguf::GgufFile;
 
+use crate::resolve::ModelRef;
+
 /// `-m`, `-t`, `--ctx`, `--compute`, and the KV cache flags.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ModelOpts {
-    /// GGUF model file, or a model name (gemma3-270m, smollm2-135m-instruct) fetched on
-    /// first use (default: gemma3-270m).
+    /// GGUF model file, or a model name (gemma3-270m, smollm2-135m-instruct; see `wren
+    /// list`) fetched on first use (default: gemma3-270m; chat and serve:
+    /// smollm2-135m-instruct).
     #[arg(short = 'm', long = "model")]
     pub model: Option<PathBuf>,
     /// Worker threads (default: one per core).
@@ -122,6 +126,8 @@ fn parse_compute(s: &str) -> Result<Compute, String> {
 pub const DEFAULT_CTX: usize = 4096;
 
 pub struct Loaded {
+    /// Where the model came from (its catalogue name, if any, and its path).
+    pub source: ModelRef,
     pub file: Arc<GgufFile>,
     pub model: Arc<dyn Model>,
     pub tok: Tokenizer,
@@ -150,18 +156,21 @@ impl Loaded {
 }
 
 impl ModelOpts {
-    pub fn model_path(&self) -> Result<PathBuf> {
-        crate::fetch::resolve_model(self.model.as_deref())
+    /// The model `-m` names, else `default`; downloaded on first use.
+    pub fn resolve(&self, default: &'static CatalogModel) -> Result<ModelRef> {
+        crate::resolve::resolve(self.model.as_deref(), default)
     }
 
-    pub fn load(&self) -> Result<Loaded> {
-        self.load_for(1)
+    /// Resolves (see [`ModelOpts::resolve`]) and loads the model and its tokenizer.
+    pub fn load(&self, default: &'static CatalogModel) -> Result<Loaded> {
+        self.load_for(default, 1)
     }
 
     /// [`load`](Self::load) for `sequences` KV caches of `--ctx` tokens each: refused
     /// before loading when the model and those caches cannot fit the available memory.
-    pub fn load_for(&self, sequences: usize) -> Result<Loaded> {
-        let path = self.model_path()?;
+    pub fn load_for(&self, default: &'static CatalogModel, sequences: usize) -> Result<Loaded> {
+        let source = self.resolve(default)?;
+        let path = source.path.clone();
         let file = Arc::new(
             GgufFile::open(&path).with_context(|| format!("cannot load {}", path.display()))?,
         );
@@ -178,6 +187,7 @@ impl ModelOpts {
         }
         let pool = thread_pool(self.threads)?;
         Ok(Loaded {
+            source,
             file,
             model,
             tok,
@@ -252,8 +262,10 @@ pub struct SamplingOpts {
     /// How many recent tokens the penalties look at.
     #[arg(long = "repeat-last-n", default_value_t = 64)]
     pub repeat_last_n: usize,
+    /// Penalize tokens already present in the recent window, once each (0 = off).
     #[arg(long = "presence-penalty", default_value_t = 0.0)]
     pub presence_penalty: f32,
+    /// Penalize recent tokens in proportion to how often they occur (0 = off).
     #[arg(long = "frequency-penalty", default_value_t = 0.0)]
     pub frequency_penalty: f32,
     /// Random seed (runs with the same seed and settings give the same text).
@@ -282,4 +294,16 @@ impl SamplingOpts {
         p.validate().map_err(anyhow::Error::msg)?;
         Ok(p)
     }
+}
+
+/// Template text is tokenized with special tokens parsed; message content never is.
+pub fn tokenize_segments(tok: &Tokenizer, segs: &[wren_core::chat::Segment]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for s in segs {
+        match s {
+            wren_core::chat::Segment::Template(t) => out.extend(tok.encode(t, false, true)),
+            wren_core::chat::Segment::Content(c) => out.extend(tok.encode(c, false, false)),
+        }
+    }
+    out
 }

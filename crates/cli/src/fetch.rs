@@ -14,23 +14,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wren_core::catalog::CatalogModel;
-use wren_core::paths::{cache_dir, default_model_path, DEFAULT_MODEL};
-
-/// The default model's path, downloading it first if it is not there yet.
-pub fn ensure_default_model() -> Result<PathBuf> {
-    let path = default_model_path();
-    if path.is_file() {
-        return Ok(path);
-    }
-    if std::env::var_os("WREN_MODEL").is_some_and(|v| !v.is_empty()) {
-        bail!(
-            "WREN_MODEL points to {}, which does not exist",
-            path.display()
-        );
-    }
-    download(&DEFAULT_MODEL, &path)?;
-    Ok(path)
-}
+use wren_core::paths::cache_dir;
 
 /// The path of catalogue model `m`, downloading it first if it is not there yet.
 pub fn ensure_model(m: &CatalogModel) -> Result<PathBuf> {
@@ -154,31 +138,4 @@ fn fetch_into(m: &CatalogModel, tmp: &Path, dest: &Path) -> Result<()> {
         .with_context(|| format!("cannot move the model into {}", dest.display()))?;
     eprintln!("[wren] model ready: {}", dest.display());
     Ok(())
-}
-
-/// What `-m` names: an existing file; else a catalogue name (fetched on first use);
-/// `None` is the default model. A directory, or a path that is neither, is an error
-/// that says so.
-pub fn resolve_model(arg: Option<&Path>) -> Result<PathBuf> {
-    let Some(p) = arg else {
-        return ensure_default_model();
-    };
-    if p.is_file() {
-        return Ok(p.to_path_buf());
-    }
-    if p.is_dir() {
-        bail!(
-            "{} is a directory; -m takes a GGUF file or a model name",
-            p.display()
-        );
-    }
-    if let Some(m) = p.to_str().and_then(wren_core::catalog::find) {
-        return ensure_model(m);
-    }
-    let known: Vec<&str> = wren_core::catalog::CATALOG.iter().map(|m| m.name).collect();
-    bail!(
-        "{} is neither a file nor a known model name (known: {})",
-        p.display(),
-        known.join(", ")
-    )
 }

@@ -1,11 +1,15 @@
 //! `wren`: run, chat with, inspect and evaluate GGUF language models on the CPU.
 #![forbid(unsafe_code)]
 
+mod chat;
 mod commands;
 mod common;
 mod fetch;
+mod ftype;
+mod logging;
 mod pipe;
 mod progress;
+mod resolve;
 
 use clap::{Parser, Subcommand};
 
@@ -27,10 +31,18 @@ enum Command {
     Run(commands::run::Args),
     /// Interactive chat using the model's chat template.
     Chat(commands::chat::Args),
-    /// Show a model's metadata and tensors.
+    /// Show a model's metadata and tensors (never downloads).
     Info(commands::info::Args),
+    /// A model's summary: architecture, parameters, quantization, context, template.
+    Show(commands::show::Args),
+    /// List the catalogue's models (downloaded or not) and other GGUF files in the cache.
+    List(commands::list::Args),
+    /// Delete downloaded catalogue models from the cache.
+    Rm(commands::rm::Args),
     /// Print the token ids of a text as a JSON array.
     Tokenize(commands::tokenize::Args),
+    /// Print the text of token ids.
+    Detokenize(commands::detokenize::Args),
     /// Print the top logits at every position as JSON.
     Logits(commands::logits::Args),
     /// Perplexity of a text file (llama-perplexity's method).
@@ -42,7 +54,8 @@ enum Command {
     /// Add a checkpoint's block-sparse attention config (MiniCPM4's `sparse_config`) to a
     /// converted GGUF file, so the model runs with it by default.
     Sparsify(commands::sparsify::Args),
-    /// Download the default model into the cache (other commands do this on first use).
+    /// Download models of the catalogue now (other commands do this on first use).
+    #[command(visible_alias = "pull")]
     Fetch(commands::fetch_cmd::Args),
 }
 
@@ -53,6 +66,10 @@ fn main() {
         Command::Run(a) => commands::run::main(a),
         Command::Chat(a) => commands::chat::main(a),
         Command::Info(a) => commands::info::main(a),
+        Command::Show(a) => commands::show::main(a),
+        Command::List(a) => commands::list::main(a),
+        Command::Rm(a) => commands::rm::main(a),
+        Command::Detokenize(a) => commands::detokenize::main(a),
         Command::Tokenize(a) => commands::tokenize::main(a),
         Command::Logits(a) => commands::logits::main(a),
         Command::Perplexity(a) => commands::perplexity::main(a),

@@ -90,7 +90,16 @@ fn post(port: u16, path: &str, body: Value) -> Value {
 fn serve_matches_run_greedy() {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wren"))
-        .args(["serve", "--port", &port.to_string(), "--parallel", "2"])
+        // `wren run`'s default model (serve's own default is the instruct model).
+        .args([
+            "serve",
+            "-m",
+            "gemma3-270m",
+            "--port",
+            &port.to_string(),
+            "--parallel",
+            "2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -223,4 +232,87 @@ fn openai_python_client_smollm2() {
 #[ignore = "needs the real model and python3"]
 fn bad_inputs_get_openai_errors() {
     python_script("bad_inputs.py", &[]);
+}
+
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn serve_logs_requests_and_a_second_ctrl_c_exits() {
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("wren-serve-log-{}.txt", std::process::id()));
+    // Default model: the instruct one.
+    let child = Command::new(env!("CARGO_BIN_EXE_wren"))
+        .args(["serve", "--port", &port.to_string(), "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start wren serve");
+    let mut server = Server(child);
+    let start = Instant::now();
+    loop {
+        match http(port, "GET", "/health", None) {
+            Ok((200, body)) => {
+                assert!(body.contains("\"ok\""), "{body}");
+                break;
+            }
+            Ok((503, body)) => assert!(body.contains("\"loading\""), "{body}"),
+            _ => {}
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "server did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (st, body) = http(port, "GET", "/v1/models/SmolLM2-135M-Instruct.Q4_1", None).unwrap();
+    assert_eq!(st, 200, "{body}");
+    post(
+        port,
+        "/v1/completions",
+        json!({"prompt": "Hi", "max_tokens": 4}),
+    );
+    // A long request in flight, then Ctrl-C twice: the grace period (30 s) is cut short.
+    std::thread::spawn(move || {
+        let _ = http(
+            port,
+            "POST",
+            "/v1/completions",
+            Some(&json!({"prompt": "Once upon a time", "max_tokens": 4000, "stream": true})),
+        );
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = server.0.id().to_string();
+    let sigint = || Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    sigint();
+    std::thread::sleep(Duration::from_millis(500));
+    sigint();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = server.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "still running after a second Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(text.contains("second Ctrl-C"), "{text}");
+    let requests: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "wren::http")
+        .collect();
+    let completion = requests
+        .iter()
+        .find(|v| v["fields"]["path"] == "/v1/completions" && v["fields"]["generated_tokens"] == 4)
+        .unwrap_or_else(|| panic!("no log line for the completion: {text}"));
+    assert_eq!(completion["fields"]["method"], "POST");
+    assert_eq!(completion["fields"]["status"], 200);
+    assert!(
+        requests.iter().any(|v| v["fields"]["path"] == "/health"),
+        "{text}"
+    );
 }

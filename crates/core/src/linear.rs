@@ -345,14 +345,20 @@ fn panel_products(
     if tokens >= W {
         while t0 < tokens {
             let t = t0.min(tokens - W);
-            store(t, &ops::gemm_panel_16x12(panel, std::array::from_fn(|j| xr(t + j)), k));
+            store(
+                t,
+                &ops::gemm_panel_16x12(panel, std::array::from_fn(|j| xr(t + j)), k),
+            );
             t0 += W;
         }
         return;
     }
     while t0 < tokens {
         let t = t0.min(tokens - T);
-        store(t, &ops::gemm_panel_16x6(panel, std::array::from_fn(|j| xr(t + j)), k));
+        store(
+            t,
+            &ops::gemm_panel_16x6(panel, std::array::from_fn(|j| xr(t + j)), k),
+        );
         t0 += T;
     }
 }

@@ -1,4 +1,5 @@
-//! `--api-key`: every endpoint but `/health` requires `Authorization: Bearer KEY`.
+//! `--api-key`: every endpoint but `/health` requires `Authorization: Bearer KEY`; and
+//! while the model loads, every endpoint but `/health` answers 503 (`model_loading`).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -37,4 +38,17 @@ pub async fn require_key(
 /// Comparison whose time does not depend on where the first difference is.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Middleware: 503 (`model_loading`) until the engine is ready.
+pub async fn require_ready(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if state.engine.ready() {
+        Ok(next.run(req).await)
+    } else {
+        Err(ApiError::loading())
+    }
 }

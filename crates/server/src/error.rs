@@ -111,6 +111,18 @@ impl ApiError {
         e
     }
 
+    /// 503 while the model loads (code `model_loading`, `Retry-After: 2`).
+    pub fn loading() -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            "the model is still loading; try again shortly",
+        );
+        e.code = Some("model_loading");
+        e.retry_after = Some(2);
+        e
+    }
+
     /// 500; `cause` is logged, the client sees a generic message.
     pub fn internal(cause: impl Into<String>) -> ApiError {
         let mut e = ApiError::new(
@@ -176,6 +188,7 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::QueueFull { .. } => ApiError::overloaded(e.to_string(), 1),
             EngineError::Stopped => ApiError::overloaded("the engine is shutting down", 5),
+            EngineError::Loading => ApiError::loading(),
             EngineError::Template(m) => ApiError::invalid_param("messages", m),
             EngineError::BadToken { .. } => ApiError::invalid_param("tokens", e.to_string()),
         }

@@ -14,13 +14,15 @@
 //! | `stop`     | stop strings over streamed text (pure)                           |
 //! | `sse`      | OpenAI's streaming chunk sequence                                |
 //! | `error`    | [`ApiError`]: every error response, in OpenAI's JSON shape       |
-//! | `auth`     | `--api-key` bearer check                                         |
+//! | `auth`     | `--api-key` bearer check; readiness gate while the model loads   |
+//! | `access_log` | one `tracing` line per request                                 |
 //! | `metrics`  | Prometheus counters                                              |
 //! | `offload`  | tokenizing on the blocking pool, the prompt-length pre-check     |
 //! | `limits`   | connection limits: timeouts, connection cap (flags of `serve`)   |
 //! | `listen`   | the accept loop and per-connection watchdog enforcing `limits`   |
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod auth;
 pub mod engine;
 pub mod error;
@@ -86,10 +88,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/completions", post(completions::completions))
         .route("/v1/models", get(models::list_models))
+        .route("/v1/models/{id}", get(models::get_model))
         .route("/tokenize", post(tokenize::tokenize))
         .route("/detokenize", post(tokenize::detokenize))
         .route("/apply-template", post(tokenize::apply_template))
         .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_ready,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_key,
@@ -105,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(middleware::from_fn(access_log::log_request))
         .with_state(state)
 }
 

@@ -38,6 +38,10 @@ where
 /// `ctx × max_token_bytes` bytes has more than `ctx` tokens. A prompt that would fit is
 /// never refused here; the exact check follows tokenization.
 pub fn check_fits(state: &AppState, bytes: usize, param: &str) -> Result<(), ApiError> {
+    if !state.engine.ready() {
+        // No context is known while the model loads; the request is answered 503 next.
+        return Ok(());
+    }
     let info = state.engine.info();
     let per_token = info.max_token_bytes.max(1);
     let limit = info.ctx.saturating_mul(per_token);

@@ -635,3 +635,95 @@ async fn a_body_declared_as_not_json_is_415() {
     );
     assert_eq!(send(None).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn model_by_id_and_openai_404_for_another() {
+    let app = app();
+    let list = call(&app, "GET", "/v1/models", None, None).await.json();
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    let r = call(&app, "GET", &format!("/v1/models/{id}"), None, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json()["id"], id.as_str());
+    assert_eq!(r.json()["object"], "model");
+    let r = call(&app, "GET", "/v1/models/gpt-4o", None, None).await;
+    let e = r.error(StatusCode::NOT_FOUND);
+    assert_eq!(e["code"], "model_not_found");
+    assert!(e["message"].as_str().unwrap().contains("gpt-4o"), "{e}");
+}
+
+#[tokio::test]
+async fn health_says_loading_until_the_engine_is_set() {
+    use wren_server::engine::pending::PendingEngine;
+    use wren_server::engine::EngineInfo;
+    let pending = Arc::new(PendingEngine::new(EngineInfo {
+        model_id: "m".into(),
+        ctx: 0,
+        vocab_size: 0,
+        parallel: 1,
+        max_token_bytes: 0,
+    }));
+    let app = router(AppState::new(pending.clone(), None));
+    let r = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.json(), json!({"status": "loading"}));
+    // Everything else is 503 `model_loading` meanwhile, never a panic or a hang.
+    let body = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+    let r = call(&app, "POST", "/v1/chat/completions", Some(body), None).await;
+    assert_eq!(
+        r.error(StatusCode::SERVICE_UNAVAILABLE)["code"],
+        "model_loading"
+    );
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    pending.set(Arc::new(FakeEngine::new(PIECES)));
+    let r = call(&app, "GET", "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!({"status": "ok"}));
+    let r = call(&app, "POST", "/v1/chat/completions", Some(body), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// A `tracing` writer that keeps what is logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn one_log_line_per_request() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = app();
+    call(&app, "GET", "/health", None, None).await;
+    let body = r#"{"prompt":"Hi","max_tokens":3}"#;
+    call(&app, "POST", "/v1/completions", Some(body), None).await;
+    call(&app, "GET", "/nope", None, None).await;
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v: &Value| v["target"] == "wren::http")
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let f = |i: usize| lines[i]["fields"].clone();
+    assert_eq!(f(0)["method"], "GET");
+    assert_eq!(f(0)["path"], "/health");
+    assert_eq!(f(0)["status"], 200);
+    assert_eq!(f(1)["path"], "/v1/completions");
+    assert_eq!(f(1)["generated_tokens"], 3);
+    assert!(f(1)["prompt_tokens"].as_u64().unwrap() > 0, "{}", f(1));
+    assert!(f(1)["ms"].is_string() || f(1)["ms"].is_number(), "{}", f(1));
+    assert_eq!(f(2)["status"], 404);
+}

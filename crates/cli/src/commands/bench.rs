@@ -25,11 +25,13 @@ use wren_core::linear::Compute;
 use wren_core::session::{thread_pool, Session};
 use wren_core::tokenizer::Tokenizer;
 
+use super::bench_out::{Format, Table};
 use crate::common::{describe_kv, KvOpts, ModelOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// GGUF model file (default: Gemma 3 270M Q4_K_M, downloaded into the cache on first use).
+    /// GGUF model file or catalogue name (default: gemma3-270m, downloaded into the cache
+    /// on first use).
     #[arg(short = 'm', long = "model")]
     pub model: Option<std::path::PathBuf>,
     /// Prompt lengths to test, comma-separated (0 = no prompt test).
@@ -64,8 +66,12 @@ pub struct Args {
     /// Skip the untimed warm-up run of each test.
     #[arg(long = "no-warmup")]
     pub no_warmup: bool,
-    /// One JSON object per test on stdout (one line each) instead of the table.
-    #[arg(long)]
+    /// Output format: md (aligned markdown table), csv, json (one array at the end) or
+    /// jsonl (one object per line as tests finish).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "md")]
+    pub output: Format,
+    /// Same as `-o json`.
+    #[arg(long, conflicts_with = "output")]
     pub json: bool,
 }
 
@@ -397,8 +403,8 @@ pub fn main(mut a: Args) -> Result<()> {
         compute: a.compute,
         kv: a.kv.clone(),
     };
-    let path = opts.model_path()?;
-    let l = opts.load()?;
+    let l = opts.load(&wren_core::paths::DEFAULT_MODEL)?;
+    let path = l.source.path.clone();
     let info = l.model.info().clone();
     for note in fit_depths(&mut a, info.n_ctx_train) {
         eprintln!("[wren] {note}");
@@ -450,21 +456,24 @@ pub fn main(mut a: Args) -> Result<()> {
     eprintln!("[wren] {}", describe_kv(&probe));
     drop(probe);
 
+    let fmt = if a.json { Format::Json } else { a.output };
+    let max_threads = a.threads.iter().max().copied().unwrap_or(1);
+    let widest = [
+        model_name.len(),
+        fmt_bytes(size).len(),
+        fmt_params(params).len(),
+        compute.len(),
+        isa.len(),
+        max_threads.to_string().len(),
+        tests.iter().map(|t| t.name().len()).max().unwrap_or(4),
+        20,
+        9,
+        9,
+    ];
+    let mut table = Table::new(fmt, widest);
     let mut out = std::io::stdout().lock();
-    let name_w = model_name.len().max(5);
-    if !a.json {
-        writeln!(
-            out,
-            "| {:<name_w$} | {:>10} | {:>8} | {:>7} | {:>6} | {:>7} | {:>13} | {:>20} | {:>9} | {:>9} |",
-            "model", "size", "params", "compute", "isa", "threads", "test", "t/s", "min", "median"
-        )?;
-        writeln!(
-            out,
-            "| {:-<name_w$} | {:->10} | {:->8} | {:->7} | {:->6} | {:->7} | {:->13} | {:->20} | {:->9} | {:->9} |",
-            ":", ":", ":", ":", ":", ":", ":", ":", ":", ":"
-        )?;
-        out.flush()?;
-    }
+    table.header(&mut out)?;
+    out.flush()?;
 
     for (ti, &threads) in a.threads.iter().enumerate() {
         let pool = if ti == 0 && l.pool.current_num_threads() == threads {
@@ -507,55 +516,50 @@ pub fn main(mut a: Args) -> Result<()> {
             }
         }
         for (&t, samples) in tests.iter().zip(&all_samples) {
-            let st = stats(&samples);
+            let st = stats(samples);
             let rss = peak_rss_bytes();
-            if a.json {
-                let v = json!({
-                    "test": t.name(),
-                    "kind": match t.kind { Kind::Prompt => "pp", Kind::Gen => "tg" },
-                    "n_tokens": t.n,
-                    "n_depth": t.depth,
-                    "n_sequences": t.seqs,
-                    "threads": threads,
-                    "reps": a.reps,
-                    "tokens_per_s": st.mean,
-                    "stddev": st.stddev,
-                    "min": st.min,
-                    "max": st.max,
-                    "median": st.median,
-                    "samples": samples,
-                    "peak_rss_bytes": rss,
-                    "compute": compute,
-                    "isa": isa,
-                    "model": model_name,
-                    "model_size_bytes": size,
-                    "model_params": params,
-                    "ctx": ctx,
-                    "kv_type": a.kv.kv_type.name(),
-                    "sparse": session.sparse().is_some(),
-                    "wren_version": env!("CARGO_PKG_VERSION"),
-                });
-                writeln!(out, "{v}")?;
-            } else {
-                writeln!(
-                    out,
-                    "| {:<name_w$} | {:>10} | {:>8} | {:>7} | {:>6} | {:>7} | {:>13} | {:>20} | {:>9.2} | {:>9.2} |",
-                    model_name,
-                    fmt_bytes(size),
-                    fmt_params(params),
-                    compute,
-                    isa,
-                    threads,
-                    t.name(),
-                    format!("{:.2} ± {:.2}", st.mean, st.stddev),
-                    st.min,
-                    st.median,
-                )?;
-            }
-            out.flush()?;
+            let v = json!({
+                "test": t.name(),
+                "kind": match t.kind { Kind::Prompt => "pp", Kind::Gen => "tg" },
+                "n_tokens": t.n,
+                "n_depth": t.depth,
+                "n_sequences": t.seqs,
+                "threads": threads,
+                "reps": a.reps,
+                "tokens_per_s": st.mean,
+                "stddev": st.stddev,
+                "min": st.min,
+                "max": st.max,
+                "median": st.median,
+                "samples": samples,
+                "peak_rss_bytes": rss,
+                "compute": compute,
+                "isa": isa,
+                "model": model_name,
+                "model_size_bytes": size,
+                "model_params": params,
+                "ctx": ctx,
+                "kv_type": a.kv.kv_type.name(),
+                "sparse": session.sparse().is_some(),
+                "wren_version": env!("CARGO_PKG_VERSION"),
+            });
+            let cells = [
+                model_name.clone(),
+                fmt_bytes(size),
+                fmt_params(params),
+                compute.to_string(),
+                isa.to_string(),
+                threads.to_string(),
+                t.name(),
+                format!("{:.2} ± {:.2}", st.mean, st.stddev),
+                format!("{:.2}", st.min),
+                format!("{:.2}", st.median),
+            ];
+            table.row(&mut out, cells, v)?;
         }
     }
-    if !a.json {
+    table.finish(&mut out)?;
+    if fmt == Format::Md {
         let rss = peak_rss_bytes().map_or_else(|| "n/a".to_string(), fmt_bytes);
         writeln!(out)?;
         writeln!(
@@ -591,6 +595,7 @@ mod tests {
             compute: Compute::Auto,
             kv: KvOpts::default(),
             no_warmup: false,
+            output: Format::Md,
             json: false,
         }
     }

@@ -2,161 +2,279 @@
 //!
 //! The history is re-rendered each turn; tokens that match what the KV cache already holds
 //! are not recomputed. When the history no longer fits the context, the oldest turns are
-//! dropped (the system prompt is kept) and the user is told.
+//! dropped (the system prompt is kept) and the user is told. Ctrl-C during a reply stops
+//! it and keeps the conversation; slash commands (`/help`) manage the conversation.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
+use std::path::Path;
 
 use anyhow::Result;
-use wren_core::chat::{ChatMessage, Segment};
-use wren_core::generate::{generate, Flow};
+use wren_core::generate::{generate, Finish, Flow};
 use wren_core::sample::Sampler;
-use wren_core::tokenizer::Tokenizer;
 
-use crate::common::{describe_kv, ModelOpts, SamplingOpts};
+use crate::chat::conversation::Conversation;
+use crate::chat::input::{Input, Reader};
+use crate::chat::interrupt;
+use crate::common::{describe_kv, tokenize_segments, ModelOpts, SamplingOpts};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A system prompt.
+    /// A system prompt (change it later with /system TEXT).
     #[arg(short = 's', long = "system")]
     pub system: Option<String>,
     /// Tokens per reply at most.
     #[arg(short = 'n', long = "max-tokens", default_value_t = 512)]
     pub max_tokens: usize,
+    /// Greedy decoding (same as --temp 0).
+    #[arg(long)]
+    pub greedy: bool,
     #[command(flatten)]
     pub model: ModelOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
 }
 
-/// Template text is tokenized with special tokens parsed; message content never is.
-fn tokenize_segments(tok: &Tokenizer, segs: &[Segment]) -> Vec<u32> {
-    let mut out = Vec::new();
-    for s in segs {
-        match s {
-            Segment::Template(t) => out.extend(tok.encode(t, false, true)),
-            Segment::Content(c) => out.extend(tok.encode(c, false, false)),
-        }
+const HELP: &str = "\
+commands:
+  /help           this list
+  /reset          forget the conversation (the system prompt stays)
+  /system TEXT    set the system prompt (/system alone shows it)
+  /save FILE      write the conversation as JSON
+  /load FILE      replace the conversation with one saved by /save
+  /exit, /quit    leave (or Ctrl-D)
+input: a line ending in \\ continues on the next line; \"\"\" opens and closes a multi-line
+message; Ctrl-C stops a reply and keeps the conversation.";
+
+/// What a line typed at the prompt asks for.
+#[derive(Debug, PartialEq)]
+enum Command<'a> {
+    Message(&'a str),
+    Help,
+    Reset,
+    System(Option<&'a str>),
+    Save(&'a str),
+    Load(&'a str),
+    Exit,
+    Unknown(&'a str),
+    Usage(&'static str),
+}
+
+fn parse(line: &str) -> Command<'_> {
+    let t = line.trim();
+    let Some(rest) = t.strip_prefix('/') else {
+        return Command::Message(line);
+    };
+    let (cmd, arg) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(c, a)| (c, a.trim()));
+    match cmd {
+        "help" | "?" => Command::Help,
+        "reset" | "clear" => Command::Reset,
+        "system" if arg.is_empty() => Command::System(None),
+        "system" => Command::System(Some(arg)),
+        "save" if arg.is_empty() => Command::Usage("/save FILE"),
+        "save" => Command::Save(arg),
+        "load" if arg.is_empty() => Command::Usage("/load FILE"),
+        "load" => Command::Load(arg),
+        "exit" | "quit" | "bye" => Command::Exit,
+        _ => Command::Unknown(cmd),
     }
-    out
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let params = a.sampling.params()?;
-    let l = a.model.load()?;
+    let mut params = a.sampling.params()?;
+    if a.greedy {
+        params.temperature = 0.0;
+    }
+    let l = a.model.load(&wren_core::catalog::SMOLLM2_135M_INSTRUCT)?;
+    eprintln!("[wren] model: {}", l.source.describe());
     let mut session = a.model.session(&l)?;
     session.set_progress(Some(crate::progress::prefill_progress()));
     eprintln!("[wren] {}", describe_kv(&session));
     let tmpl = l.chat_template()?;
     eprintln!("[wren] chat template: {}", tmpl.describe());
+    let mut reader = Reader::new();
+    if reader.is_tty() {
+        interrupt::install()?;
+    }
     eprintln!(
-        "[wren] context {} tokens; type /reset to start over, /exit or Ctrl-D to quit",
+        "[wren] context {} tokens; /help for commands, Ctrl-C stops a reply, /exit or Ctrl-D quits",
         session.ctx()
     );
     let mut sampler = Sampler::new(params, l.model.info().vocab_size);
-    let mut messages: Vec<ChatMessage> = Vec::new();
-    if let Some(s) = &a.system {
-        messages.push(ChatMessage {
-            role: "system".into(),
-            content: s.clone(),
-        });
-    }
-    let stdin = std::io::stdin();
-    let mut stdout = std::io::stdout();
+    let mut conv = Conversation::new(a.system.clone());
     loop {
-        write!(stdout, "> ")?;
-        stdout.flush()?;
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            writeln!(stdout)?;
-            return Ok(());
-        }
-        let line = line.trim_end_matches(['\n', '\r']);
-        match line.trim() {
-            "" => continue,
-            "/exit" | "/quit" => return Ok(()),
-            "/reset" => {
-                messages.retain(|m| m.role == "system");
+        let line = match reader.read("> ")? {
+            Input::Eof => return Ok(()),
+            Input::Interrupted => {
+                eprintln!("[wren] (Ctrl-C) type /exit or press Ctrl-D to quit");
+                continue;
+            }
+            Input::Line(l) => l,
+        };
+        let text = match parse(&line) {
+            Command::Message(t) if t.trim().is_empty() => continue,
+            Command::Message(t) => t.to_string(),
+            Command::Help => {
+                eprintln!("{HELP}");
+                continue;
+            }
+            Command::Reset => {
+                conv.messages.clear();
                 session.reset();
                 eprintln!("[wren] history cleared");
                 continue;
             }
-            _ => {}
-        }
-        messages.push(ChatMessage {
-            role: "user".into(),
-            content: line.to_string(),
-        });
-        // Leave room for a reply; drop the oldest turns until the prompt fits.
-        let budget = session
-            .ctx()
-            .saturating_sub(a.max_tokens.min(session.ctx() / 2));
-        let mut dropped = 0;
-        let tokens = loop {
-            let segs = tmpl.render_segments(&messages, true)?;
-            let t = tokenize_segments(&l.tok, &segs);
-            let first_turn = messages.iter().position(|m| m.role != "system");
-            let turns = messages.iter().filter(|m| m.role != "system").count();
-            if t.len() <= budget || turns <= 1 {
-                break t;
-            }
-            // Drop a whole exchange (user, then its reply) so roles keep alternating, as
-            // templates such as Gemma's require.
-            if let Some(i) = first_turn {
-                messages.remove(i);
-                dropped += 1;
-                if messages.get(i).is_some_and(|m| m.role == "assistant") {
-                    messages.remove(i);
-                    dropped += 1;
+            Command::System(None) => {
+                match &conv.system {
+                    Some(s) => eprintln!("[wren] system prompt: {s}"),
+                    None => eprintln!("[wren] no system prompt; set one with /system TEXT"),
                 }
+                continue;
+            }
+            Command::System(Some(s)) => {
+                conv.system = Some(s.to_string());
+                eprintln!("[wren] system prompt set (the conversation is kept)");
+                continue;
+            }
+            Command::Save(f) => {
+                match conv.save(Path::new(f)) {
+                    Ok(()) => eprintln!("[wren] saved {} message(s) to {f}", conv.messages.len()),
+                    Err(e) => eprintln!("[wren] error: {e:#}"),
+                }
+                continue;
+            }
+            Command::Load(f) => {
+                match Conversation::load(Path::new(f)) {
+                    Ok(c) => {
+                        conv = c;
+                        eprintln!(
+                            "[wren] loaded {} message(s) from {f}{}",
+                            conv.messages.len(),
+                            if conv.system.is_some() {
+                                " (with a system prompt)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                    Err(e) => eprintln!("[wren] error: {e:#}"),
+                }
+                continue;
+            }
+            Command::Exit => return Ok(()),
+            Command::Unknown(c) => {
+                eprintln!("[wren] unknown command /{c}; /help lists them");
+                continue;
+            }
+            Command::Usage(u) => {
+                eprintln!("[wren] usage: {u}");
+                continue;
             }
         };
-        if dropped > 0 {
-            eprintln!("[wren] history trimmed: dropped the {dropped} oldest message(s) to fit the {}-token context", session.ctx());
+        reply(&a, &l, &tmpl, &mut session, &mut sampler, &mut conv, text)?;
+    }
+}
+
+/// One turn: the user's message in, the model's reply streamed out and kept.
+fn reply(
+    a: &Args,
+    l: &crate::common::Loaded,
+    tmpl: &wren_core::chat::ChatTemplate,
+    session: &mut wren_core::session::Session,
+    sampler: &mut Sampler,
+    conv: &mut Conversation,
+    text: String,
+) -> Result<()> {
+    conv.messages
+        .push(wren_core::chat::ChatMessage::new("user", text));
+    // Leave room for a reply; drop the oldest turns until the prompt fits.
+    let budget = session
+        .ctx()
+        .saturating_sub(a.max_tokens.min(session.ctx() / 2));
+    let mut dropped = 0;
+    let tokens = loop {
+        let segs = tmpl.render_segments(&conv.rendered(), true)?;
+        let t = tokenize_segments(&l.tok, &segs);
+        if t.len() <= budget || conv.messages.len() <= 1 {
+            break t;
         }
-        if tokens.len() >= session.ctx() {
-            eprintln!(
-                "[wren] this message alone is {} tokens, more than the {}-token context; not sent (raise --ctx)",
-                tokens.len(),
-                session.ctx()
-            );
-            messages.pop();
-            continue;
+        dropped += conv.drop_oldest_exchange();
+    };
+    if dropped > 0 {
+        eprintln!(
+            "[wren] history trimmed: dropped the {dropped} oldest message(s) to fit the {}-token context",
+            session.ctx()
+        );
+    }
+    if tokens.len() >= session.ctx() {
+        eprintln!(
+            "[wren] this message alone is {} tokens, more than the {}-token context; not sent (raise --ctx)",
+            tokens.len(),
+            session.ctx()
+        );
+        conv.messages.pop();
+        return Ok(());
+    }
+    // Reuse the cached prefix when the new prompt extends it; otherwise start over.
+    let hist = session.history();
+    let new: Vec<u32> = if hist.len() < tokens.len() && tokens.starts_with(hist) {
+        tokens[hist.len()..].to_vec()
+    } else {
+        session.reset();
+        tokens
+    };
+    let mut answer = String::new();
+    let max_new = a
+        .max_tokens
+        .min(session.ctx() - session.history().len() - new.len())
+        .max(1);
+    interrupt::clear();
+    let (finish, st) = generate(session, &l.tok, sampler, &new, max_new, |piece, _| {
+        if interrupt::requested() {
+            return Flow::Stop;
         }
-        // Reuse the cached prefix when the new prompt extends it; otherwise start over.
-        let hist = session.history();
-        let new: Vec<u32> = if hist.len() < tokens.len() && tokens.starts_with(hist) {
-            tokens[hist.len()..].to_vec()
-        } else {
-            session.reset();
-            tokens
-        };
-        let mut reply = String::new();
-        let max_new = a
-            .max_tokens
-            .min(session.ctx() - session.history().len() - new.len())
-            .max(1);
-        let (_, st) = generate(
-            &mut session,
-            &l.tok,
-            &mut sampler,
-            &new,
-            max_new,
-            |text, _| {
-                reply.push_str(text);
-                print!("{text}");
-                std::io::stdout().flush().ok();
-                Flow::Continue
-            },
-        )?;
-        println!();
+        answer.push_str(piece);
+        print!("{piece}");
+        std::io::stdout().flush().ok();
+        Flow::Continue
+    })?;
+    println!();
+    if finish == Finish::Cancelled {
+        eprintln!(
+            "[wren] reply interrupted after {} tokens (kept in the conversation)",
+            st.generated
+        );
+    } else {
         eprintln!(
             "[wren] {} tokens, {:.1} tok/s",
             st.generated,
             st.decode_tps()
         );
-        messages.push(ChatMessage {
-            role: "assistant".into(),
-            content: reply.trim().to_string(),
-        });
+    }
+    conv.messages.push(wren_core::chat::ChatMessage::new(
+        "assistant",
+        answer.trim().to_string(),
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Command};
+
+    #[test]
+    fn slash_commands() {
+        assert_eq!(parse("hello"), Command::Message("hello"));
+        assert_eq!(parse("/help"), Command::Help);
+        assert_eq!(
+            parse("/system  Be terse. "),
+            Command::System(Some("Be terse."))
+        );
+        assert_eq!(parse("/system"), Command::System(None));
+        assert_eq!(parse("/save a.json"), Command::Save("a.json"));
+        assert_eq!(parse("/load"), Command::Usage("/load FILE"));
+        assert_eq!(parse("/quit"), Command::Exit);
+        assert_eq!(parse("/frobnicate x"), Command::Unknown("frobnicate"));
     }
 }

@@ -1,11 +1,11 @@
-//! `wren info [MODEL]`: metadata and a tensor table.
+//! `wren info [MODEL]`: metadata and a tensor table (also `wren show --verbose`).
 
 use anyhow::Result;
 use wren_gguf::{GgufFile, Value};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// GGUF file (default: the default model).
+    /// GGUF file or catalogue name (default: gemma3-270m); never downloads.
     pub model: Option<std::path::PathBuf>,
     /// Print arrays in full instead of their first elements.
     #[arg(long)]
@@ -44,9 +44,15 @@ fn show(v: &Value, full: bool) -> String {
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let path = crate::fetch::resolve_model(a.model.as_deref())?;
+    let path = crate::resolve::locate(a.model.as_deref(), &wren_core::paths::DEFAULT_MODEL)?.path;
     let f = GgufFile::open(&path)?;
     println!("file: {}", path.display());
+    print_details(&f, a.full);
+    Ok(())
+}
+
+/// The header, every metadata key and the tensor table.
+pub fn print_details(f: &GgufFile, full: bool) {
     println!(
         "GGUF version {}, {} bytes, alignment {}, data at byte {}",
         f.version(),
@@ -56,7 +62,7 @@ pub fn main(a: Args) -> Result<()> {
     );
     println!("\nmetadata ({} keys):", f.metadata().len());
     for (k, v) in f.metadata() {
-        println!("  {k:<42} {:<8} {}", v.type_name(), show(v, a.full));
+        println!("  {k:<42} {:<8} {}", v.type_name(), show(v, full));
     }
     println!("\ntensors ({}):", f.tensors().len());
     println!(
@@ -83,5 +89,4 @@ pub fn main(a: Args) -> Result<()> {
     for (ty, (n, b)) in by_type {
         println!("  {ty:<6} {n:>4} tensors {b:>12} bytes");
     }
-    Ok(())
 }

@@ -13,6 +13,7 @@ pub struct Args {
     /// Text to tokenize (with BOS unless --no-bos).
     #[arg(long)]
     pub text: Option<String>,
+    /// With --text: do not prepend the BOS token.
     #[arg(long = "no-bos")]
     pub no_bos: bool,
     /// Logits per position.
@@ -23,7 +24,7 @@ pub struct Args {
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let l = a.model.load()?;
+    let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
     let tokens = match (&a.tokens, &a.text) {
         (Some(t), _) => t.clone(),
         (None, Some(s)) => l.tok.encode(s, !a.no_bos && l.tok.add_bos_default(), false),

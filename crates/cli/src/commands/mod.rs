@@ -1,10 +1,15 @@
 pub mod bench;
+pub mod bench_out;
 pub mod chat;
+pub mod detokenize;
 pub mod fetch_cmd;
 pub mod info;
+pub mod list;
 pub mod logits;
 pub mod perplexity;
+pub mod rm;
 pub mod run;
 pub mod serve;
+pub mod show;
 pub mod sparsify;
 pub mod tokenize;

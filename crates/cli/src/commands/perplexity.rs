@@ -29,7 +29,8 @@ pub fn main(mut a: Args) -> Result<()> {
     if ctx < 4 {
         anyhow::bail!("--ctx must be at least 4 for perplexity");
     }
-    let l = a.model.load()?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
     let mut session = a.model.session(&l)?;
     // llama-perplexity's method: with BOS (and each chunk's first token replaced by it)
     // when the model asks for BOS, the plain text otherwise (SmolLM2 adds none).
@@ -64,15 +65,23 @@ pub fn main(mut a: Args) -> Result<()> {
             count += 1;
         })?;
         let mean = sum / count as f64;
-        eprint!(
-            "\r[wren] chunk {}/{n_chunks}: ppl {:.4} ({:.1} s)",
+        // Redrawn in place on a terminal; one line per chunk on a pipe or in a log.
+        let line = format!(
+            "[wren] chunk {}/{n_chunks}: ppl {:.4} ({:.1} s)",
             c + 1,
             mean.exp(),
             t0.elapsed().as_secs_f64()
         );
+        if tty {
+            eprint!("\r{line}");
+        } else {
+            eprintln!("{line}");
+        }
         std::io::stderr().flush().ok();
     }
-    eprintln!();
+    if tty {
+        eprintln!();
+    }
     let n = count as f64;
     let mean = sum / n;
     let var = (sum2 / n - mean * mean).max(0.0);

@@ -1,7 +1,9 @@
 //! `wren serve`: an OpenAI-compatible HTTP server (see the wren-server crate).
 //!
-//! Loads the model, starts the engine thread with `--parallel` sessions, then serves
-//! until SIGINT/SIGTERM; in-flight requests get `--shutdown-grace` seconds to finish.
+//! Binds the port first and answers `/health` with `{"status":"loading"}` (503) while the
+//! model loads, then starts the engine thread with `--parallel` sessions and serves until
+//! SIGINT/SIGTERM; in-flight requests get `--shutdown-grace` seconds to finish, and a
+//! second Ctrl-C exits at once.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,17 +11,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use wren_server::engine::local::{LocalConfig, LocalEngine};
+use wren_server::engine::pending::PendingEngine;
+use wren_server::engine::EngineInfo;
 use wren_server::limits::Limits;
 use wren_server::AppState;
 
 use crate::common::ModelOpts;
+use crate::logging::LogFormat;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Address to listen on (loopback by default; use 0.0.0.0 to accept remote clients).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// Port to listen on.
+    /// Port to listen on (0: any free port, printed at start).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
     /// Sequences generated concurrently (each has its own KV cache of --ctx tokens).
@@ -53,40 +58,52 @@ pub struct Args {
     /// (0: whole prompts at once).
     #[arg(long = "prefill-chunk", default_value_t = 256)]
     pub prefill_chunk: usize,
-    /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM.
+    /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM (a second
+    /// Ctrl-C exits at once).
     #[arg(long = "shutdown-grace", default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Request log format on stderr: text or json (one line per request).
+    #[arg(long = "log-format", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub model: ModelOpts,
+}
+
+/// SIGINT/SIGTERM starts a graceful shutdown; a second Ctrl-C after it exits the process.
+async fn shutdown_then_force() {
+    wren_server::shutdown_signal().await;
+    tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("[wren] second Ctrl-C: exiting now");
+            std::process::exit(130);
+        }
+    });
 }
 
 pub fn main(a: Args) -> Result<()> {
     if a.parallel == 0 {
         anyhow::bail!("--parallel must be at least 1");
     }
+    crate::logging::init(a.log_format);
     let api_key = checked_api_key(&a)?;
     let limits = limits(&a)?;
-    let path = a.model.model_path()?;
-    let l = a.model.load_for(a.parallel)?;
-    let ctx = a.model.ctx_for(l.model.as_ref())?;
-    let tmpl = l.chat_template()?;
-    let model_id = path
+    // Resolve (and download, on first use) before listening: a bad -m fails at once.
+    let source = a
+        .model
+        .resolve(&wren_core::catalog::SMOLLM2_135M_INSTRUCT)?;
+    let model_id = source
+        .path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| l.model.info().name.clone());
-    eprintln!("[wren] chat template: {}", tmpl.describe());
-    let cfg = LocalConfig {
+        .unwrap_or_else(|| "model".into());
+    let pending = Arc::new(PendingEngine::new(EngineInfo {
         model_id: model_id.clone(),
-        ctx,
+        ctx: 0,
+        vocab_size: 0,
         parallel: a.parallel,
-        queue: a.queue,
-        compute: a.model.compute,
-        prefill_chunk: a.prefill_chunk,
-        kv_type: a.model.kv.kv_type,
-        sparse: a.model.kv.sparse_settings(),
-    };
-    let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;
-    let state = AppState::new(Arc::new(engine), api_key);
+        max_token_bytes: 0,
+    }));
+    let state = AppState::new(pending.clone(), api_key);
     if a.no_auth {
         eprintln!(
             "[wren] warning: --no-auth: anyone who can reach {} can use the server",
@@ -99,23 +116,52 @@ pub fn main(a: Args) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind((a.host, a.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", a.host, a.port))?;
-        let addr = listener.local_addr()?;
-        eprintln!(
-            "[wren] serving {model_id} on http://{addr} ({} sequences × {ctx} tokens, KV {}, {} threads, queue {}); Ctrl-C to stop",
-            a.parallel,
-            a.model.kv.kv_type,
-            l.pool.current_num_threads(),
-            a.queue,
-        );
-        let grace = Duration::from_secs(a.shutdown_grace);
-        wren_server::serve_with(listener, state, limits, wren_server::shutdown_signal(), grace)
-            .await
-            .context("server error")
-    })?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind((a.host, a.port)))
+        .with_context(|| format!("cannot listen on {}:{}", a.host, a.port))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "[wren] listening on http://{addr}; loading {} (/health says \"loading\" until ready)",
+        source.describe()
+    );
+    let grace = Duration::from_secs(a.shutdown_grace);
+    let server = rt.spawn(wren_server::serve_with(
+        listener,
+        state,
+        limits,
+        shutdown_then_force(),
+        grace,
+    ));
+
+    // Load on this thread while the server answers /health.
+    let model = ModelOpts {
+        model: Some(source.path.clone()),
+        ..a.model.clone()
+    };
+    let l = model.load_for(&wren_core::catalog::SMOLLM2_135M_INSTRUCT, a.parallel)?;
+    let ctx = a.model.ctx_for(l.model.as_ref())?;
+    let tmpl = l.chat_template()?;
+    eprintln!("[wren] chat template: {}", tmpl.describe());
+    let cfg = LocalConfig {
+        model_id: model_id.clone(),
+        ctx,
+        parallel: a.parallel,
+        queue: a.queue,
+        compute: a.model.compute,
+        prefill_chunk: a.prefill_chunk,
+        kv_type: a.model.kv.kv_type,
+        sparse: a.model.kv.sparse_settings(),
+    };
+    let threads = l.pool.current_num_threads();
+    let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;
+    pending.set(Arc::new(engine));
+    eprintln!(
+        "[wren] serving {model_id} on http://{addr} ({} sequences × {ctx} tokens, KV {}, {threads} threads, queue {}); Ctrl-C to stop",
+        a.parallel, a.model.kv.kv_type, a.queue,
+    );
+    rt.block_on(server)
+        .context("server task failed")?
+        .context("server error")?;
     // Streams cut off by the grace period are cancelled as the runtime drops them.
     rt.shutdown_timeout(Duration::from_secs(1));
     eprintln!("[wren] stopped");

@@ -17,12 +17,13 @@ pub struct Args {
     /// Also print each token's text.
     #[arg(long)]
     pub pieces: bool,
+    /// GGUF model file or catalogue name (default: gemma3-270m).
     #[arg(short = 'm', long = "model")]
     pub model: Option<std::path::PathBuf>,
 }
 
 pub fn main(a: Args) -> Result<()> {
-    let path = crate::fetch::resolve_model(a.model.as_deref())?;
+    let path = crate::resolve::resolve(a.model.as_deref(), &wren_core::paths::DEFAULT_MODEL)?.path;
     let file = GgufFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file)?;
     let text = if a.text == "-" {

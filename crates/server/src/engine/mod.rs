@@ -14,12 +14,14 @@
 //! | [`Event`]          | what comes back, one channel per request                       |
 //! | [`local`]          | the real engine: one thread, `--parallel` sessions             |
 //! | [`fake`]           | deterministic canned tokens, for the API tests                 |
+//! | [`pending`]        | stands in while the model loads (`/health` says `loading`)     |
 //!
 //! Cancellation: a client that goes away drops its receiver; the engine checks
 //! `events.is_closed()` before every step of that sequence and frees the slot at once.
 
 pub mod fake;
 pub mod local;
+pub mod pending;
 mod slots;
 mod worker;
 
@@ -52,6 +54,10 @@ pub trait Engine: Send + Sync + 'static {
     fn stats(&self) -> EngineStats;
     /// Whether the engine can still generate (its thread is running); `/health` says.
     fn alive(&self) -> bool {
+        true
+    }
+    /// Whether the model is loaded and requests can be served (see [`pending`]).
+    fn ready(&self) -> bool {
         true
     }
 }
@@ -176,6 +182,9 @@ pub enum EngineError {
     /// The wait queue is full; try again later.
     #[error("the server is busy: {queued} requests are already waiting")]
     QueueFull { queued: usize },
+    /// The model is still loading.
+    #[error("the model is still loading; try again shortly")]
+    Loading,
     /// The engine thread has stopped (shutdown or crash).
     #[error("the engine is not running")]
     Stopped,

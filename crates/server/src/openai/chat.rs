@@ -68,7 +68,9 @@ pub async fn chat_completions(
         }],
         usage: done.usage.into(),
     };
-    Ok(axum::Json(body).into_response())
+    let mut res = axum::Json(body).into_response();
+    res.extensions_mut().insert(done.usage); // for the access log
+    Ok(res)
 }
 
 /// `logprobs: true` (+ `top_logprobs: k`) → `Some(k)`.

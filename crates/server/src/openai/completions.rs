@@ -91,7 +91,9 @@ async fn finish(state: AppState, c: GenBody, prompt: Vec<u32>) -> Result<Respons
         logprobs: fmt.logprobs.then(|| legacy_logprobs(done.logprobs, 0)),
         finish_reason: Some(done.finish.as_str()),
     };
-    Ok(axum::Json(fmt.body(Some(choice), Some(done.usage))).into_response())
+    let mut res = axum::Json(fmt.body(Some(choice), Some(done.usage))).into_response();
+    res.extensions_mut().insert(done.usage); // for the access log
+    Ok(res)
 }
 
 /// Parallel arrays; `text_offset` counts bytes from `offset`.

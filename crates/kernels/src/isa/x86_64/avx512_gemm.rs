@@ -18,7 +18,11 @@ pub const TOKENS: usize = 12;
 /// # Safety
 /// The CPU must support AVX-512F; `panel.len() >= 16 * k`; every `x[t].len() >= k`.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn gemm_panel_16x12(panel: &[f32], x: [&[f32]; TOKENS], k: usize) -> [[f32; 16]; TOKENS] {
+pub unsafe fn gemm_panel_16x12(
+    panel: &[f32],
+    x: [&[f32]; TOKENS],
+    k: usize,
+) -> [[f32; 16]; TOKENS] {
     debug_assert!(panel.len() >= 16 * k && x.iter().all(|r| r.len() >= k));
     // SAFETY: reads stay below 16·k in `panel` and below k in each `x[t]`, as the caller
     // guarantees; the feature is guaranteed by the caller.

@@ -1,0 +1,156 @@
+//! What `-m` (or a command's MODEL argument) names: a GGUF file, a catalogue name, or
+//! nothing (the command's default model). Two flavours: [`resolve`] downloads a catalogue
+//! model on first use; [`locate`] never downloads and says how to fetch instead.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use wren_core::catalog::{self, CatalogModel};
+use wren_core::paths::{default_model_path, DEFAULT_MODEL};
+
+/// A model file and, when it came from the catalogue, its name.
+#[derive(Clone, Debug)]
+pub struct ModelRef {
+    pub path: PathBuf,
+    pub name: Option<&'static str>,
+}
+
+impl ModelRef {
+    /// `gemma3-270m (/root/.cache/wren/gemma-3-270m-q4_k_m.gguf)`, or the path alone.
+    pub fn describe(&self) -> String {
+        match self.name {
+            Some(n) => format!("{n} ({})", self.path.display()),
+            None => self.path.display().to_string(),
+        }
+    }
+}
+
+/// Where catalogue model `m` lives: `$WREN_MODEL` overrides the default model's path.
+pub fn catalog_path(m: &CatalogModel) -> PathBuf {
+    if m.name == DEFAULT_MODEL.name {
+        default_model_path()
+    } else {
+        m.path()
+    }
+}
+
+/// Resolves `arg` (or `default` when absent), downloading a catalogue model on first use.
+pub fn resolve(arg: Option<&Path>, default: &'static CatalogModel) -> Result<ModelRef> {
+    match classify(arg, default)? {
+        Named::File(path) => Ok(ModelRef { path, name: None }),
+        Named::Catalog(m) => {
+            let path = catalog_path(m);
+            if !path.is_file() {
+                if m.name == DEFAULT_MODEL.name && path != m.path() {
+                    bail!(
+                        "WREN_MODEL points to {}, which does not exist",
+                        path.display()
+                    );
+                }
+                crate::fetch::ensure_model(m)?;
+            }
+            Ok(ModelRef {
+                path,
+                name: Some(m.name),
+            })
+        }
+    }
+}
+
+/// Like [`resolve`], but a catalogue model that is not downloaded is an error that says
+/// how to fetch it: inspecting a model never starts a download.
+pub fn locate(arg: Option<&Path>, default: &'static CatalogModel) -> Result<ModelRef> {
+    match classify(arg, default)? {
+        Named::File(path) => Ok(ModelRef { path, name: None }),
+        Named::Catalog(m) => {
+            let path = catalog_path(m);
+            if !path.is_file() {
+                let which = if arg.is_none() {
+                    "the default model "
+                } else {
+                    "model "
+                };
+                bail!(
+                    "{which}{} is not downloaded ({} MB); fetch it with `wren pull {}`, or pass a GGUF file",
+                    m.name,
+                    m.bytes / 1_000_000,
+                    m.name
+                );
+            }
+            Ok(ModelRef {
+                path,
+                name: Some(m.name),
+            })
+        }
+    }
+}
+
+enum Named {
+    File(PathBuf),
+    Catalog(&'static CatalogModel),
+}
+
+fn classify(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Named> {
+    let Some(p) = arg else {
+        return Ok(Named::Catalog(default));
+    };
+    if p.is_file() {
+        return Ok(Named::File(p.to_path_buf()));
+    }
+    if p.is_dir() {
+        bail!(
+            "{} is a directory; -m takes a GGUF file or a model name",
+            p.display()
+        );
+    }
+    let text = p.to_string_lossy();
+    if let Some(m) = catalog::find(&text) {
+        return Ok(Named::Catalog(m));
+    }
+    if is_hub_name(&text) {
+        bail!(
+            "{text} looks like a Hugging Face name (owner/repo/file.gguf), but wren has no hub \
+             download built in (and no hub is reachable from here): download the file yourself \
+             and pass its path with -m, or use a catalogue name (see `wren list`)"
+        );
+    }
+    bail!(
+        "{text} is neither a file nor a known model name (known: {}; see `wren list`)",
+        known_names()
+    )
+}
+
+/// `owner/repo/file.gguf` (optionally behind `hf://` or `hf.co/`), not a local path.
+pub fn is_hub_name(s: &str) -> bool {
+    let s = s
+        .strip_prefix("hf://")
+        .or_else(|| s.strip_prefix("hf.co/"))
+        .or_else(|| s.strip_prefix("huggingface.co/"))
+        .unwrap_or(s);
+    let parts: Vec<&str> = s.split('/').collect();
+    parts.len() >= 3
+        && !s.starts_with(['.', '/', '~'])
+        && parts.iter().all(|p| !p.is_empty() && *p != "..")
+        && s.to_ascii_lowercase().ends_with(".gguf")
+}
+
+/// The catalogue's names, comma-separated.
+pub fn known_names() -> String {
+    let known: Vec<&str> = catalog::CATALOG.iter().map(|m| m.name).collect();
+    known.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hub_name;
+
+    #[test]
+    fn hub_names_are_told_apart_from_paths() {
+        assert!(is_hub_name("bartowski/SmolLM2-GGUF/SmolLM2-Q4_K_M.gguf"));
+        assert!(is_hub_name("hf://a/b/c.gguf"));
+        assert!(!is_hub_name("./a/b/c.gguf"));
+        assert!(!is_hub_name("/a/b/c.gguf"));
+        assert!(!is_hub_name("b/c.gguf"));
+        assert!(!is_hub_name("a/b/c.bin"));
+    }
+}

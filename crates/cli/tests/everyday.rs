@@ -1,0 +1,340 @@
+//! Everyday commands: models by name (`list`, `show`, `rm`, `pull`), `info` never
+//! downloading, `run`'s llama.cpp habits (`-p`, `--system`, `-n 0`, `--json`),
+//! `detokenize`, `bench -o`, and a description for every flag. Tests that need the real
+//! models are ignored by default (scripts/test.sh runs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use wren_core::catalog::{GEMMA3_270M, SMOLLM2_135M_INSTRUCT};
+
+/// `wren ARGS` with the cache directory set to `cache`.
+fn wren_in(cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wren"))
+        .args(args)
+        .env("WREN_CACHE_DIR", cache)
+        .env_remove("WREN_MODEL")
+        .output()
+        .expect("run wren")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A scratch cache directory, removed when dropped.
+struct Cache(PathBuf);
+
+impl Cache {
+    fn new(tag: &str) -> Cache {
+        let d = std::env::temp_dir().join(format!("wren-everyday-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Cache(d)
+    }
+
+    /// The real model file of the user's cache, linked into this one.
+    fn link(&self, m: &wren_core::catalog::CatalogModel) {
+        let real = m.path();
+        assert!(
+            real.is_file(),
+            "{} missing: run `wren pull {}`",
+            real.display(),
+            m.name
+        );
+        std::os::unix::fs::symlink(&real, self.0.join(m.file)).unwrap();
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn empty_cache_lists_the_catalogue_and_never_downloads_to_inspect() {
+    let c = Cache::new("empty");
+    let o = wren_in(&c.0, &["list"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    for name in ["gemma3-270m", "smollm2-135m-instruct"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains("not downloaded"), "{line}");
+    }
+    assert!(
+        out.contains("Q4_K_M") && out.contains("Q4_1") && out.contains("llama"),
+        "{out}"
+    );
+    // info / show without the model: a clear error saying how to fetch, no download.
+    for args in [&["info"][..], &["show"], &["show", "smollm2-135m-instruct"]] {
+        let o = wren_in(&c.0, args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("not downloaded") && err.contains("wren pull"),
+            "{err}"
+        );
+        assert!(!err.contains("downloading"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&c.0).unwrap().count(),
+        0,
+        "something was written"
+    );
+}
+
+#[test]
+fn bad_names_name_the_cause() {
+    let c = Cache::new("names");
+    let cases: [(&[&str], &str); 6] = [
+        (&["rm", "nope"], "unknown model name \"nope\""),
+        (&["rm", "gemma3-270m"], "not downloaded"),
+        (&["pull", "nope"], "unknown model name"),
+        (&["pull", "someone/some-repo/model.Q4_K_M.gguf"], "no hub"),
+        (&["run", "-m", "someone/repo/x.gguf", "hi"], "Hugging Face"),
+        (&["show", "/"], "is a directory"),
+    ];
+    for (args, want) in cases {
+        let o = wren_in(&c.0, args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    let o = wren_in(&c.0, &["detokenize", "1,x"]);
+    assert!(
+        text(&o.stderr).contains("\"x\" is not a token id"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn every_flag_has_a_description() {
+    let c = Cache::new("help");
+    let cmds = [
+        "run",
+        "chat",
+        "info",
+        "show",
+        "list",
+        "rm",
+        "pull",
+        "tokenize",
+        "detokenize",
+        "logits",
+        "perplexity",
+        "bench",
+        "serve",
+    ];
+    for cmd in cmds {
+        let o = wren_in(&c.0, &[cmd, "--help"]);
+        assert!(o.status.success(), "{cmd}: {}", text(&o.stderr));
+        let help = text(&o.stdout);
+        // Long help puts each option on a line (`  -x, --flag <V>`) with its description
+        // either after it on the same line or on the more indented line below.
+        let lines: Vec<&str> = help.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            let option = t.starts_with("--")
+                || (t.starts_with('-') && t[1..].starts_with(|c: char| c.is_ascii_alphabetic()));
+            if !option {
+                continue;
+            }
+            let same_line = t.split("  ").filter(|p| !p.trim().is_empty()).count() >= 2;
+            let next_line = lines.get(i + 1).is_some_and(|n| {
+                !n.trim().is_empty() && indent(n) > indent(line) && !n.trim().starts_with('-')
+            });
+            assert!(
+                same_line || next_line,
+                "wren {cmd}: no description for `{t}`"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs both real models (scripts/test.sh fetches them)"]
+fn cached_models_list_show_and_rm() {
+    let c = Cache::new("cached");
+    c.link(&GEMMA3_270M);
+    c.link(&SMOLLM2_135M_INSTRUCT);
+    let out = text(&wren_in(&c.0, &["list"]).stdout);
+    assert_eq!(out.matches(" cached ").count(), 2, "{out}");
+    let o = wren_in(&c.0, &["show", "smollm2-135m-instruct"]);
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for want in [
+        "architecture     llama",
+        "parameters       134.5 M (134515008)",
+        "quantization     Q4_1",
+        "context length   8192",
+        "chat template    yes",
+    ] {
+        assert!(out.contains(want), "missing {want:?}: {out}");
+    }
+    assert!(!out.contains("token_embd.weight"), "{out}");
+    let out = text(&wren_in(&c.0, &["show", "--verbose", "gemma3-270m"]).stdout);
+    assert!(out.contains("quantization     Q4_K_M"), "{out}");
+    assert!(
+        out.contains("token_embd.weight") && out.contains("gemma3.block_count"),
+        "{out}"
+    );
+    // A path works too.
+    let p = c.0.join(GEMMA3_270M.file);
+    let out = text(&wren_in(&c.0, &["show", p.to_str().unwrap()]).stdout);
+    assert!(out.contains("architecture     gemma3"), "{out}");
+    // rm deletes the cached file (here the link), and list says so.
+    let o = wren_in(&c.0, &["rm", "gemma3-270m"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!p.exists());
+    let out = text(&wren_in(&c.0, &["list"]).stdout);
+    let line = out.lines().find(|l| l.starts_with("gemma3-270m")).unwrap();
+    assert!(line.contains("not downloaded"), "{out}");
+}
+
+#[test]
+#[ignore = "needs both real models (scripts/test.sh fetches them)"]
+fn run_habits_from_llama_cpp() {
+    let c = Cache::new("run");
+    c.link(&GEMMA3_270M);
+    c.link(&SMOLLM2_135M_INSTRUCT);
+    // -p is the positional prompt; run names its model on stderr.
+    let a = wren_in(
+        &c.0,
+        &[
+            "run",
+            "--greedy",
+            "-n",
+            "8",
+            "-p",
+            "The capital of France is",
+        ],
+    );
+    let b = wren_in(
+        &c.0,
+        &["run", "--greedy", "-n", "8", "The capital of France is"],
+    );
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(text(&a.stdout), text(&b.stdout));
+    let err = text(&a.stderr);
+    assert!(err.contains("[wren] model: gemma3-270m ("), "{err}");
+    // -n 0: nothing generated, exit 0.
+    let o = wren_in(&c.0, &["run", "-n", "0", "--no-echo", "Hello"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).trim(), "");
+    assert!(
+        text(&o.stderr).contains("generated 0 tokens"),
+        "{}",
+        text(&o.stderr)
+    );
+    // --json: one object with the text and the statistics.
+    let o = wren_in(
+        &c.0,
+        &[
+            "run",
+            "--json",
+            "--greedy",
+            "-n",
+            "8",
+            "The capital of France is",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(v["model"], "gemma3-270m");
+    assert_eq!(v["prompt"], "The capital of France is");
+    assert_eq!(v["generated_tokens"], 8);
+    assert_eq!(v["finish"], "length");
+    assert!(v["prompt_tokens"].as_u64().unwrap() > 1);
+    assert!(v["decode_tps"].as_f64().unwrap() > 0.0);
+    let streamed = text(&b.stdout);
+    assert_eq!(
+        format!("The capital of France is{}", v["text"].as_str().unwrap()),
+        streamed.trim_end_matches('\n')
+    );
+    // --system: the instruct model answers through its template.
+    let o = wren_in(
+        &c.0,
+        &[
+            "run",
+            "-m",
+            "smollm2-135m-instruct",
+            "--greedy",
+            "-n",
+            "24",
+            "--system",
+            "You are a helpful assistant.",
+            "What is the capital of France?",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("Paris"), "{}", text(&o.stdout));
+    // detokenize inverts tokenize.
+    let ids = text(&wren_in(&c.0, &["tokenize", "--no-bos", "Hello world"]).stdout);
+    let o = wren_in(&c.0, &["detokenize", ids.trim()]);
+    assert_eq!(text(&o.stdout), "Hello world\n", "{}", text(&o.stderr));
+    let o = wren_in(&c.0, &["detokenize", "9259,1902"]);
+    assert_eq!(text(&o.stdout), "Hello world\n", "{}", text(&o.stderr));
+}
+
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn bench_output_formats() {
+    let c = Cache::new("bench");
+    c.link(&GEMMA3_270M);
+    let base = [
+        "bench",
+        "-p",
+        "8",
+        "-n",
+        "2",
+        "-r",
+        "1",
+        "-t",
+        "1",
+        "--no-warmup",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = wren_in(&c.0, &args);
+        assert!(o.status.success(), "{extra:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let md = run(&[]);
+    let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    assert_eq!(rows.len(), 4, "{md}");
+    let bars = |l: &str| -> Vec<usize> {
+        l.chars()
+            .enumerate()
+            .filter(|(_, c)| *c == '|')
+            .map(|(i, _)| i)
+            .collect()
+    };
+    assert!(
+        rows.iter().all(|r| bars(r) == bars(rows[0])),
+        "columns not aligned:\n{md}"
+    );
+    let csv = run(&["-o", "csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("model,model_size_bytes,"), "{csv}");
+    let json = run(&["-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["test"], "pp8");
+    // --json is -o json.
+    let v: serde_json::Value = serde_json::from_str(&run(&["--json"])).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let jsonl = run(&["-o", "jsonl"]);
+    assert_eq!(jsonl.lines().count(), 2);
+    for l in jsonl.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
+    }
+}
