@@ -128,7 +128,7 @@ pub fn load(file: Arc<GgufFile>) -> Result<Box<dyn Model>> {
     let arch = file.get_str("general.architecture")?.to_string();
     match arch.as_str() {
         "gemma3" => Ok(Box::new(gemma3::Gemma3::load(file)?)),
-        "llama" => Ok(Box::new(llama::Llama::load(file)?)),
+        "llama" => Ok(Box::new(llama::load(file)?)),
         "minicpm" => Ok(Box::new(minicpm::load(file)?)),
         "phi3" => Ok(Box::new(phi3::load(file)?)),
         "qwen2" => Ok(Box::new(qwen2::load(file)?)),
