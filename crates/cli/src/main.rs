@@ -6,6 +6,7 @@ mod commands;
 mod common;
 mod fetch;
 mod ftype;
+mod hub;
 mod logging;
 mod pipe;
 mod progress;

@@ -38,6 +38,10 @@ pub fn catalog_path(m: &CatalogModel) -> PathBuf {
 pub fn resolve(arg: Option<&Path>, default: &'static CatalogModel) -> Result<ModelRef> {
     match classify(arg, default)? {
         Named::File(path) => Ok(ModelRef { path, name: None }),
+        Named::Hub(h) => Ok(ModelRef {
+            path: crate::hub::ensure(&h)?,
+            name: None,
+        }),
         Named::Catalog(m) => {
             let path = catalog_path(m);
             if !path.is_file() {
@@ -62,6 +66,19 @@ pub fn resolve(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Mod
 pub fn locate(arg: Option<&Path>, default: &'static CatalogModel) -> Result<ModelRef> {
     match classify(arg, default)? {
         Named::File(path) => Ok(ModelRef { path, name: None }),
+        Named::Hub(h) => {
+            let path = h.path();
+            if !path.is_file() {
+                bail!(
+                    "{}/{} is not downloaded; fetch it with `wren pull {}/{}`",
+                    h.repo,
+                    h.file,
+                    h.repo,
+                    h.file
+                );
+            }
+            Ok(ModelRef { path, name: None })
+        }
         Named::Catalog(m) => {
             let path = catalog_path(m);
             if !path.is_file() {
@@ -88,6 +105,8 @@ pub fn locate(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Mode
 enum Named {
     File(PathBuf),
     Catalog(&'static CatalogModel),
+    /// A Hugging Face file (`owner/repo/file.gguf`), see [`crate::hub`].
+    Hub(crate::hub::HubName),
 }
 
 fn classify(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Named> {
@@ -107,12 +126,8 @@ fn classify(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Named>
     if let Some(m) = catalog::find(&text) {
         return Ok(Named::Catalog(m));
     }
-    if is_hub_name(&text) {
-        bail!(
-            "{text} looks like a Hugging Face name (owner/repo/file.gguf), but wren has no hub \
-             download built in (and no hub is reachable from here): download the file yourself \
-             and pass its path with -m, or use a catalogue name (see `wren list`)"
-        );
+    if let Some(h) = crate::hub::HubName::parse(&text) {
+        return Ok(Named::Hub(h));
     }
     bail!(
         "{text} is neither a file nor a known model name (known: {}; see `wren list`)",
@@ -122,35 +137,11 @@ fn classify(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Named>
 
 /// `owner/repo/file.gguf` (optionally behind `hf://` or `hf.co/`), not a local path.
 pub fn is_hub_name(s: &str) -> bool {
-    let s = s
-        .strip_prefix("hf://")
-        .or_else(|| s.strip_prefix("hf.co/"))
-        .or_else(|| s.strip_prefix("huggingface.co/"))
-        .unwrap_or(s);
-    let parts: Vec<&str> = s.split('/').collect();
-    parts.len() >= 3
-        && !s.starts_with(['.', '/', '~'])
-        && parts.iter().all(|p| !p.is_empty() && *p != "..")
-        && s.to_ascii_lowercase().ends_with(".gguf")
+    crate::hub::HubName::parse(s).is_some()
 }
 
 /// The catalogue's names, comma-separated.
 pub fn known_names() -> String {
     let known: Vec<&str> = catalog::CATALOG.iter().map(|m| m.name).collect();
     known.join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_hub_name;
-
-    #[test]
-    fn hub_names_are_told_apart_from_paths() {
-        assert!(is_hub_name("bartowski/SmolLM2-GGUF/SmolLM2-Q4_K_M.gguf"));
-        assert!(is_hub_name("hf://a/b/c.gguf"));
-        assert!(!is_hub_name("./a/b/c.gguf"));
-        assert!(!is_hub_name("/a/b/c.gguf"));
-        assert!(!is_hub_name("b/c.gguf"));
-        assert!(!is_hub_name("a/b/c.bin"));
-    }
 }

@@ -33,8 +33,7 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
         > 0
     {
         return Err(Error::Model(
-            "mixture-of-experts llama models (llama.expert_count > 0) are not supported yet"
-                .into(),
+            "mixture-of-experts llama models (llama.expert_count > 0) are not supported yet".into(),
         ));
     }
     let hp = HParams::from_gguf(&file, arch, 1e-5)?;
