@@ -15,11 +15,16 @@ use std::cell::RefCell;
 
 use super::packed::Packing;
 use super::quant::{prefetch_bytes, prefetch_range, row_bytes, rows_checked, Proven};
+use super::tables::TokenTables;
 pub use super::tables::MAX_TOKENS;
-use super::tables::{TokenTables, TAB};
+#[cfg(target_arch = "x86_64")]
+use super::tables::TAB;
 use super::Isa;
+#[cfg(target_arch = "x86_64")]
+use crate::formats::cast_blocks;
+#[cfg(target_arch = "x86_64")]
 use crate::formats::q8_k::BlockQ8K;
-use crate::formats::{cast_blocks, vec_dot_type};
+use crate::formats::vec_dot_type;
 use crate::GgmlType;
 
 #[cfg(target_arch = "x86_64")]
@@ -156,6 +161,7 @@ thread_local! {
 }
 
 /// Runs `f` on `tables`, or on this thread's own tables prepared for the product.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(super) fn with_tables<R>(
     t: Proven,
     tables: Option<&TokenTables>,
@@ -483,22 +489,78 @@ fn width_k<const N: usize>(
     }
 }
 
+/// The multi-token kernels of the kernel table ([`super::table`]): 2×2 row×token tiles
+/// where the tier has them (i8mm), then [`TOKENS`] tokens per weight row, then single
+/// rows; `false` (nothing written) where `ty` has none at tier `t`.
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 fn multi(
-    _: Proven,
-    _: GgmlType,
-    _: usize,
-    _: &[u8],
-    _: usize,
-    _: usize,
-    _: &[u8],
-    _: usize,
-    _: &mut [f32],
-    _: usize,
-    _: Option<&TokenTables>,
+    t: Proven,
+    ty: GgmlType,
+    n: usize,
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    w: &[u8],
+    rb: usize,
+    out: &mut [f32],
+    ld: usize,
+    tables: Option<&TokenTables>,
 ) -> bool {
-    false
+    use super::table::{kernels, TOKENS};
+    if let Some(tb) = tables {
+        // Only the product check: these kernels read the activations in place.
+        tb.usable_for(ty, None, n, a, tokens);
+    }
+    let k = kernels(t.0, ty);
+    let Some(row) = k.row else { return false };
+    if k.tokens.is_none() && k.tile.is_none() {
+        return false;
+    }
+    let rows = w.len() / rb;
+    let arow = |i: usize| &a[i * ab..(i + 1) * ab];
+    let wrow = |r: usize| &w[r * rb..(r + 1) * rb];
+    let pf = prefetch_bytes();
+    let mut r = 0;
+    // SAFETY (every kernel call): `t` proves the tier the table handed the kernels out
+    // for; the kernels bounds-check their slices (`out[i·ld + r..]` holds the token rows
+    // they write, checked by `tokens_checked`).
+    if let Some(tile) = k.tile {
+        while r + 2 <= rows {
+            prefetch_range(w, r * rb + pf, 2 * rb);
+            let (w0, w1) = (wrow(r), wrow(r + 1));
+            let mut i = 0;
+            while i + 2 <= tokens {
+                let o = unsafe { tile(w0, w1, arow(i), arow(i + 1)) };
+                out[i * ld + r] = o[0];
+                out[(i + 1) * ld + r] = o[1];
+                out[i * ld + r + 1] = o[2];
+                out[(i + 1) * ld + r + 1] = o[3];
+                i += 2;
+            }
+            if i < tokens {
+                out[i * ld + r] = unsafe { row(w0, arow(i)) };
+                out[i * ld + r + 1] = unsafe { row(w1, arow(i)) };
+            }
+            r += 2;
+        }
+    }
+    for r in r..rows {
+        prefetch_range(w, r * rb + pf, rb);
+        let wr = wrow(r);
+        let mut i = 0;
+        if let Some(tk) = k.tokens {
+            while i + TOKENS <= tokens {
+                let a4: [&[u8]; TOKENS] = std::array::from_fn(|j| arow(i + j));
+                unsafe { tk(wr, a4, &mut out[i * ld + r..], ld) };
+                i += TOKENS;
+            }
+        }
+        for i in i..tokens {
+            out[i * ld + r] = unsafe { row(wr, arow(i)) };
+        }
+    }
+    true
 }
 
 /// One group of `yq.len() / nb` (1..=8) tokens: picks the kernel instance of that width.

@@ -15,6 +15,7 @@
 //! Every other format uses its scalar reference at every tier.
 
 use super::Isa;
+#[cfg(target_arch = "x86_64")]
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{
     cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
@@ -268,6 +269,28 @@ fn prefetch<W>(w: &[W], from: usize, len: usize) {
             off += 64;
         }
     }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let bytes = std::mem::size_of_val(w);
+        if from >= bytes {
+            return;
+        }
+        let end = (from + len).min(bytes);
+        let p = w.as_ptr().cast::<u8>();
+        let mut off = from;
+        while off < end {
+            // SAFETY: `off < size_of_val(w)`, so `p + off` is inside `w`; `prfm` never
+            // faults or writes (`core::arch::aarch64::_prefetch` is unstable in 1.95).
+            unsafe {
+                core::arch::asm!(
+                    "prfm pldl1keep, [{p}]",
+                    p = in(reg) p.add(off),
+                    options(nostack, readonly, preserves_flags)
+                )
+            };
+            off += 64;
+        }
+    }
 }
 
 /// The SIMD kernels of tier `t` (falling back to lower SIMD tiers); `false` if `ty` has
@@ -329,9 +352,24 @@ fn simd_rows(t: Proven, ty: GgmlType, w: &[u8], a: &[u8], out: &mut [f32]) -> bo
     }
 }
 
+/// The row kernel of tier `t` from the kernel table ([`super::table`]); `false` if `ty`
+/// has none (nothing written).
 #[cfg(not(target_arch = "x86_64"))]
-fn simd_rows(_: Proven, _: GgmlType, _: &[u8], _: &[u8], _: &mut [f32]) -> bool {
-    false
+fn simd_rows(t: Proven, ty: GgmlType, w: &[u8], a: &[u8], out: &mut [f32]) -> bool {
+    let Some(k) = super::table::kernels(t.0, ty).row else {
+        return false;
+    };
+    if out.is_empty() {
+        return true;
+    }
+    let rb = w.len() / out.len();
+    let pf = prefetch_bytes();
+    for (r, (o, row)) in out.iter_mut().zip(w.chunks_exact(rb)).enumerate() {
+        prefetch(w, r * rb + pf, rb);
+        // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+        *o = unsafe { k(row, a) };
+    }
+    true
 }
 
 /// Q8_0 rows. One row at a time: kernels taking four rows at once (sharing the
@@ -354,7 +392,8 @@ fn q8_0_rows(t: Proven, w: &[u8], a: &[BlockQ8_0], out: &mut [f32]) -> bool {
                 unsafe { v2::vec_dot_q8_0_q8_0_known(w, a, exact) }
             })
         }
-        Isa::Scalar => false,
+        // Scalar (and the aarch64 tiers, which an x86-64 CPU never reports).
+        _ => false,
     }
 }
 
@@ -399,12 +438,24 @@ fn dequantize_simd(t: Proven, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool
     true
 }
 
+/// The dequantizer of tier `t` from the kernel table; `false` if none (nothing written).
 #[cfg(not(target_arch = "x86_64"))]
-fn dequantize_simd(_: Proven, _: GgmlType, _: &[u8], _: &mut [f32]) -> bool {
-    false
+fn dequantize_simd(t: Proven, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool {
+    let Some(k) = super::table::kernels(t.0, ty).dequantize else {
+        return false;
+    };
+    // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+    unsafe { k(src, dst) };
+    true
 }
 
+/// The quantizer of tier `t` from the kernel table; `false` if none (nothing written).
 #[cfg(not(target_arch = "x86_64"))]
-fn quantize_simd(_: Proven, _: GgmlType, _: &[f32], _: &mut [u8]) -> bool {
-    false
+fn quantize_simd(t: Proven, ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
+    let Some(k) = super::table::kernels(t.0, ty).quantize else {
+        return false;
+    };
+    // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+    unsafe { k(src, dst) };
+    true
 }
