@@ -17,6 +17,10 @@ pub mod multi;
 pub mod packed;
 pub mod quant;
 pub mod table;
+#[cfg(target_arch = "aarch64")]
+mod table_arm;
+#[cfg(target_arch = "x86_64")]
+mod table_x86;
 pub mod tables;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;

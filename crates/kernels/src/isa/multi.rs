@@ -513,7 +513,7 @@ fn multi(
         tb.usable_for(ty, None, n, a, tokens);
     }
     let k = kernels(t.0, ty);
-    let Some(row) = k.row else { return false };
+    let Some(row) = k.rows else { return false };
     if k.tokens.is_none() && k.tile.is_none() {
         return false;
     }
@@ -539,8 +539,8 @@ fn multi(
                 i += 2;
             }
             if i < tokens {
-                out[i * ld + r] = unsafe { row(w0, arow(i)) };
-                out[i * ld + r + 1] = unsafe { row(w1, arow(i)) };
+                let both = &w[r * rb..(r + 2) * rb];
+                unsafe { row(both, arow(i), &mut out[i * ld + r..i * ld + r + 2]) };
             }
             r += 2;
         }
@@ -557,7 +557,7 @@ fn multi(
             }
         }
         for i in i..tokens {
-            out[i * ld + r] = unsafe { row(wr, arow(i)) };
+            unsafe { row(wr, arow(i), &mut out[i * ld + r..i * ld + r + 1]) };
         }
     }
     true
