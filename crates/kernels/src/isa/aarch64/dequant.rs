@@ -5,6 +5,7 @@
 
 use std::arch::aarch64::*;
 
+use super::dot::h2f;
 use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q4_1::BlockQ4_1;
@@ -80,7 +81,7 @@ unsafe fn store16(q: int8x16_t, d: f32, m: Option<f32>, o: *mut f32) {
 #[target_feature(enable = "neon")]
 pub unsafe fn dequantize_q8_0(x: &[BlockQ8_0], out: &mut [f32]) {
     for (b, y) in x.iter().zip(out.chunks_exact_mut(32)) {
-        let d = b.d.to_f32();
+        let d = h2f(b.d);
         // SAFETY: `qs` holds 32 bytes, `y` 32 floats.
         unsafe {
             let p = b.qs.as_ptr();
@@ -102,7 +103,7 @@ pub unsafe fn dequantize_q8_0(x: &[BlockQ8_0], out: &mut [f32]) {
 #[target_feature(enable = "neon")]
 pub unsafe fn dequantize_q4_0(x: &[BlockQ4_0], out: &mut [f32]) {
     for (b, y) in x.iter().zip(out.chunks_exact_mut(32)) {
-        let d = b.d.to_f32();
+        let d = h2f(b.d);
         // SAFETY: `qs` holds 16 bytes, `y` 32 floats.
         unsafe {
             let v = vld1q_u8(b.qs.as_ptr());
@@ -122,7 +123,7 @@ pub unsafe fn dequantize_q4_0(x: &[BlockQ4_0], out: &mut [f32]) {
 #[target_feature(enable = "neon")]
 pub unsafe fn dequantize_q4_1(x: &[BlockQ4_1], out: &mut [f32]) {
     for (b, y) in x.iter().zip(out.chunks_exact_mut(32)) {
-        let (d, m) = (b.d.to_f32(), Some(b.m.to_f32()));
+        let (d, m) = (h2f(b.d), Some(h2f(b.m)));
         // SAFETY: `qs` holds 16 bytes, `y` 32 floats.
         unsafe {
             let v = vld1q_u8(b.qs.as_ptr());
@@ -142,7 +143,7 @@ pub unsafe fn dequantize_q4_1(x: &[BlockQ4_1], out: &mut [f32]) {
 pub unsafe fn dequantize_q5_1(x: &[BlockQ5_1], out: &mut [f32]) {
     use super::dot32::W32;
     for (b, y) in x.iter().zip(out.chunks_exact_mut(32)) {
-        let (d, m) = (b.d.to_f32(), Some(b.m.to_f32()));
+        let (d, m) = (h2f(b.d), Some(h2f(b.m)));
         // SAFETY: NEON; `y` holds 32 floats.
         unsafe {
             let (lo, hi) = b.unpack();

@@ -89,3 +89,24 @@ pub unsafe fn load16(p: *const u8) -> int8x16_t {
         unsafe { vreinterpretq_s8_u8(vld1q_u8(p)) }
     }
 }
+
+/// f16 → f32 with the base-ARMv8 `fcvt s, h` (exact, as `F16Le::to_f32`, which on
+/// aarch64 without the `fp16` target feature is a software conversion of ~20
+/// instructions — the largest per-block cost of the kernels before this).
+#[inline(always)]
+pub fn h2f(x: crate::formats::f16::F16Le) -> f32 {
+    let bits = u16::from_le_bytes(x.0);
+    let out: f32;
+    // SAFETY: register-only instructions of the aarch64 baseline (FP is mandatory).
+    unsafe {
+        core::arch::asm!(
+            "fmov {h:s}, {b:w}",
+            "fcvt {o:s}, {h:h}",
+            b = in(reg) bits as u32,
+            h = out(vreg) _,
+            o = lateout(vreg) out,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    out
+}

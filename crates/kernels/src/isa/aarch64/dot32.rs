@@ -7,7 +7,7 @@
 
 use std::arch::aarch64::*;
 
-use super::dot::{load16, Dot, Neon, Sdot};
+use super::dot::{h2f, load16, Dot, Neon, Sdot};
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::Block;
@@ -25,7 +25,7 @@ impl Act32 for BlockQ8_0 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
     #[inline(always)]
     fn s(&self) -> f32 {
@@ -43,12 +43,12 @@ impl Act32 for BlockQ8_1 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
     #[inline(always)]
     fn s(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.s.to_f32() }
+        unsafe { h2f(self.s) }
     }
     #[inline(always)]
     fn qs(&self) -> &[u8; 32] {
@@ -116,7 +116,7 @@ impl W32 for BlockQ8_0 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
 }
 
@@ -139,7 +139,7 @@ impl W32 for BlockQ4_0 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
 }
 
@@ -162,7 +162,7 @@ impl W32 for BlockQ5_0 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
 }
 
@@ -181,12 +181,12 @@ impl W32 for BlockQ4_1 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
     #[inline(always)]
     fn m(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.m.to_f32() }
+        unsafe { h2f(self.m) }
     }
 }
 
@@ -208,12 +208,12 @@ impl W32 for BlockQ5_1 {
     #[inline(always)]
     fn d(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.d.to_f32() }
+        unsafe { h2f(self.d) }
     }
     #[inline(always)]
     fn m(&self) -> f32 {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
-        unsafe { self.m.to_f32() }
+        unsafe { h2f(self.m) }
     }
 }
 

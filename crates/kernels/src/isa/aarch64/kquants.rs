@@ -6,7 +6,7 @@
 
 use std::arch::aarch64::*;
 
-use super::dot::{load16, Dot, Neon, Sdot};
+use super::dot::{h2f, load16, Dot, Neon, Sdot};
 use crate::formats::k_common::get_scale_min_k4;
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_k::BlockQ5K;
@@ -71,7 +71,7 @@ impl KBlock for BlockQ4K {
             }
             let isum = vaddvq_s32(acc);
             let yd = y.d();
-            self.d.to_f32() * yd * isum as f32 - self.dmin.to_f32() * yd * summs as f32
+            h2f(self.d) * yd * isum as f32 - h2f(self.dmin) * yd * summs as f32
         }
     }
 }
@@ -110,7 +110,7 @@ impl KBlock for BlockQ5K {
             }
             let isum = vaddvq_s32(acc);
             let yd = y.d();
-            self.d.to_f32() * yd * isum as f32 - self.dmin.to_f32() * yd * summs as f32
+            h2f(self.d) * yd * isum as f32 - h2f(self.dmin) * yd * summs as f32
         }
     }
 }
@@ -151,7 +151,7 @@ impl KBlock for BlockQ6K {
                     }
                 }
             }
-            self.d.to_f32() * y.d() * vaddvq_s32(acc) as f32
+            h2f(self.d) * y.d() * vaddvq_s32(acc) as f32
         }
     }
 }
