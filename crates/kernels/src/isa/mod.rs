@@ -23,6 +23,8 @@ mod table_arm;
 mod table_x86;
 pub mod tables;
 #[cfg(target_arch = "x86_64")]
+mod widths_x86;
+#[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
 pub use multi::{vec_dot_rows_tokens, vec_dot_rows_tokens_prepared, vec_dot_rows_tokens_with};
