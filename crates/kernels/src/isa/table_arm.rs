@@ -1,6 +1,6 @@
 //! The aarch64 entries of the kernel table ([`super::table`]): NEON and dotprod for every
-//! format's rows, 4-token dotprod/NEON kernels and i8mm 2×2 tiles for the 32-element
-//! formats, NEON (de)quantizers at every ARM tier.
+//! format's rows and 4-token kernels, i8mm 2×2 tiles for the 32-element formats, NEON
+//! (de)quantizers at every ARM tier.
 
 use super::quant::each_row;
 use super::table::{Kernels, TileDot, TOKENS};
@@ -36,6 +36,16 @@ unsafe fn k_sdot<K: kquants::KBlock>(w: &[u8], a: &[u8], out: &mut [f32]) {
     each_row(cast_blocks::<K>(w), cast_blocks(a), out, |w, a| unsafe {
         kquants::row_sdot(w, a)
     });
+}
+unsafe fn ktok_neon<K: kquants::KBlock>(w: &[u8], a: [&[u8]; TOKENS], o: &mut [f32], ld: usize) {
+    let ys = a.map(cast_blocks::<BlockQ8K>);
+    // SAFETY: NEON is the aarch64 baseline.
+    unsafe { kquants::tokens_neon::<K, TOKENS>(cast_blocks(w), ys, o, ld) }
+}
+unsafe fn ktok_sdot<K: kquants::KBlock>(w: &[u8], a: [&[u8]; TOKENS], o: &mut [f32], ld: usize) {
+    let ys = a.map(cast_blocks::<BlockQ8K>);
+    // SAFETY: only for a proven dotprod tier.
+    unsafe { kquants::tokens_sdot::<K, TOKENS>(cast_blocks(w), ys, o, ld) }
 }
 unsafe fn tok_neon<W: dot32::W32>(w: &[u8], a: [&[u8]; TOKENS], o: &mut [f32], ld: usize) {
     let ys = a.map(cast_blocks::<W::Act>);
@@ -97,12 +107,10 @@ fn k32<W: dot32::W32 + 'static>(t: Isa) -> Kernels {
 }
 
 fn kq<K: kquants::KBlock + 'static>(t: Isa) -> Kernels {
+    let sdot = t >= Isa::Dotprod;
     Kernels {
-        rows: Some(if t >= Isa::Dotprod {
-            k_sdot::<K>
-        } else {
-            k_neon::<K>
-        }),
+        rows: Some(if sdot { k_sdot::<K> } else { k_neon::<K> }),
+        tokens: Some(if sdot { ktok_sdot::<K> } else { ktok_neon::<K> }),
         ..Kernels::default()
     }
 }

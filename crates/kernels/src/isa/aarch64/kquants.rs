@@ -1,4 +1,5 @@
-//! K-quants (Q4_K, Q5_K, Q6_K · Q8_K): per-row dot products at the NEON and dotprod tiers.
+//! K-quants (Q4_K, Q5_K, Q6_K · Q8_K): per-row and multi-token dot products at the NEON
+//! and dotprod tiers (a super-block is unpacked once into 16 vectors for all tokens).
 //!
 //! Per super-block of 256: the exact i32 sum of every 32- (Q4_K, Q5_K) or 16-element
 //! (Q6_K) group times its integer scale, accumulated in i32 lanes (at most ~1.4·10⁸, far
@@ -14,11 +15,17 @@ use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 use crate::formats::Block;
 
-/// A k-quant weight super-block's contribution against one Q8_K block.
+/// A k-quant weight super-block: its 256 quants unpacked to sixteen vectors of 16 signed
+/// values (element order), and its contribution against one Q8_K block from them.
 pub trait KBlock: Block {
     /// # Safety
-    /// The CPU must support `D`'s instructions (NEON is baseline).
-    unsafe fn dot<D: Dot>(&self, y: &BlockQ8K) -> f32;
+    /// NEON (baseline on aarch64).
+    unsafe fn unpack(&self) -> [int8x16_t; 16];
+    /// `Σ` of this block times `y`, from its unpacked quants `q`.
+    ///
+    /// # Safety
+    /// The CPU must support `D`'s instructions.
+    unsafe fn dot<D: Dot>(&self, q: &[int8x16_t; 16], y: &BlockQ8K) -> f32;
 }
 
 /// `Σ m_s · (bsum(2s) + bsum(2s+1))` and the 8 sub-block scales of a Q4_K/Q5_K block.
@@ -37,53 +44,91 @@ fn scales_mins(scales: &[u8; 12], y: &BlockQ8K) -> ([i32; 8], i32) {
     }
 }
 
-/// Exact dot of 32 weight quants (two vectors) with 32 activation quants at `p`.
+/// Q4_K/Q5_K: the exact `Σ_s sc_s · (sub-block s · y)` over the 8 sub-blocks of 32, then
+/// the scalar twin's float expression.
 #[inline(always)]
-unsafe fn dot32<D: Dot>(w0: int8x16_t, w1: int8x16_t, p: *const u8) -> int32x4_t {
+unsafe fn dot_k4<D: Dot>(
+    q: &[int8x16_t; 16],
+    y: &BlockQ8K,
+    scales: &[u8; 12],
+    d: f32,
+    dmin: f32,
+) -> f32 {
     // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
     unsafe {
-        // SAFETY: the caller guarantees 32 readable bytes at `p` and the tier of `D`.
-        unsafe { D::dot(D::dot(vdupq_n_s32(0), w0, load16(p)), w1, load16(p.add(16))) }
+        let (sc, summs) = scales_mins(scales, y);
+        let p = y.qs.as_ptr();
+        let mut acc = vdupq_n_s32(0);
+        for (s, &sc) in sc.iter().enumerate() {
+            // SAFETY: `y.qs` holds 256 bytes (32s + 32 <= 256); the caller's tier covers `D`.
+            unsafe {
+                let a = D::dot(vdupq_n_s32(0), q[2 * s], load16(p.add(32 * s)));
+                acc = vmlaq_n_s32(acc, D::dot(a, q[2 * s + 1], load16(p.add(32 * s + 16))), sc);
+            }
+        }
+        let yd = y.d();
+        d * yd * vaddvq_s32(acc) as f32 - dmin * yd * summs as f32
+    }
+}
+
+/// Low then high nibbles of 32 packed bytes at `qs` (+ `0x10` where the `qh` bit `u1` /
+/// `u2` is set, for Q5_K): the vectors of elements 64c..64c+64.
+#[inline(always)]
+unsafe fn nibbles4(qs: *const u8, hb: Option<(uint8x16_t, uint8x16_t, u8, u8)>) -> [int8x16_t; 4] {
+    // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
+    unsafe {
+        // SAFETY: NEON; the caller guarantees 32 readable bytes at `qs`.
+        unsafe {
+            let m4 = vdupq_n_u8(0x0F);
+            let (q0, q1) = (vld1q_u8(qs), vld1q_u8(qs.add(16)));
+            let mut v = [
+                vandq_u8(q0, m4),
+                vandq_u8(q1, m4),
+                vshrq_n_u8::<4>(q0),
+                vshrq_n_u8::<4>(q1),
+            ];
+            if let Some((h0, h1, u1, u2)) = hb {
+                let sixteen = vdupq_n_u8(0x10);
+                let bit = |h: uint8x16_t, u: u8| vandq_u8(vtstq_u8(h, vdupq_n_u8(u)), sixteen);
+                v[0] = vorrq_u8(v[0], bit(h0, u1));
+                v[1] = vorrq_u8(v[1], bit(h1, u1));
+                v[2] = vorrq_u8(v[2], bit(h0, u2));
+                v[3] = vorrq_u8(v[3], bit(h1, u2));
+            }
+            v.map(|v| vreinterpretq_s8_u8(v))
+        }
     }
 }
 
 impl KBlock for BlockQ4K {
     #[inline(always)]
-    unsafe fn dot<D: Dot>(&self, y: &BlockQ8K) -> f32 {
+    unsafe fn unpack(&self) -> [int8x16_t; 16] {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
         unsafe {
-            let (sc, summs) = scales_mins(&self.scales, y);
-            let m4 = vdupq_n_u8(0x0F);
-            let mut acc = vdupq_n_s32(0);
+            let mut q = [vdupq_n_s8(0); 16];
             for c in 0..4 {
-                // SAFETY: `qs` holds 128 bytes (32c + 32 <= 128) and `y.qs` 256 (64c + 64).
-                unsafe {
-                    let q0 = vld1q_u8(self.qs.as_ptr().add(32 * c));
-                    let q1 = vld1q_u8(self.qs.as_ptr().add(32 * c + 16));
-                    let yp = y.qs.as_ptr().add(64 * c);
-                    let lo0 = vreinterpretq_s8_u8(vandq_u8(q0, m4));
-                    let lo1 = vreinterpretq_s8_u8(vandq_u8(q1, m4));
-                    let hi0 = vreinterpretq_s8_u8(vshrq_n_u8::<4>(q0));
-                    let hi1 = vreinterpretq_s8_u8(vshrq_n_u8::<4>(q1));
-                    acc = vmlaq_n_s32(acc, dot32::<D>(lo0, lo1, yp), sc[2 * c]);
-                    acc = vmlaq_n_s32(acc, dot32::<D>(hi0, hi1, yp.add(32)), sc[2 * c + 1]);
-                }
+                // SAFETY: `qs` holds 128 bytes (32c + 32 <= 128).
+                let v = unsafe { nibbles4(self.qs.as_ptr().add(32 * c), None) };
+                q[4 * c..4 * c + 4].copy_from_slice(&v);
             }
-            let isum = vaddvq_s32(acc);
-            let yd = y.d();
-            h2f(self.d) * yd * isum as f32 - h2f(self.dmin) * yd * summs as f32
+            q
+        }
+    }
+    #[inline(always)]
+    unsafe fn dot<D: Dot>(&self, q: &[int8x16_t; 16], y: &BlockQ8K) -> f32 {
+        // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
+        unsafe {
+            // SAFETY: the caller's tier covers `D`.
+            unsafe { dot_k4::<D>(q, y, &self.scales, h2f(self.d), h2f(self.dmin)) }
         }
     }
 }
 
 impl KBlock for BlockQ5K {
     #[inline(always)]
-    unsafe fn dot<D: Dot>(&self, y: &BlockQ8K) -> f32 {
+    unsafe fn unpack(&self) -> [int8x16_t; 16] {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
         unsafe {
-            let (sc, summs) = scales_mins(&self.scales, y);
-            let m4 = vdupq_n_u8(0x0F);
-            let sixteen = vdupq_n_u8(0x10);
             // SAFETY: `qh` holds 32 bytes.
             let (h0, h1) = unsafe {
                 (
@@ -91,44 +136,39 @@ impl KBlock for BlockQ5K {
                     vld1q_u8(self.qh.as_ptr().add(16)),
                 )
             };
-            let mut acc = vdupq_n_s32(0);
+            let mut q = [vdupq_n_s8(0); 16];
             for c in 0..4 {
-                let (u1, u2) = (vdupq_n_u8(1 << (2 * c)), vdupq_n_u8(2 << (2 * c)));
-                let hb = |h: uint8x16_t, u: uint8x16_t| vandq_u8(vtstq_u8(h, u), sixteen);
-                // SAFETY: `qs` holds 128 bytes (32c + 32 <= 128) and `y.qs` 256 (64c + 64).
-                unsafe {
-                    let q0 = vld1q_u8(self.qs.as_ptr().add(32 * c));
-                    let q1 = vld1q_u8(self.qs.as_ptr().add(32 * c + 16));
-                    let yp = y.qs.as_ptr().add(64 * c);
-                    let lo0 = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q0, m4), hb(h0, u1)));
-                    let lo1 = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(q1, m4), hb(h1, u1)));
-                    let hi0 = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8::<4>(q0), hb(h0, u2)));
-                    let hi1 = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8::<4>(q1), hb(h1, u2)));
-                    acc = vmlaq_n_s32(acc, dot32::<D>(lo0, lo1, yp), sc[2 * c]);
-                    acc = vmlaq_n_s32(acc, dot32::<D>(hi0, hi1, yp.add(32)), sc[2 * c + 1]);
-                }
+                let hb = Some((h0, h1, 1u8 << (2 * c), 2u8 << (2 * c)));
+                // SAFETY: `qs` holds 128 bytes (32c + 32 <= 128).
+                let v = unsafe { nibbles4(self.qs.as_ptr().add(32 * c), hb) };
+                q[4 * c..4 * c + 4].copy_from_slice(&v);
             }
-            let isum = vaddvq_s32(acc);
-            let yd = y.d();
-            h2f(self.d) * yd * isum as f32 - h2f(self.dmin) * yd * summs as f32
+            q
+        }
+    }
+    #[inline(always)]
+    unsafe fn dot<D: Dot>(&self, q: &[int8x16_t; 16], y: &BlockQ8K) -> f32 {
+        // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
+        unsafe {
+            // SAFETY: the caller's tier covers `D`.
+            unsafe { dot_k4::<D>(q, y, &self.scales, h2f(self.d), h2f(self.dmin)) }
         }
     }
 }
 
 impl KBlock for BlockQ6K {
     #[inline(always)]
-    unsafe fn dot<D: Dot>(&self, y: &BlockQ8K) -> f32 {
+    unsafe fn unpack(&self) -> [int8x16_t; 16] {
         // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
         unsafe {
             let m4 = vdupq_n_u8(0x0F);
             let m30 = vdupq_n_u8(0x30);
             let bias = vdupq_n_s8(32);
-            let sc = |g: usize| self.scales[g] as i8 as i32;
-            let mut acc = vdupq_n_s32(0);
+            let mut q = [vdupq_n_s8(0); 16];
             for h in 0..2 {
                 for k in 0..2 {
                     // SAFETY: `ql` holds 128 bytes (64h + 32 + 16k + 16 <= 128), `qh` 64
-                    // (32h + 16k + 16 <= 64) and `y.qs` 256 (128h + 96 + 16k + 16 <= 256).
+                    // (32h + 16k + 16 <= 64).
                     unsafe {
                         let qa = vld1q_u8(self.ql.as_ptr().add(64 * h + 16 * k));
                         let qb = vld1q_u8(self.ql.as_ptr().add(64 * h + 32 + 16 * k));
@@ -142,16 +182,58 @@ impl KBlock for BlockQ6K {
                             vorrq_u8(vshrq_n_u8::<4>(qa), vandq_u8(qh, m30)),
                             vorrq_u8(vshrq_n_u8::<4>(qb), vandq_u8(vshrq_n_u8::<2>(qh), m30)),
                         ];
+                        // Elements 128h + 32i + 16k.. : group 8h + 2i + k.
                         for (i, e) in e.into_iter().enumerate() {
-                            let q = vsubq_s8(vreinterpretq_s8_u8(e), bias);
-                            let off = 128 * h + 32 * i + 16 * k;
-                            let p = D::dot(vdupq_n_s32(0), q, load16(y.qs.as_ptr().add(off)));
-                            acc = vmlaq_n_s32(acc, p, sc(off / 16));
+                            q[8 * h + 2 * i + k] = vsubq_s8(vreinterpretq_s8_u8(e), bias);
                         }
                     }
                 }
             }
+            q
+        }
+    }
+    #[inline(always)]
+    unsafe fn dot<D: Dot>(&self, q: &[int8x16_t; 16], y: &BlockQ8K) -> f32 {
+        // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
+        unsafe {
+            let p = y.qs.as_ptr();
+            let mut acc = vdupq_n_s32(0);
+            for (g, &q) in q.iter().enumerate() {
+                // SAFETY: `y.qs` holds 256 bytes (16g + 16 <= 256); the tier covers `D`.
+                unsafe {
+                    let s = D::dot(vdupq_n_s32(0), q, load16(p.add(16 * g)));
+                    acc = vmlaq_n_s32(acc, s, self.scales[g] as i8 as i32);
+                }
+            }
             h2f(self.d) * y.d() * vaddvq_s32(acc) as f32
+        }
+    }
+}
+
+/// Weight row `w` times `N` Q8_K rows (`out[j·ld]`), each super-block unpacked once for
+/// all `N`; rows cut to the shortest.
+#[inline(always)]
+unsafe fn tokens<K: KBlock, D: Dot, const N: usize>(
+    w: &[K],
+    ys: [&[BlockQ8K]; N],
+    out: &mut [f32],
+    ld: usize,
+) {
+    // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
+    unsafe {
+        assert!(N == 0 || out.len() > (N - 1) * ld, "kquants: short output");
+        let nb = ys.iter().fold(w.len(), |m, y| m.min(y.len()));
+        let mut acc = [0.0f32; N];
+        for (b, x) in w[..nb].iter().enumerate() {
+            // SAFETY: NEON is baseline; the caller's tier covers `D`.
+            let q = unsafe { x.unpack() };
+            for j in 0..N {
+                // SAFETY: as above.
+                acc[j] += unsafe { x.dot::<D>(&q, &ys[j][b]) };
+            }
+        }
+        for j in 0..N {
+            out[j * ld] = acc[j];
         }
     }
 }
@@ -160,12 +242,10 @@ impl KBlock for BlockQ6K {
 unsafe fn row<K: KBlock, D: Dot>(w: &[K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
     unsafe {
-        let mut sumf = 0.0f32;
-        for (x, y) in w.iter().zip(y) {
-            // SAFETY: the caller's tier covers `D`.
-            sumf += unsafe { x.dot::<D>(y) };
-        }
-        sumf
+        let mut o = [0.0f32];
+        // SAFETY: the caller's tier covers `D`.
+        unsafe { tokens::<K, D, 1>(w, [y], &mut o, 1) };
+        o[0]
     }
 }
 
@@ -187,4 +267,34 @@ pub unsafe fn row_neon<K: KBlock>(w: &[K], y: &[BlockQ8K]) -> f32 {
 pub unsafe fn row_sdot<K: KBlock>(w: &[K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: dotprod enabled here.
     unsafe { row::<K, Sdot>(w, y) }
+}
+
+/// One k-quant row times `N` Q8_K rows (`out[j·ld]`), NEON tier.
+///
+/// # Safety
+/// NEON (baseline on aarch64).
+#[target_feature(enable = "neon")]
+pub unsafe fn tokens_neon<K: KBlock, const N: usize>(
+    w: &[K],
+    ys: [&[BlockQ8K]; N],
+    out: &mut [f32],
+    ld: usize,
+) {
+    // SAFETY: NEON enabled here.
+    unsafe { tokens::<K, Neon, N>(w, ys, out, ld) }
+}
+
+/// One k-quant row times `N` Q8_K rows (`out[j·ld]`), dotprod tier.
+///
+/// # Safety
+/// The CPU must support FEAT_DotProd.
+#[target_feature(enable = "neon,dotprod")]
+pub unsafe fn tokens_sdot<K: KBlock, const N: usize>(
+    w: &[K],
+    ys: [&[BlockQ8K]; N],
+    out: &mut [f32],
+    ld: usize,
+) {
+    // SAFETY: dotprod enabled here.
+    unsafe { tokens::<K, Sdot, N>(w, ys, out, ld) }
 }
