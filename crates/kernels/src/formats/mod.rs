@@ -19,7 +19,7 @@ use crate::GgmlType;
 pub mod bf16;
 pub mod f16;
 pub mod f32;
-mod k_common;
+pub(crate) mod k_common;
 pub mod q2_k;
 pub mod q3_k;
 pub mod q4_0;

@@ -1,19 +1,29 @@
 //! Instruction-set tiers and run-time dispatch.
 //!
 //! The tier is decided once per process from the CPU's reported features. The
-//! `WREN_ISA=scalar|avx2|avx512|avx512-novnni` environment variable forces a lower tier, so
-//! one machine can exercise every kernel set (a tier the CPU lacks is refused with a
-//! warning). `avx512` means the best AVX-512 tier the CPU has.
+//! `WREN_ISA=scalar|avx2|avx512|avx512-novnni` (x86-64) or `WREN_ISA=scalar|neon|dotprod|i8mm`
+//! (aarch64) environment variable forces a lower tier, so one machine can exercise every
+//! kernel set (a tier the CPU lacks is refused with a warning). `avx512` means the best
+//! AVX-512 tier the CPU has.
 //!
 //! The quantized dot products and their safe dispatch live in [`quant`]; a format without a
 //! kernel at some tier uses the next lower tier's (AVX-512 → AVX2 → scalar).
 
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod multi;
 pub mod packed;
 pub mod quant;
+pub mod table;
+#[cfg(target_arch = "aarch64")]
+mod table_arm;
+#[cfg(target_arch = "x86_64")]
+mod table_x86;
 pub mod tables;
+#[cfg(target_arch = "x86_64")]
+mod widths_x86;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -27,7 +37,9 @@ pub use quant::{
 };
 pub use tables::TokenTables;
 
-/// A kernel tier. Ordered: a higher tier implies the lower ones are available.
+/// A kernel tier. Ordered within one architecture: a higher tier implies the lower ones of
+/// the same architecture are available (x86-64: `Avx2 < Avx512 < Avx512Vnni`; aarch64:
+/// `Neon < Dotprod < I8mm`). [`Isa::Scalar`] runs everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     Scalar,
@@ -37,6 +49,12 @@ pub enum Isa {
     Avx512,
     /// AVX-512 tier + AVX512-VNNI (`vpdpbusd`): Zen 4, Ice Lake and later Xeons.
     Avx512Vnni,
+    /// aarch64 Advanced SIMD (baseline on every aarch64 CPU).
+    Neon,
+    /// NEON + `sdot`/`udot` (FEAT_DotProd: Cortex-A55/A76 and later, Apple M1).
+    Dotprod,
+    /// Dotprod tier + `smmla`/`usmmla` (FEAT_I8MM: Cortex-A510/X2 and later, Apple M2).
+    I8mm,
 }
 
 impl Isa {
@@ -46,6 +64,9 @@ impl Isa {
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512-novnni",
             Isa::Avx512Vnni => "avx512-vnni",
+            Isa::Neon => "neon",
+            Isa::Dotprod => "dotprod",
+            Isa::I8mm => "i8mm",
         }
     }
 
@@ -58,6 +79,9 @@ impl Isa {
             "avx512" | "avx-512" => Some(Isa::detect().max(Isa::Avx512)),
             "avx512-novnni" | "avx512novnni" | "avx512bw" => Some(Isa::Avx512),
             "avx512-vnni" | "avx512vnni" => Some(Isa::Avx512Vnni),
+            "neon" | "asimd" => Some(Isa::Neon),
+            "dotprod" | "sdot" => Some(Isa::Dotprod),
+            "i8mm" | "smmla" => Some(Isa::I8mm),
             _ => None,
         }
     }
@@ -83,12 +107,48 @@ impl Isa {
                 return Isa::Avx2;
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            let neon = std::arch::is_aarch64_feature_detected!("neon");
+            let dotprod = neon && std::arch::is_aarch64_feature_detected!("dotprod");
+            if dotprod && std::arch::is_aarch64_feature_detected!("i8mm") {
+                return Isa::I8mm;
+            }
+            if dotprod {
+                return Isa::Dotprod;
+            }
+            if neon {
+                return Isa::Neon;
+            }
+        }
         Isa::Scalar
     }
 
-    /// Whether this CPU can run the tier.
+    /// The architecture family of a tier: 0 scalar, 1 x86-64, 2 aarch64.
+    fn family(self) -> u8 {
+        match self {
+            Isa::Scalar => 0,
+            Isa::Avx2 | Isa::Avx512 | Isa::Avx512Vnni => 1,
+            Isa::Neon | Isa::Dotprod | Isa::I8mm => 2,
+        }
+    }
+
+    /// Whether this CPU can run the tier (scalar, or a tier of this CPU's architecture at
+    /// or below the detected one).
     pub fn supported(self) -> bool {
-        self <= Isa::detect()
+        let best = Isa::detect();
+        self == Isa::Scalar || (self.family() == best.family() && self <= best)
+    }
+
+    /// `self >= other` within one architecture (false across architectures, so an aarch64
+    /// tier never passes an x86 tier test nor the reverse).
+    pub fn at_least(self, other: Isa) -> bool {
+        self.family() == other.family() && self >= other
+    }
+
+    /// Whether this is an aarch64 tier.
+    pub fn is_arm(self) -> bool {
+        self.family() == 2
     }
 }
 
@@ -110,7 +170,7 @@ pub fn isa() -> Isa {
                 }
                 None => {
                     eprintln!(
-                        "wren: unknown WREN_ISA={v:?} (expected scalar, avx2, avx512 or avx512-novnni); using {}",
+                        "wren: unknown WREN_ISA={v:?} (expected scalar, avx2, avx512, avx512-novnni, neon, dotprod or i8mm); using {}",
                         best.name()
                     );
                     best

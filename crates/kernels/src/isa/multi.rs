@@ -15,18 +15,18 @@ use std::cell::RefCell;
 
 use super::packed::Packing;
 use super::quant::{prefetch_bytes, prefetch_range, row_bytes, rows_checked, Proven};
+use super::tables::TokenTables;
 pub use super::tables::MAX_TOKENS;
-use super::tables::{TokenTables, TAB};
+#[cfg(target_arch = "x86_64")]
+use super::tables::TAB;
 use super::Isa;
-use crate::formats::q8_k::BlockQ8K;
-use crate::formats::{cast_blocks, vec_dot_type};
+#[cfg(target_arch = "x86_64")]
+use crate::formats::cast_blocks;
+use crate::formats::vec_dot_type;
 use crate::GgmlType;
 
 #[cfg(target_arch = "x86_64")]
-use super::x86_64::{
-    avx2_multi as v2m, avx2_multi_k as v2k, avx2_q5_0x4 as v2q, avx2_q8_0x4 as v2q8,
-    avx512_multi as v5m, avx512_multi_k as v5k,
-};
+use super::x86_64::{avx512_multi as v5m, avx512_multi_k as v5k};
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q5_0::BlockQ5_0, q8_0::BlockQ8_0};
 #[cfg(target_arch = "x86_64")]
@@ -156,6 +156,7 @@ thread_local! {
 }
 
 /// Runs `f` on `tables`, or on this thread's own tables prepared for the product.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(super) fn with_tables<R>(
     t: Proven,
     tables: Option<&TokenTables>,
@@ -221,6 +222,7 @@ fn multi(
             vnni_groups(t, ty, n, w, rb, tb, tokens, out, ld);
             return true;
         }
+        let kernels = super::widths_x86::group(ty);
         row_groups(
             w,
             rb,
@@ -229,7 +231,11 @@ fn multi(
             &tb.tab,
             out,
             ld,
-            |_, wr, qg, dy, sy, o| group(ty, wr, nb, qg, dy, sy, o, ld),
+            |_, wr, qg, dy, sy, o| {
+                // SAFETY: `multi` proved the AVX2 tier and `tb.usable_for` that Q8_0 has no
+                // -128 activation quant; the kernels bounds-check their slices.
+                unsafe { kernels[qg.len() / nb - 1](wr, nb, qg, dy, sy, o, ld) }
+            },
         );
         true
     })
@@ -377,6 +383,7 @@ pub(super) fn packed_tokens(
     let (nb, ng) = (n / 32, n / 128);
     let run = run_rows(tokens, w.len() / rb);
     let pf = prefetch_bytes();
+    let kernels = super::widths_x86::packed(p);
     for (ri, wr) in w.chunks(run * rb).enumerate() {
         let parts = tb.yq.chunks(MAX_TOKENS * nb).zip(tb.tab.chunks(nb * TAB));
         for (g8, (qg, tg)) in parts.enumerate() {
@@ -385,45 +392,11 @@ pub(super) fn packed_tokens(
             let at = g8 * ng * MAX_TOKENS * 8;
             let gy = &tb.gt[at..at + ng * width * 8];
             let o = &mut out[g8 * MAX_TOKENS * ld + ri * run..];
-            packed_width(p, width, wr, ng, qg, gy, sy, o, ld, pf)
+            // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
+            // Q8_0x4); the kernels bounds-check their slices.
+            unsafe { kernels[width - 1](wr, ng, qg, gy, sy, o, ld, pf) }
         }
     }
-}
-
-/// One token group of [`packed_tokens`]: the kernel instance of its width.
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn packed_width(
-    p: Packing,
-    width: usize,
-    w: &[u8],
-    ng: usize,
-    yq: &[[u8; 32]],
-    gy: &[f32],
-    sy: &[f32],
-    out: &mut [f32],
-    ld: usize,
-    pf: usize,
-) {
-    macro_rules! widths {
-        ($($n:literal)*) => {
-            match (p, width) {
-                $(
-                    // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
-                    // Q8_0x4); the kernels bounds-check their slices.
-                    (Packing::Q5_0x4, $n) => unsafe {
-                        v2q::rows_q5_0x4::<$n>(w, ng, yq, gy, sy, out, ld, pf)
-                    },
-                    // SAFETY: as above.
-                    (Packing::Q8_0x4, $n) => unsafe {
-                        v2q8::rows_q8_0x4::<$n>(w, ng, yq, gy, out, ld, pf)
-                    },
-                )*
-                (_, k) => unreachable!("token group of {k}"),
-            }
-        };
-    }
-    widths!(1 2 3 4 5 6 7 8)
 }
 
 /// The k-quant multi-token kernels (activations used in place: Q8_K has f32 scales and
@@ -442,111 +415,86 @@ fn multi_k(
 ) {
     let nb = n / 256;
     let pf = prefetch_bytes();
+    let kernels = super::widths_x86::k_group(ty);
     for r in 0..w.len() / rb {
         prefetch_range(w, r * rb + pf, rb);
         let wr = &w[r * rb..(r + 1) * rb];
         for (g, gy) in a.chunks(MAX_TOKENS * ab).enumerate() {
             let o = &mut out[g * MAX_TOKENS * ld + r..];
-            match gy.len() / ab {
-                1 => width_k::<1>(ty, wr, nb, gy, o, ld),
-                2 => width_k::<2>(ty, wr, nb, gy, o, ld),
-                3 => width_k::<3>(ty, wr, nb, gy, o, ld),
-                4 => width_k::<4>(ty, wr, nb, gy, o, ld),
-                5 => width_k::<5>(ty, wr, nb, gy, o, ld),
-                6 => width_k::<6>(ty, wr, nb, gy, o, ld),
-                7 => width_k::<7>(ty, wr, nb, gy, o, ld),
-                8 => width_k::<8>(ty, wr, nb, gy, o, ld),
-                k => unreachable!("token group of {k}"),
-            }
+            // SAFETY: the caller (`multi`) proved the AVX2 tier; the kernels
+            // bounds-check their slices.
+            unsafe { kernels[gy.len() / ab - 1](wr, nb, gy, o, ld) }
         }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-fn width_k<const N: usize>(
-    ty: GgmlType,
-    w: &[u8],
-    nb: usize,
-    a: &[u8],
-    out: &mut [f32],
-    ld: usize,
-) {
-    let ab = a.len() / N;
-    let ys: [&[BlockQ8K]; N] = std::array::from_fn(|i| cast_blocks(&a[i * ab..(i + 1) * ab]));
-    // SAFETY (all three): the caller (`multi`) checked the AVX2 tier (AVX2+FMA+F16C); the
-    // kernels bounds-check their slices.
-    match ty {
-        GgmlType::Q4K => unsafe { v2k::rows_q4_k::<N>(cast_blocks(w), nb, ys, out, ld) },
-        GgmlType::Q5K => unsafe { v2k::rows_q5_k::<N>(cast_blocks(w), nb, ys, out, ld) },
-        GgmlType::Q6K => unsafe { v2k::rows_q6_k::<N>(cast_blocks(w), nb, ys, out, ld) },
-        _ => unreachable!("no k-quant multi-token kernel for {ty}"),
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
 fn multi(
-    _: Proven,
-    _: GgmlType,
-    _: usize,
-    _: &[u8],
-    _: usize,
-    _: usize,
-    _: &[u8],
-    _: usize,
-    _: &mut [f32],
-    _: usize,
-    _: Option<&TokenTables>,
+    t: Proven,
+    ty: GgmlType,
+    n: usize,
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    w: &[u8],
+    rb: usize,
+    out: &mut [f32],
+    ld: usize,
+    tables: Option<&TokenTables>,
 ) -> bool {
-    false
-}
-
-/// One group of `yq.len() / nb` (1..=8) tokens: picks the kernel instance of that width.
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn group(
-    ty: GgmlType,
-    w: &[u8],
-    nb: usize,
-    yq: &[[u8; 32]],
-    dy: &[f32],
-    sy: &[f32],
-    out: &mut [f32],
-    ld: usize,
-) {
-    match yq.len() / nb {
-        1 => width::<1>(ty, w, nb, yq, dy, sy, out, ld),
-        2 => width::<2>(ty, w, nb, yq, dy, sy, out, ld),
-        3 => width::<3>(ty, w, nb, yq, dy, sy, out, ld),
-        4 => width::<4>(ty, w, nb, yq, dy, sy, out, ld),
-        5 => width::<5>(ty, w, nb, yq, dy, sy, out, ld),
-        6 => width::<6>(ty, w, nb, yq, dy, sy, out, ld),
-        7 => width::<7>(ty, w, nb, yq, dy, sy, out, ld),
-        8 => width::<8>(ty, w, nb, yq, dy, sy, out, ld),
-        k => unreachable!("token group of {k}"),
+    use super::table::{kernels, TOKENS};
+    if let Some(tb) = tables {
+        // Only the product check: these kernels read the activations in place.
+        tb.usable_for(ty, None, n, a, tokens);
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn width<const N: usize>(
-    ty: GgmlType,
-    w: &[u8],
-    nb: usize,
-    yq: &[[u8; 32]],
-    dy: &[f32],
-    sy: &[f32],
-    out: &mut [f32],
-    ld: usize,
-) {
-    // SAFETY (every call): the caller (`multi`) checked the AVX2 tier (AVX2+FMA+F16C), and
-    // for Q8_0 that no activation quant is -128; the kernels bounds-check their slices.
-    match ty {
-        GgmlType::Q8_0 => unsafe { v2m::rows_q8_0::<N>(cast_blocks(w), nb, yq, dy, out, ld) },
-        GgmlType::Q4_0 => unsafe { v2m::rows_q4_0::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
-        GgmlType::Q5_0 => unsafe { v2m::rows_q5_0::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
-        GgmlType::Q4_1 => unsafe { v2m::rows_q4_1::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
-        GgmlType::Q5_1 => unsafe { v2m::rows_q5_1::<N>(cast_blocks(w), nb, yq, dy, sy, out, ld) },
-        _ => unreachable!("no multi-token kernel for {ty}"),
+    let k = kernels(t.0, ty);
+    let Some(row) = k.rows else { return false };
+    if k.tokens.is_none() && k.tile.is_none() {
+        return false;
     }
+    let rows = w.len() / rb;
+    let arow = |i: usize| &a[i * ab..(i + 1) * ab];
+    let wrow = |r: usize| &w[r * rb..(r + 1) * rb];
+    let pf = prefetch_bytes();
+    let mut r = 0;
+    // SAFETY (every kernel call): `t` proves the tier the table handed the kernels out
+    // for; the kernels bounds-check their slices (`out[i·ld + r..]` holds the token rows
+    // they write, checked by `tokens_checked`).
+    if let Some(tile) = k.tile {
+        while r + 2 <= rows {
+            prefetch_range(w, r * rb + pf, 2 * rb);
+            let (w0, w1) = (wrow(r), wrow(r + 1));
+            let mut i = 0;
+            while i + 2 <= tokens {
+                let o = unsafe { tile(w0, w1, arow(i), arow(i + 1)) };
+                out[i * ld + r] = o[0];
+                out[(i + 1) * ld + r] = o[1];
+                out[i * ld + r + 1] = o[2];
+                out[(i + 1) * ld + r + 1] = o[3];
+                i += 2;
+            }
+            if i < tokens {
+                let both = &w[r * rb..(r + 2) * rb];
+                unsafe { row(both, arow(i), &mut out[i * ld + r..i * ld + r + 2]) };
+            }
+            r += 2;
+        }
+    }
+    for r in r..rows {
+        prefetch_range(w, r * rb + pf, rb);
+        let wr = wrow(r);
+        let mut i = 0;
+        if let Some(tk) = k.tokens {
+            while i + TOKENS <= tokens {
+                let a4: [&[u8]; TOKENS] = std::array::from_fn(|j| arow(i + j));
+                unsafe { tk(wr, a4, &mut out[i * ld + r..], ld) };
+                i += TOKENS;
+            }
+        }
+        for i in i..tokens {
+            unsafe { row(wr, arow(i), &mut out[i * ld + r..i * ld + r + 1]) };
+        }
+    }
+    true
 }

@@ -14,7 +14,9 @@
 
 use std::cell::RefCell;
 
-use super::quant::{prefetch_bytes, row_bytes, Proven};
+#[cfg(target_arch = "x86_64")]
+use super::quant::prefetch_bytes;
+use super::quant::{row_bytes, Proven};
 use super::tables::TokenTables;
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
@@ -207,6 +209,7 @@ fn simd_ok(t: Proven, p: Packing, a: &[BlockQ8_0]) -> bool {
     false
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(clippy::needless_return))]
 fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
     let (rb, ab) = sizes(p, n);
     assert_eq!(
@@ -261,6 +264,7 @@ fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn tokens_checked(
     t: Proven,
     p: Packing,

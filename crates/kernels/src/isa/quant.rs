@@ -3,27 +3,24 @@
 //!
 //! Kernels per tier (a format missing at a tier uses the next lower one's):
 //!
-//! | format · activation | avx512-vnni | avx512 (no VNNI) | avx2 |
-//! |---|---|---|---|
-//! | Q8_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
-//! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes |
-//! | Q4_1, Q5_1 · Q8_1 | 1 block/ymm, `vpdpbusd` | (avx2) | yes |
-//! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes |
-//! | quantize f32 → Q8_0, Q8_1, Q8_K | (avx2) | (avx2) | byte-identical to scalar |
-//! | dequantize F16, Q8_0, Q4_0, Q4_1, Q5_1 → f32 | (avx2) | (avx2) | bit-identical to scalar |
+//! | format · activation | avx512-vnni | avx512 (no VNNI) | avx2 | i8mm | dotprod | neon |
+//! |---|---|---|---|---|---|---|
+//! | Q8_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes | (dotprod) | `sdot` | `smull` |
+//! | Q4_0, Q5_0 · Q8_0 | 2 blocks/zmm | (avx2) | yes | (dotprod) | `sdot` | `smull` |
+//! | Q4_1, Q5_1 · Q8_1 | 1 block/ymm, `vpdpbusd` | (avx2) | yes | (dotprod) | `sdot` | `smull` |
+//! | Q4_K, Q5_K, Q6_K · Q8_K | 64 quants/zmm, `vpdpwssd` | (avx2) | yes | (dotprod) | `sdot` | `smull` |
+//! | quantize f32 → Q8_0, Q8_1, Q8_K | (avx2) | (avx2) | byte-identical to scalar | (neon) | (neon) | byte-identical |
+//! | dequantize F16, Q8_0, Q4_0, Q4_1, Q5_1 → f32 | (avx2) | (avx2) | bit-identical to scalar | (neon) | (neon) | bit-identical |
 //!
-//! Every other format uses its scalar reference at every tier.
+//! Every other format uses its scalar reference at every tier. The kernels of a (tier,
+//! format) come from one table, [`super::table`].
 
 use super::Isa;
-use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{
     cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
     vec_dot_type, Block,
 };
 use crate::GgmlType;
-
-#[cfg(target_arch = "x86_64")]
-use super::x86_64::{avx2_dequant as d2, avx2_quant as v2, avx512 as v5, avx512_kquants as v5k};
 
 /// A tier this CPU is known to support: the only way to reach the `unsafe` kernels.
 #[derive(Clone, Copy)]
@@ -203,7 +200,7 @@ pub(super) fn rows_checked(
 /// `out[r] = f(row r, a)` over the `out.len()` rows held by `w` (whole rows, checked by
 /// the caller). Always returns `true`.
 #[inline]
-fn each_row<W: Block, A: Block>(
+pub(super) fn each_row<W: Block, A: Block>(
     w: &[W],
     a: &[A],
     out: &mut [f32],
@@ -268,143 +265,57 @@ fn prefetch<W>(w: &[W], from: usize, len: usize) {
             off += 64;
         }
     }
-}
-
-/// The SIMD kernels of tier `t` (falling back to lower SIMD tiers); `false` if `ty` has
-/// none at or below `t` (nothing written).
-#[cfg(target_arch = "x86_64")]
-fn simd_rows(t: Proven, ty: GgmlType, w: &[u8], a: &[u8], out: &mut [f32]) -> bool {
-    let vnni = t.0 >= Isa::Avx512Vnni;
-    if t.0 < Isa::Avx2 {
-        return false;
-    }
-    // SAFETY (every `unsafe` block below): `t` proves the tier, `vnni` the AVX-512 VNNI
-    // tier (AVX-512 F/BW/VL/VNNI + AVX2/FMA/F16C) and `t.0 >= Avx2` AVX2+FMA+F16C, which
-    // is all each kernel requires; block counts are checked inside (`min`/slicing).
-    match ty {
-        GgmlType::Q8_0 => q8_0_rows(t, w, cast_blocks(a), out),
-        GgmlType::Q4_0 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5::vec_dot_q4_0_q8_0_vnni(w, a)
-        }),
-        GgmlType::Q4_0 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q4_0_q8_0(w, a)
-        }),
-        GgmlType::Q5_0 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5::vec_dot_q5_0_q8_0_vnni(w, a)
-        }),
-        GgmlType::Q5_0 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q5_0_q8_0(w, a)
-        }),
-        GgmlType::Q4_1 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5::vec_dot_q4_1_q8_1_vnni(w, a)
-        }),
-        GgmlType::Q4_1 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q4_1_q8_1(w, a)
-        }),
-        GgmlType::Q5_1 if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5::vec_dot_q5_1_q8_1_vnni(w, a)
-        }),
-        GgmlType::Q5_1 => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q5_1_q8_1(w, a)
-        }),
-        GgmlType::Q4K if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5k::vec_dot_q4_k_q8_k_vnni(w, a)
-        }),
-        GgmlType::Q4K => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q4_k_q8_k(w, a)
-        }),
-        GgmlType::Q5K if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5k::vec_dot_q5_k_q8_k_vnni(w, a)
-        }),
-        GgmlType::Q5K => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q5_k_q8_k(w, a)
-        }),
-        GgmlType::Q6K if vnni => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v5k::vec_dot_q6_k_q8_k_vnni(w, a)
-        }),
-        GgmlType::Q6K => each_row(cast_blocks(w), cast_blocks(a), out, |w, a| unsafe {
-            v2::vec_dot_q6_k_q8_k(w, a)
-        }),
-        _ => false,
-    }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn simd_rows(_: Proven, _: GgmlType, _: &[u8], _: &[u8], _: &mut [f32]) -> bool {
-    false
-}
-
-/// Q8_0 rows. One row at a time: kernels taking four rows at once (sharing the
-/// activation loads and, for VNNI, its `128·Σy` correction) measured 10–40% slower on
-/// Zen 4 and Sapphire Rapids — four interleaved weight streams prefetch worse than one.
-#[cfg(target_arch = "x86_64")]
-fn q8_0_rows(t: Proven, w: &[u8], a: &[BlockQ8_0], out: &mut [f32]) -> bool {
-    let w: &[BlockQ8_0] = cast_blocks(w);
-    match t.0 {
-        Isa::Avx512Vnni => each_row(w, a, out, |w, a| {
-            // SAFETY: `t` proves the AVX-512 VNNI tier.
-            unsafe { v5::vec_dot_q8_0_q8_0_vnni(w, a) }
-        }),
-        Isa::Avx2 | Isa::Avx512 => {
-            // The activation scan picks the exact (i16) or the sign-trick path, once.
-            // SAFETY: `t` proves AVX2+FMA+F16C (this arm) for both calls.
-            let exact = unsafe { v2::q8_0_has_min(a) };
-            each_row(w, a, out, |w, a| {
-                // SAFETY: as above.
-                unsafe { v2::vec_dot_q8_0_q8_0_known(w, a, exact) }
-            })
+    #[cfg(target_arch = "aarch64")]
+    {
+        let bytes = std::mem::size_of_val(w);
+        if from >= bytes {
+            return;
         }
-        Isa::Scalar => false,
+        let end = (from + len).min(bytes);
+        let p = w.as_ptr().cast::<u8>();
+        let mut off = from;
+        while off < end {
+            // SAFETY: `off < size_of_val(w)`, so `p + off` is inside `w`; `prfm` never
+            // faults or writes (`core::arch::aarch64::_prefetch` is unstable in 1.95).
+            unsafe {
+                core::arch::asm!(
+                    "prfm pldl1keep, [{p}]",
+                    p = in(reg) p.add(off),
+                    options(nostack, readonly, preserves_flags)
+                )
+            };
+            off += 64;
+        }
     }
 }
 
-/// The SIMD quantizers (AVX2 and up); `false` if none (nothing written).
-#[cfg(target_arch = "x86_64")]
+/// The rows kernel of tier `t` from the kernel table ([`super::table`]); `false` if `ty`
+/// has none at `t` (nothing written).
+fn simd_rows(t: Proven, ty: GgmlType, w: &[u8], a: &[u8], out: &mut [f32]) -> bool {
+    let Some(k) = super::table::kernels(t.0, ty).rows else {
+        return false;
+    };
+    // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+    unsafe { k(w, a, out) };
+    true
+}
+
+/// The quantizer of tier `t` from the kernel table; `false` if none (nothing written).
 fn quantize_simd(t: Proven, ty: GgmlType, src: &[f32], dst: &mut [u8]) -> bool {
-    if t.0 < Isa::Avx2 {
+    let Some(k) = super::table::kernels(t.0, ty).quantize else {
         return false;
-    }
-    match ty {
-        // SAFETY: `t` proves AVX2+FMA+F16C; block counts are bounded by `zip`.
-        GgmlType::Q8_0 => unsafe { v2::quantize_row_q8_0(src, cast_blocks_mut(dst)) },
-        // SAFETY: as above.
-        GgmlType::Q8_1 => unsafe { v2::quantize_row_q8_1(src, cast_blocks_mut(dst)) },
-        // SAFETY: as above.
-        GgmlType::Q8K => unsafe { v2::quantize_row_q8_k(src, cast_blocks_mut(dst)) },
-        _ => return false,
-    }
+    };
+    // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+    unsafe { k(src, dst) };
     true
 }
 
-/// The SIMD dequantizers (AVX2 and up); `false` if none (nothing written).
-#[cfg(target_arch = "x86_64")]
+/// The dequantizer of tier `t` from the kernel table; `false` if none (nothing written).
 fn dequantize_simd(t: Proven, ty: GgmlType, src: &[u8], dst: &mut [f32]) -> bool {
-    if t.0 < Isa::Avx2 {
+    let Some(k) = super::table::kernels(t.0, ty).dequantize else {
         return false;
-    }
-    match ty {
-        // SAFETY: `t` proves AVX2+FMA+F16C; element and block counts are bounded by the
-        // shorter of the two slices inside each kernel.
-        GgmlType::F16 => unsafe { d2::dequantize_f16(cast_blocks(src), dst) },
-        // SAFETY: as above.
-        GgmlType::Q8_0 => unsafe { d2::dequantize_q8_0(cast_blocks(src), dst) },
-        // SAFETY: as above.
-        GgmlType::Q4_0 => unsafe { d2::dequantize_q4_0(cast_blocks(src), dst) },
-        // SAFETY: as above.
-        GgmlType::Q4_1 => unsafe { d2::dequantize_q4_1(cast_blocks(src), dst) },
-        // SAFETY: as above.
-        GgmlType::Q5_1 => unsafe { d2::dequantize_q5_1(cast_blocks(src), dst) },
-        _ => return false,
-    }
+    };
+    // SAFETY: `t` proves the tier the table handed `k` out for; `k` bounds-checks.
+    unsafe { k(src, dst) };
     true
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn dequantize_simd(_: Proven, _: GgmlType, _: &[u8], _: &mut [f32]) -> bool {
-    false
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn quantize_simd(_: Proven, _: GgmlType, _: &[f32], _: &mut [u8]) -> bool {
-    false
 }

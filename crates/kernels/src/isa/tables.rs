@@ -153,7 +153,7 @@ impl TokenTables {
         self.usable = false;
         self.vnni = false;
         let kquant = matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K);
-        if kquant && t.0 >= Isa::Avx512Vnni && packing.is_none() && tokens > 0 {
+        if kquant && t.0.at_least(Isa::Avx512Vnni) && packing.is_none() && tokens > 0 {
             fill_vnni_k(
                 a,
                 ab,
@@ -176,11 +176,11 @@ impl TokenTables {
             _ => None,
         };
         let Some(offset) = offset else { return };
-        if t.0 < Isa::Avx2 || tokens == 0 {
+        if !t.0.at_least(Isa::Avx2) || tokens == 0 {
             return;
         }
         let q8_1 = vec_dot_type(ty) == GgmlType::Q8_1;
-        if t.0 >= Isa::Avx512Vnni && packing.is_none() {
+        if t.0.at_least(Isa::Avx512Vnni) && packing.is_none() {
             // Q8_0's offset makes its signed quants unsigned (`w + 128`).
             let o = if ty == GgmlType::Q8_0 { 128 } else { offset };
             let (vq, vd, vo) = (&mut self.vq, &mut self.vd, &mut self.vo);
@@ -235,6 +235,7 @@ impl TokenTables {
     }
 
     /// Whether the tables are the AVX-512 VNNI layout.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(super) fn vnni(&self) -> bool {
         self.vnni
     }
@@ -244,7 +245,7 @@ impl TokenTables {
 fn has_min(t: Proven, y: &[u8]) -> bool {
     let y: &[BlockQ8_0] = cast_blocks(y);
     #[cfg(target_arch = "x86_64")]
-    if t.0 >= Isa::Avx2 {
+    if t.0.at_least(Isa::Avx2) {
         // SAFETY: `t` proves at least the AVX2 tier.
         return unsafe { super::x86_64::avx2_quant::q8_0_has_min(y) };
     }

@@ -3,7 +3,9 @@
 //! Safe wrappers (lengths checked, ISA dispatched) over `isa::x86_64::avx2_attn`, with
 //! scalar twins that dequantize each row and then use plain loops.
 
-use crate::isa::{isa, Isa};
+use crate::isa::isa;
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
 use crate::GgmlType;
 
 /// Whether [`attn_scores`] and [`attn_values`] read rows of `ty` with `hd` elements.
@@ -99,6 +101,11 @@ pub fn attn_scores(
         });
         return;
     }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; `check` proved the slices' lengths.
+        return unsafe { crate::isa::aarch64::attn::scores(ty, k, n, hd, q, rows, s, ld) };
+    }
     scalar::attn_scores(ty, k, n, hd, q, rows, s, ld)
 }
 
@@ -135,6 +142,11 @@ pub fn attn_values(
             }
         });
         return;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; `check` proved the slices' lengths.
+        return unsafe { crate::isa::aarch64::attn::values(ty, v, n, hd, p, ld, rows, o) };
     }
     scalar::attn_values(ty, v, n, hd, p, ld, rows, o)
 }

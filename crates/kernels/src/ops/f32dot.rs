@@ -1,6 +1,8 @@
 //! f32 dot products: safe wrappers over the ISA kernels plus their scalar twins.
 
-use crate::isa::{isa, Isa};
+use crate::isa::isa;
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
 
 /// Scalar reference versions (the spec the SIMD kernels are tested against).
 pub mod scalar {
@@ -68,6 +70,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: `isa()` only reports AVX2 when the CPU has AVX2+FMA; lengths checked.
         return unsafe { crate::isa::x86_64::avx2::dot(a, b) };
     }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; the kernel bounds its slices.
+        return unsafe { crate::isa::aarch64::f32ops::dot(a, b) };
+    }
     scalar::dot(a, b)
 }
 
@@ -82,6 +89,11 @@ pub fn dot_4x2(w: [&[f32]; 4], x: [&[f32]; 2], k: usize) -> [[f32; 4]; 2] {
     if isa() >= Isa::Avx2 {
         // SAFETY: features proved by `isa()`; every slice holds at least `k` elements.
         return unsafe { crate::isa::x86_64::avx2::dot_4x2(w, x, k) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; the kernel bounds its slices.
+        return unsafe { crate::isa::aarch64::f32ops::dot_4x2(w, x, k) };
     }
     scalar::dot_4x2(w, x, k)
 }
@@ -102,6 +114,11 @@ pub fn gemm_panel_16x6(panel: &[f32], x: [&[f32]; 6], k: usize) -> [[f32; 16]; 6
     if isa() >= Isa::Avx2 {
         // SAFETY: features proved by `isa()`; lengths checked above.
         return unsafe { crate::isa::x86_64::avx2::gemm_panel_16x6(panel, x, k) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; the kernel bounds its slices.
+        return unsafe { crate::isa::aarch64::f32ops::gemm_panel_16x6(panel, x, k) };
     }
     scalar::gemm_panel_16x6(panel, x, k)
 }
@@ -135,6 +152,11 @@ pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     if isa() >= Isa::Avx2 {
         // SAFETY: features proved by `isa()`; lengths checked.
         return unsafe { crate::isa::x86_64::avx2::axpy(a, x, y) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    if isa().is_arm() {
+        // SAFETY: an aarch64 tier implies NEON; the kernel bounds its slices.
+        return unsafe { crate::isa::aarch64::f32ops::axpy(a, x, y) };
     }
     scalar::axpy(a, x, y)
 }
