@@ -2,10 +2,15 @@
 //! the properties every input must satisfy.
 //!
 //! What is guaranteed, and so asserted:
-//! - `decode(encode(s, parse_special = false)) == s` for **byte-level BPE** without
-//!   whitespace escaping (SmolLM2's `gpt2` model): every byte is spelled by the byte
-//!   table and decodes back to itself; user-defined tokens decode verbatim; control
-//!   tokens are only matched with `parse_special`.
+//! - For **byte-level BPE** (SmolLM2's `gpt2` model), `decode(encode(s, parse_special =
+//!   false))` is `s` with the bytes dropped whose GPT-2 byte character is not a token
+//!   of the vocabulary (then read as UTF-8, lossily). Every other byte is spelled by the
+//!   byte table and decodes back to itself; user-defined tokens decode verbatim;
+//!   control tokens are only matched with `parse_special`. SmolLM2's vocabulary lacks
+//!   21 byte characters (0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2,
+//!   0xF5–0xFF): llama.cpp drops those bytes too (`llm_tokenizer_bpe_session` finds
+//!   no token for the symbol), and wren reproduces llama.cpp, so for such text the
+//!   round trip is lossy by design. Found by this target (a 0x06 byte).
 //! - For **SPM** only with `add_space_prefix` off (Gemma 3 sets it off; with it on,
 //!   every fragment that starts the text or follows a user-defined token gains a
 //!   leading space), and only up to `▁` (U+2581): spaces are spelled `▁` before merging
@@ -39,12 +44,33 @@ fn expected_round_trip(t: &Tokenizer, text: &str) -> Option<String> {
         if t.token_id("\u{2581}").is_some() && t.token_id("Ġ").is_none() {
             return Some(text.replace('\u{2581}', " "));
         }
-        return Some(text.to_string());
+        let table = gpt2_byte_chars();
+        let kept: Vec<u8> = text
+            .bytes()
+            .filter(|&b| t.token_id(table[b as usize].encode_utf8(&mut [0; 4])).is_some())
+            .collect();
+        return Some(String::from_utf8_lossy(&kept).into_owned());
     }
     if t.add_space_prefix() {
         return None;
     }
     Some(text.replace('\u{2581}', " "))
+}
+
+/// GPT-2's byte → character table (`bytes_to_unicode`).
+fn gpt2_byte_chars() -> [char; 256] {
+    let mut table = ['\0'; 256];
+    let mut n = 0;
+    for b in 0..256u32 {
+        let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+        table[b as usize] = if printable {
+            char::from_u32(b).unwrap()
+        } else {
+            n += 1;
+            char::from_u32(255 + n).unwrap()
+        };
+    }
+    table
 }
 
 fn stream(t: &Tokenizer, ids: &[u32]) -> String {
@@ -64,7 +90,20 @@ pub fn check(t: &Tokenizer, data: &[u8]) {
     let ids = t.encode(&text, false, false);
     let decoded = t.decode(&ids);
     if let Some(want) = expected_round_trip(t, &text) {
-        assert_eq!(decoded, want, "round trip of {text:?}: {ids:?}");
+        if decoded != want {
+            let at = decoded
+                .char_indices()
+                .zip(want.chars())
+                .find(|((_, a), b)| a != b)
+                .map_or(decoded.len().min(want.len()), |((i, _), _)| i);
+            let from = decoded.floor_char_boundary(at.saturating_sub(40));
+            let wfrom = want.floor_char_boundary(at.saturating_sub(40));
+            panic!(
+                "round trip differs at byte {at}: got {:?}, want {:?}; ids {ids:?}",
+                &decoded[from..decoded.ceil_char_boundary((at + 40).min(decoded.len()))],
+                &want[wfrom..want.ceil_char_boundary((at + 40).min(want.len()))],
+            );
+        }
     }
     assert_eq!(stream(t, &ids), decoded, "stream decode of {ids:?}");
 

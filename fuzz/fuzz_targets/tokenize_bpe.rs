@@ -1,6 +1,7 @@
 //! Byte-level BPE (SmolLM2's vocabulary, pre-tokenizer `smollm`): encode/decode round trip on any text, and
 //! encoding with special-token parsing.
 #![no_main]
+#![feature(round_char_boundary)]
 
 use std::sync::OnceLock;
 
