@@ -67,6 +67,9 @@ for t in "${targets[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   if [ $rc -eq 0 ]; then
     echo "fuzz: $t: ${execs:-?} executions, 0 crashes"
+  elif grep -q 'libFuzzer: run interrupted' "$log"; then
+    failed=1
+    echo "fuzz: $t: ${execs:-?} executions, 0 crashes, interrupted"
   else
     failed=1
     tail -40 "$log"

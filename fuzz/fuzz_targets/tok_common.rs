@@ -45,10 +45,11 @@ fn expected_round_trip(t: &Tokenizer, text: &str) -> Option<String> {
             return Some(text.replace('\u{2581}', " "));
         }
         let table = gpt2_byte_chars();
-        let kept: Vec<u8> = text
-            .bytes()
-            .filter(|&b| t.token_id(table[b as usize].encode_utf8(&mut [0; 4])).is_some())
+        let has_token: Vec<bool> = table
+            .iter()
+            .map(|c| t.token_id(c.encode_utf8(&mut [0; 4])).is_some())
             .collect();
+        let kept: Vec<u8> = text.bytes().filter(|&b| has_token[b as usize]).collect();
         return Some(String::from_utf8_lossy(&kept).into_owned());
     }
     if t.add_space_prefix() {
@@ -57,12 +58,26 @@ fn expected_round_trip(t: &Tokenizer, text: &str) -> Option<String> {
     Some(text.replace('\u{2581}', " "))
 }
 
+/// Up to 40 bytes either side of `at` (widened to character boundaries).
+fn around(s: &str, at: usize) -> &str {
+    let mut a = at.saturating_sub(40).min(s.len());
+    while !s.is_char_boundary(a) {
+        a -= 1;
+    }
+    let mut b = (at + 40).min(s.len());
+    while !s.is_char_boundary(b) {
+        b += 1;
+    }
+    &s[a..b]
+}
+
 /// GPT-2's byte → character table (`bytes_to_unicode`).
 fn gpt2_byte_chars() -> [char; 256] {
     let mut table = ['\0'; 256];
     let mut n = 0;
     for b in 0..256u32 {
-        let printable = (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+        let printable =
+            (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
         table[b as usize] = if printable {
             char::from_u32(b).unwrap()
         } else {
@@ -96,12 +111,10 @@ pub fn check(t: &Tokenizer, data: &[u8]) {
                 .zip(want.chars())
                 .find(|((_, a), b)| a != b)
                 .map_or(decoded.len().min(want.len()), |((i, _), _)| i);
-            let from = decoded.floor_char_boundary(at.saturating_sub(40));
-            let wfrom = want.floor_char_boundary(at.saturating_sub(40));
             panic!(
                 "round trip differs at byte {at}: got {:?}, want {:?}; ids {ids:?}",
-                &decoded[from..decoded.ceil_char_boundary((at + 40).min(decoded.len()))],
-                &want[wfrom..want.ceil_char_boundary((at + 40).min(want.len()))],
+                around(&decoded, at),
+                around(&want, at),
             );
         }
     }

@@ -1,7 +1,6 @@
 //! Byte-level BPE (SmolLM2's vocabulary, pre-tokenizer `smollm`): encode/decode round trip on any text, and
 //! encoding with special-token parsing.
 #![no_main]
-#![feature(round_char_boundary)]
 
 use std::sync::OnceLock;
 
@@ -14,6 +13,7 @@ mod tok_common;
 static TOK: OnceLock<Tokenizer> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let t = TOK.get_or_init(|| tok_common::load("WREN_FUZZ_BPE", "SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let t =
+        TOK.get_or_init(|| tok_common::load("WREN_FUZZ_BPE", "SmolLM2-135M-Instruct.Q4_1.gguf"));
     tok_common::check(t, data);
 });

@@ -1,7 +1,6 @@
 //! SentencePiece BPE (Gemma 3's vocabulary): encode/decode round trip on any text, and
 //! encoding with special-token parsing.
 #![no_main]
-#![feature(round_char_boundary)]
 
 use std::sync::OnceLock;
 
