@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# Fuzzes wren with cargo-fuzz (libFuzzer; needs the nightly toolchain and cargo-fuzz,
-# installed here on first use). Targets: gguf_load (GGUF parser + tokenizer + model
-# loader), tokenize_spm (Gemma 3's vocabulary), tokenize_bpe (SmolLM2's), chat_template,
-# request_body. The tokenizer targets need both models in the cache (scripts/test.sh
-# fetches them).
+# Fuzzes wren with cargo-fuzz (libFuzzer, AddressSanitizer; needs the nightly toolchain
+# and cargo-fuzz, both installed here on first use). Targets: gguf_load (GGUF parser +
+# tokenizer + model loader), tokenize_spm (Gemma 3's vocabulary), tokenize_bpe
+# (SmolLM2's), chat_template (any template, any conversation), request_body (the
+# server's OpenAI body types + sampling validation). The tokenizer targets need both
+# models in the cache (scripts/test.sh fetches them).
 #
-#   scripts/fuzz.sh --short [SECS]      each target for SECS seconds (default 60)
+#   scripts/fuzz.sh --short [SECS]      each target for SECS seconds (default 60); for CI
 #   scripts/fuzz.sh --long [RUNS]       each target for RUNS executions (default 1000000),
 #                                       at the lowest CPU priority
 #   either may be followed by target names to run only those.
 #
-# Corpora live in target/fuzz-corpus/<target>, seeded from fuzz/seeds/<target>, and for
-# gguf_load also from llama.cpp's vocab-only GGUFs in the cache. A crash stops the run
-# with its input under fuzz/artifacts/<target>/; turn it into a regression test.
-set -euo pipefail
+# Prints one line per target: "fuzz: <target>: <N> executions, <crashes>". Every target
+# runs even if an earlier one crashed; the exit status is non-zero if any crashed, hung
+# (-timeout) or ran out of memory (-rss_limit_mb, -malloc_limit_mb).
+#
+# Corpora live in target/fuzz-corpus/<target> (kept between runs), seeded from
+# fuzz/seeds/<target>; gguf_load also from the tiny family models in
+# crates/core/tests/data/families and llama.cpp's vocab-only GGUFs that fit -max_len,
+# the tokenizer targets from llama.cpp's tokenizer test inputs. A crash leaves its input
+# under fuzz/artifacts/<target>/: fix the library and turn the input into a regression
+# test next to the code.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---short}
 shift || true
@@ -25,21 +33,47 @@ esac
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(gguf_load tokenize_spm tokenize_bpe chat_template request_body)
 
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# Tools: nightly (minimal profile) and cargo-fuzz, if missing.
+if ! cargo +nightly --version >/dev/null 2>&1; then
+  rustup toolchain install nightly --profile minimal || exit 1
+fi
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked || exit 1
+
+# One build of every target up front (its time is not counted against the first target).
+"${nice[@]}" cargo +nightly fuzz build --release >target/fuzz-build.log 2>&1 \
+  || { tail -40 target/fuzz-build.log; echo "fuzz: build FAILED (log: target/fuzz-build.log)"; exit 1; }
+
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/wren
+failed=0
 for t in "${targets[@]}"; do
+  case "$t" in
+    gguf_load) max_len=1048576 ;;
+    tokenize_*) max_len=65536 ;;
+    *) max_len=16384 ;;
+  esac
   corpus=target/fuzz-corpus/$t
   mkdir -p "$corpus"
-  [ -d "fuzz/seeds/$t" ] && cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
+  seed() { for f in "$@"; do [ -f "$f" ] && [ "$(stat -c %s "$f")" -le $max_len ] && cp -n "$f" "$corpus"/; done; true; }
+  seed fuzz/seeds/"$t"/*
   case "$t" in
-    tokenize_*) cp -n fuzz/seeds/tokenize/* "$corpus"/ 2>/dev/null || true
-                for f in "$cache"/fixtures/*/vocab/*.inp; do [ -e "$f" ] && cp -n "$f" "$corpus"/; done ;;
-    gguf_load) for f in "$cache"/fixtures/*/vocab/*.gguf; do [ -e "$f" ] && cp -n "$f" "$corpus"/; done ;;
+    tokenize_*) seed fuzz/seeds/tokenize/* "$cache"/fixtures/*/vocab/*.inp ;;
+    gguf_load) seed crates/core/tests/data/families/*/*.gguf "$cache"/fixtures/*/vocab/*.gguf ;;
   esac
   log=target/fuzz-corpus/$t.log
   "${nice[@]}" cargo +nightly fuzz run --release "$t" "$corpus" -- \
-    "${limit[@]}" -rss_limit_mb=4096 -timeout=30 -max_len=1048576 -print_final_stats=1 \
-    >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz: $t FAILED (log: $log)"; exit 1; }
+    "${limit[@]}" -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=30 -max_len=$max_len \
+    -print_final_stats=1 >"$log" 2>&1
+  rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  echo "fuzz: $t: ${execs:-?} executions, 0 crashes"
+  if [ $rc -eq 0 ]; then
+    echo "fuzz: $t: ${execs:-?} executions, 0 crashes"
+  elif grep -q 'libFuzzer: run interrupted' "$log"; then
+    failed=1
+    echo "fuzz: $t: ${execs:-?} executions, 0 crashes, interrupted"
+  else
+    failed=1
+    tail -40 "$log"
+    echo "fuzz: $t: ${execs:-?} executions, CRASHED (exit $rc; input under fuzz/artifacts/$t/, log: $log)"
+  fi
 done
+exit $failed

@@ -1,22 +1,27 @@
-//! Chat-template rendering of arbitrary conversations with the built-in templates:
-//! the input is split at 0xFF bytes into role, content, role, content …
+//! Chat-template rendering of arbitrary templates and conversations: compile, `render`
+//! and `render_segments`, with and without the generation prompt. Errors are fine;
+//! panics, hangs and huge allocations are not.
+//!
+//! Input: `template 0xFE role 0xFF content 0xFF role 0xFF content …`. Without a 0xFE
+//! byte the whole input is the conversation and the template is a built-in one, chosen
+//! by the input's length. Invalid UTF-8 is read lossily.
 #![no_main]
-
-use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use wren_core::chat::{ChatMessage, ChatTemplate};
 
-static TEMPLATES: OnceLock<Vec<ChatTemplate>> = OnceLock::new();
+const ARCHS: [&str; 4] = ["gemma3", "llama", "qwen2", "unknown"];
 
 fuzz_target!(|data: &[u8]| {
-    let templates = TEMPLATES.get_or_init(|| {
-        ["gemma3", "llama", "unknown"]
-            .iter()
-            .map(|arch| ChatTemplate::new(None, arch, "<bos>", "<eos>").expect("built-in"))
-            .collect()
-    });
-    let parts: Vec<String> = data
+    let (template, conv) = match data.iter().position(|&b| b == 0xFE) {
+        Some(i) => (Some(String::from_utf8_lossy(&data[..i])), &data[i + 1..]),
+        None => (None, data),
+    };
+    let arch = ARCHS[data.len() % ARCHS.len()];
+    let Ok(t) = ChatTemplate::new(template.as_deref(), arch, "<bos>", "<eos>") else {
+        return;
+    };
+    let parts: Vec<String> = conv
         .split(|&b| b == 0xFF)
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect();
@@ -24,8 +29,8 @@ fuzz_target!(|data: &[u8]| {
         .chunks(2)
         .map(|c| ChatMessage::new(c[0].clone(), c.get(1).cloned().unwrap_or_default()))
         .collect();
-    for t in templates {
-        let _ = t.render(&messages, true);
-        let _ = t.render(&messages, false);
+    for gen in [true, false] {
+        let _ = t.render(&messages, gen);
+        let _ = t.render_segments(&messages, gen);
     }
 });

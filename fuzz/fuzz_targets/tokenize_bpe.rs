@@ -13,6 +13,7 @@ mod tok_common;
 static TOK: OnceLock<Tokenizer> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let t = TOK.get_or_init(|| tok_common::load("WREN_FUZZ_BPE", "SmolLM2-135M-Instruct.Q4_1.gguf"));
+    let t =
+        TOK.get_or_init(|| tok_common::load("WREN_FUZZ_BPE", "SmolLM2-135M-Instruct.Q4_1.gguf"));
     tok_common::check(t, data);
 });

@@ -9,6 +9,12 @@ use minijinja::{Environment, Error, ErrorKind};
 /// when mapping to [`ChatError::Raised`]).
 const RAISE_MARK: &str = "\u{E000}raise_exception\u{E001}";
 
+/// Instructions one render may execute: real templates need a few hundred per
+/// message (Gemma 3's, 5,000 messages: well under 10^7), while nested loops can
+/// ask for 10^15. At roughly 10^7–10^8 instructions a second this bounds a render
+/// to about a second.
+pub const FUEL: u64 = 20_000_000;
+
 /// An environment configured like `transformers`' chat-template renderer:
 /// `trim_blocks` and `lstrip_blocks` on, loop controls, Python string/dict
 /// methods (`.strip()`, `.startswith()`, `.items()` … via
@@ -16,8 +22,12 @@ const RAISE_MARK: &str = "\u{E000}raise_exception\u{E001}";
 /// `strftime_now(fmt)` (UTC) and a `tojson` that formats like Python's
 /// `json.dumps` (`", "`/`": "` separators, optional `indent`, no HTML
 /// escaping).
+///
+/// Rendering runs on a budget of [`FUEL`] instructions, so that a hostile template
+/// (a model file's, or one passed by a client) fails instead of looping for hours.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);

@@ -302,3 +302,31 @@ fn smollm2_template_renders_chatml_with_its_default_system_message() {
          <|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
     );
 }
+
+/// Found by `fuzz/fuzz_targets/chat_template.rs`: a template from a hostile model file
+/// could loop for hours (nested `range(100000)` loops: 10^10 iterations; `range` alone
+/// caps at 100,000 elements). Rendering now runs on a fuel budget and fails instead.
+#[test]
+fn runaway_template_loops_fail_fast() {
+    let t = ChatTemplate::new(
+        Some(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% for k in range(100000) %}\
+             {% endfor %}{% endfor %}{% endfor %}",
+        ),
+        "x",
+        "",
+        "",
+    )
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let err = t.render(&[msg("user", "hi")], true).unwrap_err();
+    assert!(matches!(err, ChatError::Render(_)), "{err:?}");
+    assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
+    // The budget leaves real templates with long conversations alone.
+    let hf = ChatTemplate::new(Some(GEMMA3_HF), "gemma3", "<bos>", "<eos>").unwrap();
+    let long: Vec<ChatMessage> = (0..5000)
+        .map(|i| msg(if i % 2 == 0 { "user" } else { "assistant" }, "some text"))
+        .collect();
+    assert!(hf.render(&long, true).is_ok());
+    assert!(hf.render_segments(&long, true).is_ok());
+}
