@@ -11,3 +11,7 @@ cargo test --release --workspace -- --include-ignored --nocapture "$@"
 # aarch64 kernels under qemu and the SmolLM2 top-1 check (installs the cross toolchain and
 # qemu as root; WREN_SKIP_AARCH64=1 skips it on machines without them).
 [ "${WREN_SKIP_AARCH64:-0}" = 1 ] || bash scripts/test_aarch64.sh
+# A short bounded fuzz run of every target (GGUF load, both tokenizers, chat templates,
+# request bodies; installs nightly and cargo-fuzz on first use; ~3 min warm, ~11 cold).
+# The long runs are `scripts/fuzz.sh --long` (BENCHMARKS.md, Fuzzing).
+[ "${WREN_SKIP_FUZZ:-0}" = 1 ] || bash scripts/fuzz.sh --short 20
