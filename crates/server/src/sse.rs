@@ -10,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::access_log::StreamUsage;
 use crate::engine::{FinishReason, Usage};
 use crate::openai::gen::{Generation, Piece, TokenLp};
 
@@ -41,23 +42,29 @@ struct State<F> {
     fmt: F,
     phase: Phase,
     include_usage: bool,
+    /// Where the access log finds the token counts once the generation ends.
+    logged: StreamUsage,
 }
 
 /// The streaming response for `gen`.
 pub fn stream<F: ChunkFormat>(gen: Generation, fmt: F, include_usage: bool) -> Response {
+    let logged = StreamUsage::default();
     let st = State {
         gen,
         fmt,
         phase: Phase::Start,
         include_usage,
+        logged: logged.clone(),
     };
     let events = futures_util::stream::unfold(st, |mut st| async move {
         let ev = next_event(&mut st).await?;
         Some((Ok::<Event, Infallible>(ev), st))
     });
-    Sse::new(events)
+    let mut res = Sse::new(events)
         .keep_alive(KeepAlive::default())
-        .into_response()
+        .into_response();
+    res.extensions_mut().insert(logged);
+    res
 }
 
 async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
@@ -75,6 +82,7 @@ async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
                     return Some(st.fmt.text(text, logprobs));
                 }
                 Some(Piece::End { finish, usage }) => {
+                    *st.logged.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(usage);
                     st.phase = if st.include_usage {
                         Phase::Usage(usage)
                     } else {

@@ -710,13 +710,17 @@ async fn one_log_line_per_request() {
     let body = r#"{"prompt":"Hi","max_tokens":3}"#;
     call(&app, "POST", "/v1/completions", Some(body), None).await;
     call(&app, "GET", "/nope", None, None).await;
+    // A stream is logged when it ends, with its token counts.
+    let body = r#"{"prompt":"Hi","max_tokens":4,"stream":true}"#;
+    let r = call(&app, "POST", "/v1/completions", Some(body), None).await;
+    assert!(r.body.contains("[DONE]"), "{}", r.body);
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .filter(|v: &Value| v["target"] == "wren::http")
         .collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 4, "{text}");
     let f = |i: usize| lines[i]["fields"].clone();
     assert_eq!(f(0)["method"], "GET");
     assert_eq!(f(0)["path"], "/health");
@@ -726,4 +730,7 @@ async fn one_log_line_per_request() {
     assert!(f(1)["prompt_tokens"].as_u64().unwrap() > 0, "{}", f(1));
     assert!(f(1)["ms"].is_string() || f(1)["ms"].is_number(), "{}", f(1));
     assert_eq!(f(2)["status"], 404);
+    assert_eq!(f(3)["path"], "/v1/completions");
+    assert_eq!(f(3)["generated_tokens"], 4, "{}", f(3));
+    assert!(f(3)["prompt_tokens"].as_u64().unwrap() > 0, "{}", f(3));
 }
