@@ -7,7 +7,6 @@
 set -euo pipefail
 VERSION=0.3.36
 cache="${WREN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/wren}"
-[ -n "${WREN_CACHE_DIR:-}" ] && cache="$WREN_CACHE_DIR"
 dest="${WREN_FIXTURES:-$cache/fixtures/llama-cpp-python-$VERSION}"
 if [ -f "$dest/.complete" ]; then
   echo "$dest"
