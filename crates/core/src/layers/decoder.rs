@@ -68,6 +68,23 @@ impl DecoderLayer {
     }
 }
 
+/// Every layer of a file with separate `attn_{q,k,v}` and `ffn_{gate,up,down}` tensors and
+/// a SiLU gate (Llama, Qwen2, Qwen3, MiniCPM): Q/K/V biases where the file has them,
+/// per-head Q/K norms when `qk_norm`.
+pub fn swiglu_layers(
+    file: &Arc<GgufFile>,
+    hp: &HParams,
+    qk_norm: bool,
+) -> Result<Vec<DecoderLayer>> {
+    (0..hp.n_layer)
+        .map(|il| {
+            let w = AttentionWeights::load(file, il, hp, qk_norm)?;
+            let ffn = GatedFfn::load(file, il, hp.n_embd, hp.n_ff, super::Activation::Silu)?;
+            DecoderLayer::load(file, il, hp, w, ffn)
+        })
+        .collect()
+}
+
 /// A pre-norm decoder model.
 pub struct Decoder {
     hp: HParams,

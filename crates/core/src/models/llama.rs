@@ -18,10 +18,8 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::{Error, Result};
-use crate::layers::decoder::{Decoder, DecoderLayer};
-use crate::layers::{
-    Activation, AttentionWeights, Embedding, GatedFfn, HParams, OutputHead, Rope, RopeKind,
-};
+use crate::layers::decoder::{swiglu_layers, Decoder};
+use crate::layers::{Embedding, HParams, OutputHead, Rope, RopeKind};
 use crate::tensor::{load_vector, QMatrix};
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
@@ -45,13 +43,7 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     };
     let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
     let head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
-    let layers = (0..hp.n_layer)
-        .map(|il| {
-            let w = AttentionWeights::load(&file, il, &hp, false)?;
-            let ffn = GatedFfn::load(&file, il, e, hp.n_ff, Activation::Silu)?;
-            DecoderLayer::load(&file, il, &hp, w, ffn)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let layers = swiglu_layers(&file, &hp, false)?;
     let rope = Rope::new(
         RopeKind::Norm,
         hp.rope_base.unwrap_or(10_000.0),
