@@ -6,7 +6,7 @@ use wren_gguf::GgufError;
 pub enum Error {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("unsupported model architecture {0:?} (wren supports: gemma3, llama)")]
+    #[error("unsupported model architecture {0:?} (wren supports: {known})", known = crate::models::SUPPORTED_ARCHS.join(", "))]
     UnsupportedArch(String),
     #[error("model file: {0}")]
     Model(String),
