@@ -10,6 +10,10 @@
 
 use crate::GgmlType;
 
+// SAFETY (the `unsafe fn` types below): each is `unsafe` only because the kernel behind it
+// needs its tier's CPU features; callers reach them through `Kernels` values handed out for
+// a proven tier (see `Kernels`), and every kernel checks its slice lengths itself.
+
 /// `out[r] = Σ` row `r` of `w` (`out.len()` whole rows) times one activation row.
 pub type RowsDot = unsafe fn(w: &[u8], a: &[u8], out: &mut [f32]);
 /// One weight row times [`TOKENS`] activation rows, `out[j·ld]` for token `j`.

@@ -10,6 +10,8 @@
 //! `inline(always)` in Rust 1.95), so each wraps its body in one `unsafe` block for the
 //! NEON intrinsics; the inner `unsafe` blocks that document pointer contracts are then
 //! nested, hence `unused_unsafe` is allowed in this module.
+// SAFETY: allowing nested `unsafe` changes no contract; each kernel's `SAFETY:` comments
+// state what its pointer reads rely on.
 #![allow(unused_unsafe)]
 
 pub mod attn;
