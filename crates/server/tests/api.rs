@@ -3,87 +3,15 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use wren_server::engine::fake::{FakeEngine, FAKE_BOS};
 use wren_server::{router, AppState};
 
-const PIECES: &[&str] = &["Hel", "lo", ", wor", "ld", "!"];
-
-fn app_with(engine: Arc<FakeEngine>, key: Option<&str>) -> Router {
-    router(AppState::new(engine, key.map(str::to_string)))
-}
-
-fn app() -> Router {
-    app_with(Arc::new(FakeEngine::new(PIECES)), None)
-}
-
-struct Res {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Res {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// Asserts an OpenAI-shaped error with this status; returns the `error` object.
-    fn error(&self, status: StatusCode) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        let v = self.json();
-        let e = v["error"].clone();
-        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-        assert!(e["type"].is_string(), "{v}");
-        assert!(e.get("param").is_some() && e.get("code").is_some(), "{v}");
-        e
-    }
-
-    /// The `data:` payloads of an SSE body.
-    fn sse(&self) -> Vec<String> {
-        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
-        let ct = self.headers[header::CONTENT_TYPE].to_str().unwrap();
-        assert!(ct.starts_with("text/event-stream"), "{ct}");
-        self.body
-            .split("\n\n")
-            .filter_map(|ev| ev.strip_prefix("data: "))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    key: Option<&str>,
-) -> Res {
-    let mut req = Request::builder().method(method).uri(path);
-    if body.is_some() {
-        req = req.header(header::CONTENT_TYPE, "application/json");
-    }
-    if let Some(k) = key {
-        req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
-    }
-    let req = req
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Res {
-        status,
-        headers,
-        body: String::from_utf8(bytes.to_vec()).unwrap(),
-    }
-}
+mod common;
+use common::*;
 
 async fn post(app: &Router, path: &str, body: &Value) -> Res {
     call(app, "POST", path, Some(&body.to_string()), None).await
@@ -680,57 +608,4 @@ async fn health_says_loading_until_the_engine_is_set() {
     assert_eq!(r.json(), json!({"status": "ok"}));
     let r = call(&app, "POST", "/v1/chat/completions", Some(body), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-}
-
-/// A `tracing` writer that keeps what is logged.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn one_log_line_per_request() {
-    let log = Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let app = app();
-    call(&app, "GET", "/health", None, None).await;
-    let body = r#"{"prompt":"Hi","max_tokens":3}"#;
-    call(&app, "POST", "/v1/completions", Some(body), None).await;
-    call(&app, "GET", "/nope", None, None).await;
-    // A stream is logged when it ends, with its token counts.
-    let body = r#"{"prompt":"Hi","max_tokens":4,"stream":true}"#;
-    let r = call(&app, "POST", "/v1/completions", Some(body), None).await;
-    assert!(r.body.contains("[DONE]"), "{}", r.body);
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|v: &Value| v["target"] == "wren::http")
-        .collect();
-    assert_eq!(lines.len(), 4, "{text}");
-    let f = |i: usize| lines[i]["fields"].clone();
-    assert_eq!(f(0)["method"], "GET");
-    assert_eq!(f(0)["path"], "/health");
-    assert_eq!(f(0)["status"], 200);
-    assert_eq!(f(1)["path"], "/v1/completions");
-    assert_eq!(f(1)["generated_tokens"], 3);
-    assert!(f(1)["prompt_tokens"].as_u64().unwrap() > 0, "{}", f(1));
-    assert!(f(1)["ms"].is_string() || f(1)["ms"].is_number(), "{}", f(1));
-    assert_eq!(f(2)["status"], 404);
-    assert_eq!(f(3)["path"], "/v1/completions");
-    assert_eq!(f(3)["generated_tokens"], 4, "{}", f(3));
-    assert!(f(3)["prompt_tokens"].as_u64().unwrap() > 0, "{}", f(3));
 }
