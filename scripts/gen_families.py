@@ -182,6 +182,28 @@ def fam_minicpm4():
     return cfg, LlamaForCausalLM, dict(MINICPM, sparse_config=SPARSE_CONFIG)
 
 
+def fam_qwen3moe():
+    """Qwen3-MoE: Qwen3's attention, every layer's FFN a router over 8 experts, top 2 with
+    their probabilities renormalized (llama.cpp always renormalizes for qwen3moe)."""
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
+
+    cfg = Qwen3MoeConfig(
+        **common(
+            num_attention_heads=8,
+            head_dim=64,
+            rope_theta=1000000.0,
+            tie_word_embeddings=False,
+            num_experts=8,
+            num_experts_per_tok=2,
+            moe_intermediate_size=256,
+            norm_topk_prob=True,
+            decoder_sparse_step=1,
+            mlp_only_layers=[],
+        )
+    )
+    return cfg, Qwen3MoeForCausalLM, None
+
+
 FAMILIES = {
     "qwen2": fam_qwen2,
     "qwen3": fam_qwen3,
@@ -189,6 +211,7 @@ FAMILIES = {
     "llama3": fam_llama3,
     "minicpm": fam_minicpm,
     "minicpm4": fam_minicpm4,
+    "qwen3moe": fam_qwen3moe,
 }
 
 
@@ -203,12 +226,64 @@ def init_weights(model, seed, tied):
                 v = 0.3 * torch.randn(p.shape, generator=g)
             elif "embed_tokens" in name:
                 v = (0.4 if tied else 1.0) * torch.randn(p.shape, generator=g)
+            elif name.endswith("mlp.gate.weight"):
+                # A decisive router: top-2 choices with real margins, so that
+                # quantization rarely flips which experts run.
+                v = 4.0 / math.sqrt(p.shape[-1]) * torch.randn(p.shape, generator=g)
             elif "lm_head" in name:
                 v = 8.0 / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
             else:
                 gain = 1.5 if any(s in name for s in ("q_proj", "k_proj", "qkv")) else 1.0
-                v = gain / math.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
+                # Fan-in is the last dimension (2-D [out, in], 3-D experts [E, out, in]).
+                v = gain / math.sqrt(p.shape[-1]) * torch.randn(p.shape, generator=g)
             p.copy_(v.half().float())
+
+
+# Smallest gap kept between the router logits of the last chosen expert and the next one
+# (see `decisive_router`).
+ROUTER_GAP = 0.04
+
+
+def routing_gap(model, tokens):
+    """Smallest gap between the k-th and (k+1)-th router logit over all positions and
+    layers of a mixture-of-experts model."""
+    k = model.config.num_experts_per_tok
+    gaps = []
+    hooks = [
+        layer.mlp.gate.register_forward_hook(
+            lambda m, i, o: gaps.append(
+                (lambda s: (s[:, k - 1] - s[:, k]).min().item())(
+                    o[0].sort(-1, descending=True).values
+                )
+            )
+        )
+        for layer in model.model.layers
+    ]
+    with torch.no_grad():
+        model(torch.tensor([tokens]))
+    for h in hooks:
+        h.remove()
+    return min(gaps)
+
+
+def decisive_router(model, tokens, seed):
+    """Redraws the routers until no routing decision is a near-tie. Which experts run is a
+    discontinuous function of the activations: where the k-th and (k+1)-th experts' router
+    logits are within quantization noise of each other, llama.cpp and wren may each pick
+    either, and the logits then differ by far more than any arithmetic error. Like a
+    near-tie in the logits themselves, such positions say nothing about correctness."""
+    g = torch.Generator().manual_seed(seed + 7)
+    for attempt in range(1000):
+        gap = routing_gap(model, tokens)
+        if gap >= ROUTER_GAP:
+            print(f"  router: smallest routing gap {gap:.3f} after {attempt} redraws")
+            return
+        with torch.no_grad():
+            for layer in model.model.layers:
+                w = layer.mlp.gate.weight
+                v = 4.0 / math.sqrt(w.shape[-1]) * torch.randn(w.shape, generator=g)
+                w.copy_(v.half().float())
+    raise RuntimeError("no decisive router in 1000 draws")
 
 
 def torch_logits(model, tokens, mu):
@@ -353,6 +428,8 @@ def build(name, seed):
     if tied:
         model.tie_weights()
     tokens = tokens_for(seed)
+    if getattr(cfg, "num_experts", None):
+        decisive_router(model, tokens, seed)
     logits = torch_logits(model, tokens, mu)
     srt = np.sort(logits, -1)
     margins = srt[:, -1] - srt[:, -2]

@@ -39,42 +39,74 @@ impl QMatrix {
         cols: Option<usize>,
         rows: Option<usize>,
     ) -> Result<QMatrix> {
-        let (index, info) = file
-            .tensors()
-            .iter()
-            .enumerate()
-            .find(|(_, t)| t.name == name)
-            .ok_or_else(|| Error::Tensor {
-                name: name.into(),
-                msg: "missing from the model file".into(),
-            })?;
-        let dims: Vec<u64> = info.dims.clone();
-        let bad = |msg: String| Error::Tensor {
-            name: name.into(),
-            msg,
-        };
+        let (index, dims) = find(file, name)?;
         if dims.len() > 2 && dims[2..].iter().any(|&d| d != 1) {
-            return Err(bad(format!("expected a matrix, found shape {dims:?}")));
+            return Err(bad(
+                name,
+                format!("expected a matrix, found shape {dims:?}"),
+            ));
         }
         let c = dims[0] as usize;
         let r = dims.get(1).copied().unwrap_or(1) as usize;
         if cols.is_some_and(|want| want != c) || rows.is_some_and(|want| want != r) {
-            return Err(bad(format!(
-                "shape {dims:?} does not match the expected [{}, {}]",
-                cols.map_or("?".into(), |v| v.to_string()),
-                rows.map_or("?".into(), |v| v.to_string())
-            )));
+            return Err(bad(
+                name,
+                format!(
+                    "shape {dims:?} does not match the expected [{}, {}]",
+                    cols.map_or("?".into(), |v| v.to_string()),
+                    rows.map_or("?".into(), |v| v.to_string())
+                ),
+            ));
         }
+        Self::from_index(file, index, name, c, r)
+    }
+
+    /// The `n` matrices `[rows, cols]` stacked in 3-D tensor `name` (ggml dims `[cols,
+    /// rows, n]`: a mixture-of-experts layer's `ffn_{gate,up,down}_exps`), each a view of
+    /// its own rows of the one stored tensor (see [`QMatrix::row_range`]).
+    pub fn load_stacked(
+        file: &Arc<GgufFile>,
+        name: &str,
+        cols: usize,
+        rows: usize,
+        n: usize,
+    ) -> Result<Vec<QMatrix>> {
+        let (index, dims) = find(file, name)?;
+        let want = [cols as u64, rows as u64, n as u64];
+        if dims.len() < 3 || dims[..3] != want || dims[3..].iter().any(|&d| d != 1) {
+            return Err(bad(
+                name,
+                format!("shape {dims:?} does not match the expected {want:?}"),
+            ));
+        }
+        let total = rows
+            .checked_mul(n)
+            .ok_or_else(|| bad(name, format!("shape {dims:?} is too large")))?;
+        let all = Self::from_index(file, index, name, cols, total)?;
+        (0..n)
+            .map(|e| all.row_range(e * rows..(e + 1) * rows, &format!("{name}[{e}]")))
+            .collect()
+    }
+
+    /// The matrix of tensor `index` viewed as `[r, c]` (its shape already checked).
+    fn from_index(
+        file: &Arc<GgufFile>,
+        index: usize,
+        name: &str,
+        c: usize,
+        r: usize,
+    ) -> Result<QMatrix> {
+        let info = &file.tensors()[index];
         if !wren_kernels::is_weight_type(info.ty) {
-            return Err(bad(format!(
-                "tensor type {} cannot be used as a weight matrix",
-                info.ty
-            )));
+            return Err(bad(
+                name,
+                format!("tensor type {} cannot be used as a weight matrix", info.ty),
+            ));
         }
         let row_bytes = info
             .ty
             .row_bytes(c as u64)
-            .ok_or_else(|| bad("row is not a whole number of blocks".into()))?
+            .ok_or_else(|| bad(name, "row is not a whole number of blocks".into()))?
             as usize;
         let packed = Packing::for_matrix(info.ty, c).map(|p| {
             // A few MiB at a time, each span's file pages released once copied, so the
@@ -192,6 +224,23 @@ impl QMatrix {
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let d = &self.data()[r * self.row_bytes..(r + 1) * self.row_bytes];
         self.dequantize_bytes(d, out);
+    }
+}
+
+/// Index and ggml dims of tensor `name`.
+fn find(file: &GgufFile, name: &str) -> Result<(usize, Vec<u64>)> {
+    file.tensors()
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.name == name)
+        .map(|(i, t)| (i, t.dims.clone()))
+        .ok_or_else(|| bad(name, "missing from the model file".into()))
+}
+
+fn bad(name: &str, msg: String) -> Error {
+    Error::Tensor {
+        name: name.into(),
+        msg,
     }
 }
 

@@ -210,6 +210,53 @@ fn minicpm4_longrope() {
     check("minicpm4");
 }
 
+/// Qwen3-MoE: 8 experts, top 2. Decoding reads the router and two experts per layer, not
+/// all eight (`weight_bytes` is what one decoded token reads).
+#[test]
+fn qwen3moe() {
+    check("qwen3moe");
+    let m = load("qwen3moe", "Q4_K_M");
+    let dense: usize = GgufFile::open(&dir("qwen3moe").join("qwen3moe.Q4_K_M.gguf"))
+        .unwrap()
+        .tensors()
+        .iter()
+        .filter(|t| t.dims.len() > 1)
+        .map(|t| {
+            t.ty.row_bytes(t.dims[0]).unwrap() as usize * (t.n_elements() / t.dims[0]) as usize
+        })
+        .sum();
+    let active = m.info().weight_bytes;
+    eprintln!(
+        "qwen3moe Q4_K_M bytes read per token: {active} with 2 of 8 experts, {dense} for all"
+    );
+    assert!(active * 2 < dense, "{active} vs {dense}");
+}
+
+/// Expert counts that make no sense are refused before anything is sized from them.
+#[test]
+fn qwen3moe_bad_expert_counts_are_refused() {
+    use wren_gguf::{GgufWriter, Value as Gv};
+
+    let src = GgufFile::open(&dir("qwen3moe").join("qwen3moe.Q8_0.gguf")).unwrap();
+    for (key, v, want) in [
+        ("qwen3moe.expert_used_count", 9, "outside 1..=8"),
+        ("qwen3moe.expert_used_count", 0, "outside 1..=8"),
+        ("qwen3moe.expert_count", 1 << 30, "outside 1..=4096"),
+        ("qwen3moe.expert_count", 4, "does not match the expected"),
+        (
+            "qwen3moe.expert_feed_forward_length",
+            128,
+            "does not match the expected",
+        ),
+    ] {
+        let mut w = GgufWriter::from_file(&src);
+        w.set_metadata(key, Gv::U32(v));
+        let f = Arc::new(GgufFile::from_bytes(w.to_bytes()).unwrap());
+        let err = wren_core::models::load(f).err().expect(key).to_string();
+        assert!(err.contains(want), "{key} = {v}: {err}");
+    }
+}
+
 /// MiniCPM4 with its `sparse_config` added the way `wren sparsify --from-config` adds it:
 /// the model declares InfLLM-v2 attention and a session runs it by default. Below
 /// `dense_len` the attention is dense, so those positions still equal PyTorch; past it

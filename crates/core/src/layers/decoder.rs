@@ -19,7 +19,7 @@ use wren_gguf::GgufFile;
 
 use super::norm::rms_norm_rows;
 use super::{
-    cache, residual, Attention, AttentionWeights, BatchPlan, Embedding, GatedFfn, HParams,
+    cache, residual, Attention, AttentionWeights, BatchPlan, Embedding, Ffn, GatedFfn, HParams,
     OutputHead, Rope,
 };
 use crate::attention::sparse::SparseParams;
@@ -35,7 +35,7 @@ pub struct DecoderLayer {
     pub attn_norm: Vec<f32>,
     pub attn: Attention,
     pub ffn_norm: Vec<f32>,
-    pub ffn: GatedFfn,
+    pub ffn: Ffn,
 }
 
 impl DecoderLayer {
@@ -46,7 +46,7 @@ impl DecoderLayer {
         il: usize,
         hp: &HParams,
         w: AttentionWeights,
-        ffn: GatedFfn,
+        ffn: impl Into<Ffn>,
     ) -> Result<DecoderLayer> {
         let v = |s: &str| load_vector(file, &format!("blk.{il}.{s}.weight"), hp.n_embd);
         Ok(DecoderLayer {
@@ -63,7 +63,7 @@ impl DecoderLayer {
                 eps: hp.eps,
             },
             ffn_norm: v("ffn_norm")?,
-            ffn,
+            ffn: ffn.into(),
         })
     }
 }
@@ -119,12 +119,12 @@ impl Decoder {
             n_embd: hp.n_embd,
             n_layer: hp.n_layer,
             weight_bytes: weight_bytes(
-                std::iter::once(&head.output).chain(
-                    layers
-                        .iter()
-                        .flat_map(|l| l.attn.w.matrices().into_iter().chain(l.ffn.matrices())),
-                ),
-            ),
+                std::iter::once(&head.output)
+                    .chain(layers.iter().flat_map(|l| l.attn.w.matrices())),
+            ) + layers
+                .iter()
+                .map(|l| l.ffn.bytes_per_token())
+                .sum::<usize>(),
         };
         Ok(Decoder {
             sparse: SparseParams::from_gguf(file, &hp.arch)?,

@@ -6,8 +6,9 @@ use rayon::prelude::*;
 use wren_gguf::GgufFile;
 use wren_kernels::ops;
 
+use super::moe::MoeFfn;
 use crate::error::Result;
-use crate::linear::{matmul, matmul_many, Compute};
+use crate::linear::{matmul, matmul_many, Compute, LinearScratch};
 use crate::models::{sized, Workspace};
 use crate::tensor::QMatrix;
 
@@ -94,24 +95,92 @@ impl GatedFfn {
 
     /// Reads `ws.xn` (`[rows, n_embd]`) and writes `ws.proj` (`[rows, n_embd]`).
     pub fn forward(&self, rows: usize, ws: &mut Workspace, compute: Compute) {
-        let n_ff = self.gate.rows;
-        let ga = sized(&mut ws.ff_a, rows * n_ff);
-        let up = sized(&mut ws.ff_b, rows * n_ff);
-        let mut gate_up = [(&self.gate, &mut *ga), (&self.up, &mut *up)];
-        matmul_many(
-            &mut gate_up,
-            &ws.xn[..rows * self.gate.cols],
+        let Workspace {
+            xn,
+            proj,
+            ff_a,
+            ff_b,
+            lin,
+            ..
+        } = ws;
+        self.forward_on(
+            &xn[..rows * self.gate.cols],
             rows,
+            proj,
+            ff_a,
+            ff_b,
+            lin,
             compute,
-            &mut ws.lin,
         );
+    }
+
+    /// The block on `x` (`[rows, cols]`) into `out` (resized to `[rows, down.rows]`), with
+    /// `ga`/`up` as scratch for the hidden activations.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_on(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut Vec<f32>,
+        ga: &mut Vec<f32>,
+        up: &mut Vec<f32>,
+        lin: &mut LinearScratch,
+        compute: Compute,
+    ) {
+        let n_ff = self.gate.rows;
+        let ga = sized(ga, rows * n_ff);
+        let up = sized(up, rows * n_ff);
+        let mut gate_up = [(&self.gate, &mut *ga), (&self.up, &mut *up)];
+        matmul_many(&mut gate_up, x, rows, compute, lin);
         // The activation is a visible share of a prompt batch: spread it over the pool,
         // with the activation chosen once, outside the loop.
         match self.act {
             Activation::GeluTanh => gate(ga, up, n_ff, ops::gelu_tanh),
             Activation::Silu => gate(ga, up, n_ff, silu),
         }
-        let proj = sized(&mut ws.proj, rows * self.down.rows);
-        matmul(&self.down, ga, rows, proj, compute, &mut ws.lin);
+        let out = sized(out, rows * self.down.rows);
+        matmul(&self.down, ga, rows, out, compute, lin);
+    }
+
+    /// Bytes of weights read per token.
+    pub fn bytes(&self) -> usize {
+        self.matrices().iter().map(|m| m.n_bytes()).sum()
+    }
+}
+
+/// A layer's feed-forward block: one gated FFN for every token, or a mixture of experts.
+pub enum Ffn {
+    Gated(GatedFfn),
+    Moe(MoeFfn),
+}
+
+impl From<GatedFfn> for Ffn {
+    fn from(f: GatedFfn) -> Ffn {
+        Ffn::Gated(f)
+    }
+}
+
+impl From<MoeFfn> for Ffn {
+    fn from(f: MoeFfn) -> Ffn {
+        Ffn::Moe(f)
+    }
+}
+
+impl Ffn {
+    /// Reads `ws.xn` (`[rows, n_embd]`) and writes `ws.proj` (`[rows, n_embd]`).
+    pub fn forward(&self, rows: usize, ws: &mut Workspace, compute: Compute) {
+        match self {
+            Ffn::Gated(f) => f.forward(rows, ws, compute),
+            Ffn::Moe(f) => f.forward(rows, ws, compute),
+        }
+    }
+
+    /// Bytes of weights one decoded token reads (a mixture: the router and, on average,
+    /// its share of the experts).
+    pub fn bytes_per_token(&self) -> usize {
+        match self {
+            Ffn::Gated(f) => f.bytes(),
+            Ffn::Moe(f) => f.bytes_per_token(),
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::attention::sparse::SparseParams;
 use crate::attention::AttnScratch;
 use crate::error::{Error, Result};
 use crate::kv::{CacheOptions, KvCache};
+use crate::layers::moe::MoeScratch;
 use crate::linear::{Compute, LinearScratch};
 
 pub mod gemma3;
@@ -17,6 +18,7 @@ pub mod minicpm;
 pub mod phi3;
 pub mod qwen2;
 pub mod qwen3;
+pub mod qwen3moe;
 
 use crate::tensor::QMatrix;
 
@@ -30,7 +32,8 @@ pub struct ModelInfo {
     pub n_ctx_train: usize,
     pub n_embd: usize,
     pub n_layer: usize,
-    /// Bytes of weights read per decoded token (all matrices, the output head included).
+    /// Bytes of weights read per decoded token (all matrices, the output head included;
+    /// a mixture of experts counts its router and the experts one token uses).
     pub weight_bytes: usize,
 }
 
@@ -52,6 +55,8 @@ pub struct Workspace {
     /// Row offsets of the sequences in a batched pass.
     pub offs: Vec<usize>,
     pub lin: LinearScratch,
+    /// Routing scratch of mixture-of-experts layers.
+    pub moe: MoeScratch,
 }
 
 /// Resize `v` to `n` elements, reusing its memory.
@@ -116,7 +121,9 @@ pub struct SeqBatch<'a> {
 }
 
 /// The architectures [`load`] knows (`general.architecture` values).
-pub const SUPPORTED_ARCHS: &[&str] = &["gemma3", "llama", "minicpm", "phi3", "qwen2", "qwen3"];
+pub const SUPPORTED_ARCHS: &[&str] = &[
+    "gemma3", "llama", "minicpm", "phi3", "qwen2", "qwen3", "qwen3moe",
+];
 
 /// Bytes of weights read per token: every matrix once.
 pub(crate) fn weight_bytes<'a>(mats: impl Iterator<Item = &'a QMatrix>) -> usize {
@@ -133,6 +140,7 @@ pub fn load(file: Arc<GgufFile>) -> Result<Box<dyn Model>> {
         "phi3" => Ok(Box::new(phi3::load(file)?)),
         "qwen2" => Ok(Box::new(qwen2::load(file)?)),
         "qwen3" => Ok(Box::new(qwen3::load(file)?)),
+        "qwen3moe" => Ok(Box::new(qwen3moe::load(file)?)),
         _ => Err(Error::UnsupportedArch(arch)),
     }
 }
