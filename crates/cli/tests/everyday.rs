@@ -337,4 +337,64 @@ fn bench_output_formats() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["tokens_per_s"].as_f64().unwrap() > 0.0);
     }
+    // Several models in one table: each model's rows, in order, one footer line each.
+    let moe = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../core/tests/data/families/qwen3moe/qwen3moe.Q8_0.gguf"
+    );
+    let two = format!("gemma3-270m,{moe}");
+    let md = run(&["-m", &two]);
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with('|') && !l.contains(":--"))
+        .collect();
+    assert_eq!(rows.len(), 5, "{md}");
+    assert!(
+        rows[1].contains("gemma-3-270m") && rows[2].contains("gemma-3-270m"),
+        "{md}"
+    );
+    assert!(
+        rows[3].contains("qwen3moe.Q8_0.gguf") && rows[4].contains("qwen3moe"),
+        "{md}"
+    );
+    assert!(
+        rows.iter().all(|r| bars(r) == bars(rows[0])),
+        "columns not aligned:\n{md}"
+    );
+    assert_eq!(
+        md.lines().filter(|l| l.contains("peak RSS")).count(),
+        2,
+        "{md}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run(&["-m", &two, "-o", "json"])).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "gemma-3-270m-q4_k_m.gguf",
+            "gemma-3-270m-q4_k_m.gguf",
+            "qwen3moe.Q8_0.gguf",
+            "qwen3moe.Q8_0.gguf"
+        ]
+    );
+    // A bad name fails before any test runs.
+    let o = wren_in(
+        &c.0,
+        &[
+            "bench",
+            "-m",
+            "gemma3-270m,no-such-model",
+            "-p",
+            "8",
+            "-n",
+            "0",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
 }

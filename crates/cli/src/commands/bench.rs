@@ -16,7 +16,7 @@
 //! vocabulary), skipping control tokens, so every run evaluates the same sequences.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -28,12 +28,13 @@ use wren_core::tokenizer::Tokenizer;
 use super::bench_out::{Format, Table};
 use crate::common::{describe_kv, KvOpts, ModelOpts};
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct Args {
-    /// GGUF model file or catalogue name (default: gemma3-270m, downloaded into the cache
-    /// on first use).
-    #[arg(short = 'm', long = "model")]
-    pub model: Option<std::path::PathBuf>,
+    /// GGUF model files or catalogue names, comma-separated or repeated (default:
+    /// gemma3-270m, downloaded into the cache on first use). Several models run one after
+    /// the other into one table, each loaded only for its own tests.
+    #[arg(short = 'm', long = "model", value_delimiter = ',')]
+    pub model: Vec<std::path::PathBuf>,
     /// Prompt lengths to test, comma-separated (0 = no prompt test).
     #[arg(short = 'p', long = "n-prompt", value_delimiter = ',', default_values_t = [512])]
     pub n_prompt: Vec<usize>,
@@ -396,8 +397,63 @@ pub fn main(mut a: Args) -> Result<()> {
     if a.threads.is_empty() {
         a.threads = vec![std::thread::available_parallelism().map_or(1, |n| n.get())];
     }
+    // Every model is resolved (and fetched) before any test runs, so a bad name fails
+    // fast and the table's model column fits every name.
+    let models: Vec<Option<PathBuf>> = if a.model.is_empty() {
+        vec![None]
+    } else {
+        a.model.iter().cloned().map(Some).collect()
+    };
+    let refs = models
+        .iter()
+        .map(|m| crate::resolve::resolve(m.as_deref(), &wren_core::paths::DEFAULT_MODEL))
+        .collect::<Result<Vec<_>>>()?;
+    let name_width = refs
+        .iter()
+        .map(|r| file_name(&r.path).chars().count())
+        .max()
+        .unwrap_or(0);
+    let fmt = if a.json { Format::Json } else { a.output };
+    let mut out = std::io::stdout().lock();
+    let mut table = None;
+    let mut footer = Vec::new();
+    for r in &refs {
+        let mut a = a.clone();
+        a.model = vec![r.path.clone()];
+        footer.push(bench_model(a, fmt, name_width, &mut table, &mut out)?);
+    }
+    if let Some(t) = table.as_mut() {
+        t.finish(&mut out)?;
+    }
+    if fmt == Format::Md {
+        writeln!(out)?;
+        for line in footer {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    )
+}
+
+/// Runs every test on `a.model[0]`, writing rows into `table` (made at the first model);
+/// returns the model's markdown footer line (context, KV, repetitions, peak RSS).
+fn bench_model(
+    mut a: Args,
+    fmt: Format,
+    name_width: usize,
+    table: &mut Option<Table>,
+    out: &mut impl Write,
+) -> Result<String> {
+    // Peak RSS per model: reset the process's high-water mark (Linux; ignored elsewhere).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let opts = ModelOpts {
-        model: a.model.clone(),
+        model: a.model.first().cloned(),
         threads: a.threads[0],
         ctx: None,
         compute: a.compute,
@@ -411,10 +467,7 @@ pub fn main(mut a: Args) -> Result<()> {
     }
     let ctx = choose_ctx(&a, info.n_ctx_train)?;
     let sopts = a.kv.session_options(ctx, a.compute);
-    let model_name = Path::new(&path).file_name().map_or_else(
-        || path.display().to_string(),
-        |f| f.to_string_lossy().into_owned(),
-    );
+    let model_name = file_name(&path);
     let size: u64 = l.file.tensors().iter().map(|t| t.n_bytes).sum();
     let params: u64 = l.file.tensors().iter().map(|t| t.n_elements()).sum();
     let isa = wren_kernels::isa::isa().name();
@@ -456,10 +509,9 @@ pub fn main(mut a: Args) -> Result<()> {
     eprintln!("[wren] {}", describe_kv(&probe));
     drop(probe);
 
-    let fmt = if a.json { Format::Json } else { a.output };
     let max_threads = a.threads.iter().max().copied().unwrap_or(1);
     let widest = [
-        model_name.len(),
+        name_width.max(model_name.chars().count()),
         fmt_bytes(size).len(),
         fmt_params(params).len(),
         compute.len(),
@@ -470,10 +522,15 @@ pub fn main(mut a: Args) -> Result<()> {
         9,
         9,
     ];
-    let mut table = Table::new(fmt, widest);
-    let mut out = std::io::stdout().lock();
-    table.header(&mut out)?;
-    out.flush()?;
+    let table = match table {
+        Some(t) => t,
+        None => {
+            let t = table.insert(Table::new(fmt, widest));
+            t.header(out)?;
+            out.flush()?;
+            t
+        }
+    };
 
     for (ti, &threads) in a.threads.iter().enumerate() {
         let pool = if ti == 0 && l.pool.current_num_threads() == threads {
@@ -555,27 +612,21 @@ pub fn main(mut a: Args) -> Result<()> {
                 format!("{:.2}", st.min),
                 format!("{:.2}", st.median),
             ];
-            table.row(&mut out, cells, v)?;
+            table.row(out, cells, v)?;
         }
     }
-    table.finish(&mut out)?;
-    if fmt == Format::Md {
-        let rss = peak_rss_bytes().map_or_else(|| "n/a".to_string(), fmt_bytes);
-        writeln!(out)?;
-        writeln!(
-            out,
-            "ctx {ctx}, KV {}{}, {} repetitions{}, peak RSS {rss}",
-            a.kv.kv_type,
-            if sopts.sparse.enabled == Some(true) {
-                ", sparse"
-            } else {
-                ""
-            },
-            a.reps,
-            if a.no_warmup { ", no warm-up" } else { "" }
-        )?;
-    }
-    Ok(())
+    let rss = peak_rss_bytes().map_or_else(|| "n/a".to_string(), fmt_bytes);
+    Ok(format!(
+        "{model_name}: ctx {ctx}, KV {}{}, {} repetitions{}, peak RSS {rss}",
+        a.kv.kv_type,
+        if sopts.sparse.enabled == Some(true) {
+            ", sparse"
+        } else {
+            ""
+        },
+        a.reps,
+        if a.no_warmup { ", no warm-up" } else { "" }
+    ))
 }
 
 #[cfg(test)]
@@ -584,7 +635,7 @@ mod tests {
 
     fn args(p: &[usize], n: &[usize], d: &[usize], ctx: Option<usize>) -> Args {
         Args {
-            model: None,
+            model: Vec::new(),
             n_prompt: p.to_vec(),
             n_gen: n.to_vec(),
             n_depth: d.to_vec(),
