@@ -65,8 +65,9 @@ thread_local! {
     static TILE: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// Rows of weights dequantized together in the exact path.
-const TILE_ROWS: usize = 16;
+/// Rows of weights dequantized together in the exact path: two 16-row panels, multiplied
+/// together (`ops::gemm_panel_32x12`) when the batch is wide enough.
+const TILE_ROWS: usize = 2 * ops::PANEL_ROWS;
 
 /// `y[t][r] = Σ_k x[t][k] · W[r][k]` for `t < tokens`, `r < w.rows`.
 /// `x` is `[tokens, w.cols]`, `y` is `[tokens, w.rows]`, both row-major.
@@ -222,7 +223,8 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
 /// The exact path: weight rows dequantized a tile at a time, f32 products.
 fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScratch) {
     let (n, k) = (w.rows, w.cols);
-    let chunk_rows = chunk_rows(n);
+    // Whole 16-row panels per chunk (only the matrix's last chunk may be ragged).
+    let chunk_rows = chunk_rows(n).next_multiple_of(ops::PANEL_ROWS);
     if tokens > 1 {
         s.yt.resize(n * tokens, 0.0);
     }
@@ -232,7 +234,7 @@ fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScr
         TILE.with(|scratch| {
             let (tile, panel) = &mut *scratch.borrow_mut();
             tile.resize(TILE_ROWS * k, 0.0);
-            panel.resize(ops::PANEL_ROWS * k, 0.0);
+            panel.resize(TILE_ROWS * k, 0.0);
             let r0 = ci * chunk_rows;
             let rows_here = out.len() / tokens;
             let mut done = 0;
@@ -303,8 +305,10 @@ struct Block<'a> {
     col: usize,
 }
 
-/// `out[r][t] = tile[r] · x[t]` for up to 16 dequantized rows: the rows are packed k-major
-/// into `panel` (zero-padded) and multiplied with 6 tokens at a time.
+/// `out[r][t] = tile[r] · x[t]` for up to 32 dequantized rows: the rows are packed k-major
+/// into one or two 16-row panels of `panel` (zero-padded) and multiplied with 12 tokens
+/// at a time (6 when the batch is narrower); two panels go through one kernel call, which
+/// shares each activation broadcast between them.
 fn panel_products(
     tile: &[f32],
     nr: usize,
@@ -316,25 +320,30 @@ fn panel_products(
 ) {
     const R: usize = ops::PANEL_ROWS;
     const T: usize = ops::PANEL_TOKENS;
-    debug_assert!(nr <= R && tokens >= T);
+    debug_assert!(nr <= 2 * R && tokens >= T);
+    let panels = nr.div_ceil(R);
     // Transpose in 8-column blocks: contiguous reads from each row, short strided writes.
-    if nr < R {
-        panel.fill(0.0);
+    if nr < panels * R {
+        panel[..panels * R * k].fill(0.0);
     }
     for i0 in (0..k).step_by(8) {
         let w = 8.min(k - i0);
         for r in 0..nr {
+            let p = &mut panel[(r / R) * R * k..];
             let src = &tile[r * k + i0..r * k + i0 + w];
             for (j, v) in src.iter().enumerate() {
-                panel[(i0 + j) * R + r] = *v;
+                p[(i0 + j) * R + r % R] = *v;
             }
         }
     }
+    let (pa, pb) = panel.split_at(R * k);
     let xr = |t: usize| &x[t * k..(t + 1) * k];
-    let mut store = |t: usize, rows: &[[f32; R]]| {
+    // Stores the results of panel `h` (rows `h·16..`) for tokens `t..`.
+    let mut store = |h: usize, t: usize, rows: &[[f32; R]]| {
+        let n = nr.min((h + 1) * R) - h * R;
         for (j, row) in rows.iter().enumerate() {
-            let at = (t + j) * o.stride + o.col;
-            o.out[at..at + nr].copy_from_slice(&row[..nr]);
+            let at = (t + j) * o.stride + o.col + h * R;
+            o.out[at..at + n].copy_from_slice(&row[..n]);
         }
     };
     // 12 tokens per call (one AVX-512 kernel), then 6; the last group overlaps the
@@ -345,20 +354,25 @@ fn panel_products(
     if tokens >= W {
         while t0 < tokens {
             let t = t0.min(tokens - W);
-            store(
-                t,
-                &ops::gemm_panel_16x12(panel, std::array::from_fn(|j| xr(t + j)), k),
-            );
+            let xs = std::array::from_fn(|j| xr(t + j));
+            if panels == 2 {
+                let [a, b] = ops::gemm_panel_32x12(pa, pb, xs, k);
+                store(0, t, &a);
+                store(1, t, &b);
+            } else {
+                store(0, t, &ops::gemm_panel_16x12(pa, xs, k));
+            }
             t0 += W;
         }
         return;
     }
     while t0 < tokens {
         let t = t0.min(tokens - T);
-        store(
-            t,
-            &ops::gemm_panel_16x6(panel, std::array::from_fn(|j| xr(t + j)), k),
-        );
+        let xs = std::array::from_fn(|j| xr(t + j));
+        store(0, t, &ops::gemm_panel_16x6(pa, xs, k));
+        if panels == 2 {
+            store(1, t, &ops::gemm_panel_16x6(&pb[..R * k], xs, k));
+        }
         t0 += T;
     }
 }

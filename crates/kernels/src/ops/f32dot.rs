@@ -55,6 +55,16 @@ pub mod scalar {
         std::array::from_fn(|t| if t < 6 { a[t] } else { b[t - 6] })
     }
 
+    /// Scalar twin of [`super::gemm_panel_32x12`]: one 12-token product per panel.
+    pub fn gemm_panel_32x12(
+        pa: &[f32],
+        pb: &[f32],
+        x: [&[f32]; 12],
+        k: usize,
+    ) -> [[[f32; 16]; 12]; 2] {
+        [gemm_panel_16x12(pa, x, k), gemm_panel_16x12(pb, x, k)]
+    }
+
     pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
         for (yi, xi) in y.iter_mut().zip(x) {
             *yi += a * xi;
@@ -145,6 +155,25 @@ pub fn gemm_panel_16x12(panel: &[f32], x: [&[f32]; 12], k: usize) -> [[f32; 16];
     std::array::from_fn(|t| if t < 6 { a[t] } else { b[t - 6] })
 }
 
+/// [`gemm_panel_16x12`] for two 16-row panels `pa`, `pb` (32 weight rows) against the
+/// same 12 activation rows: one AVX-512 kernel that shares each activation broadcast
+/// between the panels where the CPU has it, two 12-token products elsewhere. Results are
+/// bit-identical to `[gemm_panel_16x12(pa, x, k), gemm_panel_16x12(pb, x, k)]` on every
+/// tier. Panics if a panel is shorter than `16·k` or a row shorter than `k`.
+pub fn gemm_panel_32x12(pa: &[f32], pb: &[f32], x: [&[f32]; 12], k: usize) -> [[[f32; 16]; 12]; 2] {
+    assert!(
+        pa.len() >= 16 * k && pb.len() >= 16 * k && x.iter().all(|r| r.len() >= k),
+        "gemm_panel_32x12: short input"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa() >= Isa::Avx512 {
+        // SAFETY: `isa()` reports an AVX-512 tier only when the CPU has AVX-512F; lengths
+        // checked above.
+        return unsafe { crate::isa::x86_64::avx512_gemm::gemm_panel_32x12(pa, pb, x, k) };
+    }
+    [gemm_panel_16x12(pa, x, k), gemm_panel_16x12(pb, x, k)]
+}
+
 /// `y += a·x`. Panics if the lengths differ.
 pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "axpy: length mismatch");
@@ -211,6 +240,20 @@ mod tests {
                 assert_eq!(got[t], halves[t / 6][t % 6], "panel12 vs 2×panel6 n={n}");
                 for r in 0..16 {
                     assert!((got[t][r] - want[t][r]).abs() < tol as f32, "panel12 n={n}");
+                }
+            }
+            // Two panels at once: bit-identical to one 12-token product per panel.
+            let p2 = rand_vec(&mut s, 16 * n);
+            let got = gemm_panel_32x12(&p, &p2, xr, n);
+            assert_eq!(got[0], gemm_panel_16x12(&p, xr, n), "panel32 a n={n}");
+            assert_eq!(got[1], gemm_panel_16x12(&p2, xr, n), "panel32 b n={n}");
+            let want = scalar::gemm_panel_32x12(&p, &p2, xr, n);
+            for h in 0..2 {
+                for t in 0..12 {
+                    for r in 0..16 {
+                        let d = (got[h][t][r] - want[h][t][r]).abs();
+                        assert!(d < tol as f32, "panel32 n={n}");
+                    }
                 }
             }
             let mut y1 = rand_vec(&mut s, n);

@@ -12,8 +12,8 @@ pub use elementwise::{
 };
 pub use exp::{exp, exp_sub_sum};
 pub use f32dot::{
-    axpy, dot, dot_4x2, gemm_panel_16x12, gemm_panel_16x6, scalar, PANEL_ROWS, PANEL_TOKENS,
-    PANEL_TOKENS_WIDE,
+    axpy, dot, dot_4x2, gemm_panel_16x12, gemm_panel_16x6, gemm_panel_32x12, scalar, PANEL_ROWS,
+    PANEL_TOKENS, PANEL_TOKENS_WIDE,
 };
 
 /// Helpers shared by the kernel tests of this module.
