@@ -290,6 +290,7 @@ impl SamplingOpts {
             presence_penalty: self.presence_penalty,
             frequency_penalty: self.frequency_penalty,
             seed,
+            logit_bias: Vec::new(),
         };
         p.validate().map_err(anyhow::Error::msg)?;
         Ok(p)
