@@ -75,6 +75,11 @@ impl Sampler {
         self
     }
 
+    /// Replaces the constraint (a fresh one per reply in a conversation; `None` lifts it).
+    pub fn set_constraint(&mut self, c: Option<Constraint>) {
+        self.constraint = c;
+    }
+
     /// The grammar constraint, if any (its error, statistics, rollback).
     pub fn constraint(&self) -> Option<&Constraint> {
         self.constraint.as_ref()
