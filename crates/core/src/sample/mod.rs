@@ -46,7 +46,7 @@ pub struct Sampler {
     /// `(id, penalized logit)` overrides, sorted by id, reused.
     overrides: Vec<(u32, f32)>,
     /// The grammar the output must match, if any.
-    constraint: Option<Constraint>,
+    constraint: Option<Box<Constraint>>,
     /// Logits with bias and mask applied (only used when there are some).
     masked: Vec<f32>,
 }
@@ -71,22 +71,22 @@ impl Sampler {
 
     /// The same sampler, constrained by `c` from its next pick on.
     pub fn with_constraint(mut self, c: Constraint) -> Sampler {
-        self.constraint = Some(c);
+        self.constraint = Some(Box::new(c));
         self
     }
 
     /// Replaces the constraint (a fresh one per reply in a conversation; `None` lifts it).
     pub fn set_constraint(&mut self, c: Option<Constraint>) {
-        self.constraint = c;
+        self.constraint = c.map(Box::new);
     }
 
     /// The grammar constraint, if any (its error, statistics, rollback).
     pub fn constraint(&self) -> Option<&Constraint> {
-        self.constraint.as_ref()
+        self.constraint.as_deref()
     }
 
     pub fn constraint_mut(&mut self) -> Option<&mut Constraint> {
-        self.constraint.as_mut()
+        self.constraint.as_deref_mut()
     }
 
     /// Whether [`mask_logits`](Self::mask_logits) changes anything.
