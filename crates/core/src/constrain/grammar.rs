@@ -68,7 +68,7 @@ impl Grammar {
 /// layout models see most), no free whitespace elsewhere. Flexible whitespace lets a
 /// small model pad with newlines forever; a schema that sets `x-guidance` itself keeps
 /// its own options.
-fn compact(mut schema: Value) -> Value {
+pub fn compact(mut schema: Value) -> Value {
     if let Some(o) = schema.as_object() {
         if !o.contains_key("x-guidance") {
             let opts = JsonCompileOptions {
