@@ -123,8 +123,9 @@ pub struct GenRequest {
     /// `Some(k)`: report each token's log-probability and the `k` most likely
     /// alternatives (`k` may be 0).
     pub logprobs: Option<usize>,
-    /// The grammar the output must match (moved into the sequence's sampler).
-    pub constraint: Option<Constraint>,
+    /// The grammar the output must match (moved into the sequence's sampler; boxed,
+    /// as a parser state is large).
+    pub constraint: Option<Box<Constraint>>,
     /// Where the events go.
     pub events: Sender,
 }

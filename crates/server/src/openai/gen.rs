@@ -150,7 +150,7 @@ pub fn start(
         max_tokens,
         sampling,
         logprobs,
-        constraint,
+        constraint: constraint.map(Box::new),
         events: tx,
     };
     if let Err(e) = state.engine.submit(req) {

@@ -456,6 +456,44 @@ mod tests {
         );
     }
 
+    /// Feeds `text` byte by byte (the fake vocabulary is bytes) through the grammar;
+    /// returns whether every byte was allowed and the end accepted.
+    fn grammar_accepts(tools: &Tools, text: &str) -> bool {
+        use crate::engine::Engine;
+        let e = crate::engine::fake::FakeEngine::new(&[]);
+        let mut c = e.constraint(&tools.grammar()).unwrap();
+        for &b in text.as_bytes() {
+            let mut logits = vec![0.0f32; 258];
+            c.mask_logits(&mut logits);
+            if logits[b as usize].is_infinite() {
+                return false;
+            }
+            c.commit(b as u32);
+        }
+        c.is_accepting()
+    }
+
+    #[test]
+    fn grammars_force_valid_calls() {
+        let mut t = weather();
+        let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        let two = format!("{call}\n{call}");
+        assert!(grammar_accepts(&t, call));
+        assert!(grammar_accepts(&t, &two));
+        assert!(grammar_accepts(&t, "It is sunny."));
+        assert!(!grammar_accepts(&t, "Sure: <tool_call>"));
+        assert!(!grammar_accepts(&t, "<tool_call>\n{\"name\": \"nope\""));
+        assert!(!grammar_accepts(
+            &t,
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}"
+        ));
+        t.mode = Mode::Required;
+        assert!(grammar_accepts(&t, call));
+        assert!(!grammar_accepts(&t, "It is sunny."));
+        t.parallel = false;
+        assert!(!grammar_accepts(&t, &two));
+    }
+
     #[test]
     fn system_text_lists_tools() {
         let s = weather().system_text();
