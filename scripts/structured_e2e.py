@@ -97,7 +97,8 @@ class E2E:
         return f"{ok}/{self.n} valid; e.g. {last.model_dump_json()}"
 
     def json_object(self):
-        msgs = [{"role": "user", "content": "Describe a cat as a JSON object with two keys: name and color."}]
+        msgs = [{"role": "system", "content": "You answer in JSON."},
+                {"role": "user", "content": "Describe a cat as a JSON object with two keys: name and color."}]
         ok = finished = 0
         for seed in range(self.n):
             r = self.chat(messages=msgs, response_format={"type": "json_object"},

@@ -234,7 +234,10 @@ fn openai_python_client_smollm2() {
 #[test]
 #[ignore = "needs SmolLM2, python3 and PyPI (pip installs the openai package once)"]
 fn structured_outputs_smollm2() {
-    python_script("structured_e2e.py", &["-m", "smollm2-135m-instruct", "-n", "8"]);
+    python_script(
+        "structured_e2e.py",
+        &["-m", "smollm2-135m-instruct", "-n", "8"],
+    );
 }
 
 #[test]

@@ -406,7 +406,7 @@ async fn bad_tool_requests_are_400() {
         &app,
         "/v1/chat/completions",
         chat(json!({"tools": bad_params, "tool_choice": "required"})),
-        "tools",
+        "tools[0].function.parameters",
     )
     .await;
     let dup = json!([{"type": "function", "function": {"name": "f"}}, {"type": "function", "function": {"name": "f"}}]);

@@ -38,20 +38,18 @@ pub async fn chat_completions(
     let grammar = match &tools {
         Some(t) => {
             tools::add_system_text(&mut messages, t);
-            Some(t.grammar())
+            None // compiled by `tools_constraint`
         }
         None => structured::response_grammar(&c)?,
-    };
-    let param = if tools.is_some() {
-        "tools"
-    } else {
-        "response_format"
     };
     let logprobs = logprobs_option(c.logprobs, c.top_logprobs)?;
     let content: usize = messages.iter().map(|m| m.content.len()).sum();
     crate::offload::check_fits(&state, content, "messages")?;
     let prompt = crate::offload::run(&state, move |e| e.encode_chat(&messages)).await??;
-    let constraint = structured::constraint(&state, grammar, param).await?;
+    let constraint = match &tools {
+        Some(t) => Some(structured::tools_constraint(&state, t).await?),
+        None => structured::constraint(&state, grammar, "response_format").await?,
+    };
     let c = &c;
     let gen = gen::start(
         &state,

@@ -2,7 +2,8 @@
 
 use wren_core::constrain::{Constraint, Grammar};
 
-use super::types::{GenBody, ResponseFormat};
+use super::tools::Tools;
+use super::types::GenBody;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -16,10 +17,13 @@ pub fn valid_name(name: &str) -> bool {
 
 /// The grammar `response_format` asks for (`None` for text or when absent).
 pub fn response_grammar(c: &GenBody) -> Result<Option<Grammar>, ApiError> {
-    match &c.response_format {
-        None | Some(ResponseFormat::Text) => Ok(None),
-        Some(ResponseFormat::JsonObject) => Ok(Some(Grammar::JsonObject)),
-        Some(ResponseFormat::JsonSchema { json_schema: f }) => {
+    let Some(rf) = &c.response_format else {
+        return Ok(None);
+    };
+    match (rf.kind.as_str(), &rf.json_schema) {
+        ("text", None) => Ok(None),
+        ("json_object", None) => Ok(Some(Grammar::JsonObject)),
+        ("json_schema", Some(f)) => {
             if !valid_name(&f.name) {
                 return Err(ApiError::invalid_param(
                     "response_format.json_schema.name",
@@ -40,6 +44,20 @@ pub fn response_grammar(c: &GenBody) -> Result<Option<Grammar>, ApiError> {
                 )),
             }
         }
+        ("json_schema", None) => Err(ApiError::invalid_param(
+            "response_format.json_schema",
+            "missing field `response_format.json_schema` (with type \"json_schema\")",
+        )),
+        ("text" | "json_object", Some(_)) => Err(ApiError::invalid_param(
+            "response_format.json_schema",
+            format!("json_schema goes with type \"json_schema\", not {:?}", rf.kind),
+        )),
+        (other, _) => Err(ApiError::invalid_param(
+            "response_format.type",
+            format!(
+                "unknown response_format type {other:?}: use \"text\", \"json_object\" or \"json_schema\""
+            ),
+        )),
     }
 }
 
@@ -48,7 +66,7 @@ pub fn response_grammar(c: &GenBody) -> Result<Option<Grammar>, ApiError> {
 pub async fn constraint(
     state: &AppState,
     grammar: Option<Grammar>,
-    param: &'static str,
+    param: &str,
 ) -> Result<Option<Constraint>, ApiError> {
     let Some(g) = grammar else {
         return Ok(None);
@@ -56,6 +74,23 @@ pub async fn constraint(
     let r = crate::offload::run(state, move |e| e.constraint(&g)).await?;
     r.map(Some)
         .map_err(|e| ApiError::invalid_param(param, e.to_string()))
+}
+
+/// Compiles the grammar of `tools`; when it fails, finds the tool whose parameters
+/// schema is at fault and names it (`tools[1].function.parameters`).
+pub async fn tools_constraint(state: &AppState, tools: &Tools) -> Result<Constraint, ApiError> {
+    let g = tools.grammar();
+    let whole = match crate::offload::run(state, move |e| e.constraint(&g)).await? {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
+    for (i, f) in tools.functions.iter().enumerate() {
+        if let Some(p) = &f.parameters {
+            let param = format!("tools[{i}].function.parameters");
+            constraint(state, Some(Grammar::JsonSchema(p.clone())), &param).await?;
+        }
+    }
+    Err(ApiError::invalid_param("tools", whole.to_string()))
 }
 
 /// `logit_bias` as `(id, bias)` pairs: keys are token ids (as strings) inside the

@@ -82,17 +82,18 @@ pub struct GenBody {
     pub function_call: Option<serde_json::Value>,
 }
 
-/// `response_format`.
+/// `response_format`: `type` is `"text"`, `"json_object"` or `"json_schema"` (with
+/// `json_schema`). A plain struct rather than a tagged enum, so that errors inside
+/// `json_schema` keep their path.
 #[derive(Debug, Deserialize)]
 #[serde(
-    tag = "type",
-    rename_all = "snake_case",
+    deny_unknown_fields,
     expecting = "{\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}"
 )]
-pub enum ResponseFormat {
-    Text,
-    JsonObject,
-    JsonSchema { json_schema: JsonSchemaFormat },
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub json_schema: Option<JsonSchemaFormat>,
 }
 
 #[derive(Debug, Deserialize)]
