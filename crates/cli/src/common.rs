@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use wren_core::attention::sparse::SparseSettings;
 use wren_core::catalog::CatalogModel;
+use wren_core::constrain::{Constraint, Grammar};
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -290,9 +291,71 @@ impl SamplingOpts {
             presence_penalty: self.presence_penalty,
             frequency_penalty: self.frequency_penalty,
             seed,
+            logit_bias: Vec::new(),
         };
         p.validate().map_err(anyhow::Error::msg)?;
         Ok(p)
+    }
+}
+
+/// `--json-schema`, `--grammar`, `--regex`: what the output must match (one of them).
+#[derive(clap::Args, Clone, Debug)]
+pub struct ConstraintOpts {
+    /// Constrain the output to JSON valid against this JSON Schema file.
+    #[arg(long = "json-schema", value_name = "FILE", conflicts_with_all = ["grammar", "regex"])]
+    pub json_schema: Option<PathBuf>,
+    /// Constrain the output to this grammar file (llguidance's Lark syntax: `start: ...`).
+    #[arg(long, value_name = "FILE", conflicts_with = "regex")]
+    pub grammar: Option<PathBuf>,
+    /// Constrain the output to match this regular expression (Rust regex syntax), whole.
+    #[arg(long, value_name = "RE")]
+    pub regex: Option<String>,
+}
+
+impl ConstraintOpts {
+    /// The grammar asked for, read and parsed (not yet compiled).
+    pub fn grammar(&self) -> Result<Option<Grammar>> {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+        };
+        if let Some(p) = &self.json_schema {
+            let v: serde_json::Value = serde_json::from_str(&read(p)?)
+                .with_context(|| format!("{}: not JSON", p.display()))?;
+            return Ok(Some(Grammar::JsonSchema(v)));
+        }
+        if let Some(p) = &self.grammar {
+            let g = Grammar::from_grammar_text(&read(p)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            return Ok(Some(g));
+        }
+        Ok(self.regex.clone().map(Grammar::Regex))
+    }
+}
+
+/// A fresh constraint for `g` over `tok`'s vocabulary (errors name the bad grammar).
+pub fn constraint(tok: &Tokenizer, g: &Grammar) -> Result<Constraint> {
+    let env = tok.grammar_env().map_err(anyhow::Error::msg)?;
+    env.constraint(g).map_err(anyhow::Error::msg)
+}
+
+/// One stderr line about a finished constrained generation: masks, their mean cost,
+/// and the constraint's error if it failed.
+pub fn report_constraint(s: &mut wren_core::sample::Sampler) {
+    if let Some(c) = s.constraint_mut() {
+        let st = c.stats();
+        eprintln!(
+            "[wren] grammar: {} masks, {:.3} ms/token{}",
+            st.masks,
+            st.per_mask().as_secs_f64() * 1e3,
+            if c.is_accepting() || c.is_stopped() {
+                ""
+            } else {
+                ", output incomplete (max tokens)"
+            }
+        );
+        if let Some(e) = c.error() {
+            eprintln!("[wren] grammar error: {e}");
+        }
     }
 }
 

@@ -228,6 +228,18 @@ fn openai_python_client_smollm2() {
     );
 }
 
+/// Structured output and tool calls through the official client on SmolLM2: every reply
+/// parses and validates (json_schema via Pydantic `parse()`, json_object, tools required /
+/// named / auto / streamed, a tool round trip, mixed concurrent requests).
+#[test]
+#[ignore = "needs SmolLM2, python3 and PyPI (pip installs the openai package once)"]
+fn structured_outputs_smollm2() {
+    python_script(
+        "structured_e2e.py",
+        &["-m", "smollm2-135m-instruct", "-n", "8"],
+    );
+}
+
 #[test]
 #[ignore = "needs the real model and python3"]
 fn bad_inputs_get_openai_errors() {

@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod catalog;
 pub mod chat;
+pub mod constrain;
 pub mod error;
 pub mod generate;
 pub mod kv;

@@ -14,12 +14,13 @@ use crate::access_log::StreamUsage;
 use crate::engine::{FinishReason, Usage};
 use crate::openai::gen::{Generation, Piece, TokenLp};
 
-/// How an endpoint spells its chunks.
+/// How an endpoint spells its chunks. `text` and `finish` may hold text back or send
+/// several chunks (tool calls are sent once complete).
 pub trait ChunkFormat: Send + 'static {
     /// A chunk before any text (chat: the one with `role`).
     fn first(&self) -> Option<Event>;
-    fn text(&self, text: String, logprobs: Vec<TokenLp>) -> Event;
-    fn finish(&self, reason: FinishReason) -> Event;
+    fn text(&mut self, text: String, logprobs: Vec<TokenLp>) -> Vec<Event>;
+    fn finish(&mut self, reason: FinishReason) -> Vec<Event>;
     /// The `stream_options.include_usage` chunk (empty `choices`).
     fn usage(&self, usage: Usage) -> Event;
 }
@@ -39,6 +40,8 @@ enum Phase {
 
 struct State<F> {
     gen: Generation,
+    /// Chunks ready to go before anything else.
+    queued: std::collections::VecDeque<Event>,
     fmt: F,
     phase: Phase,
     include_usage: bool,
@@ -51,6 +54,7 @@ pub fn stream<F: ChunkFormat>(gen: Generation, fmt: F, include_usage: bool) -> R
     let logged = StreamUsage::default();
     let st = State {
         gen,
+        queued: Default::default(),
         fmt,
         phase: Phase::Start,
         include_usage,
@@ -69,6 +73,9 @@ pub fn stream<F: ChunkFormat>(gen: Generation, fmt: F, include_usage: bool) -> R
 
 async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
     loop {
+        if let Some(ev) = st.queued.pop_front() {
+            return Some(ev);
+        }
         match std::mem::replace(&mut st.phase, Phase::End) {
             Phase::Start => {
                 st.phase = Phase::Body;
@@ -79,7 +86,7 @@ async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
             Phase::Body => match st.gen.next().await {
                 Some(Piece::Text { text, logprobs }) => {
                     st.phase = Phase::Body;
-                    return Some(st.fmt.text(text, logprobs));
+                    st.queued.extend(st.fmt.text(text, logprobs));
                 }
                 Some(Piece::End { finish, usage }) => {
                     *st.logged.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(usage);
@@ -88,7 +95,7 @@ async fn next_event<F: ChunkFormat>(st: &mut State<F>) -> Option<Event> {
                     } else {
                         Phase::Done
                     };
-                    return Some(st.fmt.finish(finish));
+                    st.queued.extend(st.fmt.finish(finish));
                 }
                 Some(Piece::Failed(e)) => {
                     e.log();

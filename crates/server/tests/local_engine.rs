@@ -122,6 +122,7 @@ fn submit(e: &LocalEngine, text: &str, max_tokens: usize) -> UnboundedReceiver<E
         max_tokens,
         sampling: SamplingParams::greedy(),
         logprobs: Some(1),
+        constraint: None,
         events: tx,
     })
     .unwrap();

@@ -15,7 +15,10 @@ use wren_core::sample::Sampler;
 use crate::chat::conversation::Conversation;
 use crate::chat::input::{Input, Reader};
 use crate::chat::interrupt;
-use crate::common::{describe_kv, tokenize_segments, ModelOpts, SamplingOpts};
+use crate::common::{
+    constraint, describe_kv, report_constraint, tokenize_segments, ConstraintOpts, ModelOpts,
+    SamplingOpts,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,6 +35,9 @@ pub struct Args {
     pub model: ModelOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
+    /// Every reply is constrained by this (one fresh constraint per reply).
+    #[command(flatten)]
+    pub constrain: ConstraintOpts,
 }
 
 const HELP: &str = "\
@@ -86,7 +92,11 @@ pub fn main(a: Args) -> Result<()> {
     if a.greedy {
         params.temperature = 0.0;
     }
+    let grammar = a.constrain.grammar()?;
     let l = a.model.load(&wren_core::catalog::SMOLLM2_135M_INSTRUCT)?;
+    if let Some(g) = &grammar {
+        constraint(&l.tok, g)?; // a bad grammar fails now, not at the first reply
+    }
     eprintln!("[wren] model: {}", l.source.describe());
     let mut session = a.model.session(&l)?;
     session.set_progress(Some(crate::progress::prefill_progress()));
@@ -172,7 +182,11 @@ pub fn main(a: Args) -> Result<()> {
                 continue;
             }
         };
+        if let Some(g) = &grammar {
+            sampler.set_constraint(Some(constraint(&l.tok, g)?));
+        }
         reply(&a, &l, &tmpl, &mut session, &mut sampler, &mut conv, text)?;
+        report_constraint(&mut sampler);
     }
 }
 

@@ -9,7 +9,10 @@ use wren_core::chat::ChatMessage;
 use wren_core::generate::{generate, Finish, Flow, GenStats};
 use wren_core::sample::Sampler;
 
-use crate::common::{describe_kv, tokenize_segments, ModelOpts, SamplingOpts};
+use crate::common::{
+    constraint, describe_kv, report_constraint, tokenize_segments, ConstraintOpts, ModelOpts,
+    SamplingOpts,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -49,6 +52,8 @@ pub struct Args {
     pub model: ModelOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
+    #[command(flatten)]
+    pub constrain: ConstraintOpts,
 }
 
 fn finish_text(f: Finish) -> &'static str {
@@ -93,7 +98,12 @@ pub fn main(a: Args) -> Result<()> {
     if a.greedy {
         params.temperature = 0.0;
     }
+    let grammar = a.constrain.grammar()?;
     let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
+    let constraint = grammar
+        .as_ref()
+        .map(|g| constraint(&l.tok, g))
+        .transpose()?;
     eprintln!("[wren] model: {}", l.source.describe());
     let mut session = a.model.session(&l)?;
     eprintln!("[wren] {}", describe_kv(&session));
@@ -123,7 +133,8 @@ pub fn main(a: Args) -> Result<()> {
             l.model.info().n_ctx_train
         );
     }
-    let echo = !a.no_echo && !a.json && a.system.is_none();
+    // A constrained output is printed alone (so that it parses as it is).
+    let echo = !a.no_echo && !a.json && a.system.is_none() && constraint.is_none();
     let mut out = std::io::stdout().lock();
     if echo {
         write!(out, "{prompt}")?;
@@ -143,7 +154,8 @@ pub fn main(a: Args) -> Result<()> {
         (Finish::Length, st)
     } else {
         let mut sampler = Sampler::new(params, l.model.info().vocab_size);
-        generate(
+        sampler.set_constraint(constraint);
+        let r = generate(
             &mut session,
             &l.tok,
             &mut sampler,
@@ -162,7 +174,9 @@ pub fn main(a: Args) -> Result<()> {
                     }
                 }
             },
-        )?
+        )?;
+        report_constraint(&mut sampler);
+        r
     };
     if let Some(e) = io_err {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -4,6 +4,11 @@
 //! presence, frequency) → argmax if greedy → top-k → temperature → softmax →
 //! top-p → min-p → a draw from the seeded PRNG ([`rng::Rng`]).
 //!
+//! Before all of that, [`Sampler::mask_logits`] adds the logit bias and, when the
+//! sampler owns a grammar [`Constraint`], sets the tokens the grammar forbids to
+//! `-inf`; after the pick the constraint advances past the chosen token. So every
+//! loop that samples through a [`Sampler`] is constrained without knowing it.
+//!
 //! Reproducibility: for the same [`SamplingParams`] (seed included), the
 //! same history and bit-identical logits, the drawn tokens are identical on
 //! every run and platform. The PRNG is integer-only and the softmax uses
@@ -22,6 +27,8 @@ pub use rng::Rng;
 
 use logprobs::best_first;
 
+use crate::constrain::Constraint;
+
 /// Candidates kept before the first compaction of the streaming top-k.
 const TOPK_SLACK: usize = 512;
 
@@ -38,6 +45,10 @@ pub struct Sampler {
     window: Vec<u32>,
     /// `(id, penalized logit)` overrides, sorted by id, reused.
     overrides: Vec<(u32, f32)>,
+    /// The grammar the output must match, if any.
+    constraint: Option<Box<Constraint>>,
+    /// Logits with bias and mask applied (only used when there are some).
+    masked: Vec<f32>,
 }
 
 impl Sampler {
@@ -53,6 +64,60 @@ impl Sampler {
             window: Vec::with_capacity(window),
             overrides: Vec::with_capacity(window),
             params,
+            constraint: None,
+            masked: Vec::new(),
+        }
+    }
+
+    /// The same sampler, constrained by `c` from its next pick on.
+    pub fn with_constraint(mut self, c: Constraint) -> Sampler {
+        self.constraint = Some(Box::new(c));
+        self
+    }
+
+    /// Replaces the constraint (a fresh one per reply in a conversation; `None` lifts it).
+    pub fn set_constraint(&mut self, c: Option<Constraint>) {
+        self.constraint = c.map(Box::new);
+    }
+
+    /// The grammar constraint, if any (its error, statistics, rollback).
+    pub fn constraint(&self) -> Option<&Constraint> {
+        self.constraint.as_deref()
+    }
+
+    pub fn constraint_mut(&mut self) -> Option<&mut Constraint> {
+        self.constraint.as_deref_mut()
+    }
+
+    /// Whether [`mask_logits`](Self::mask_logits) changes anything.
+    pub fn shapes_logits(&self) -> bool {
+        self.constraint.is_some() || !self.params.logit_bias.is_empty()
+    }
+
+    /// Applies the logit bias and the grammar mask for the next position to
+    /// `logits` in place (what [`sample`](Self::sample) does before picking; public
+    /// for samplers that pick differently, e.g. speculative verification). Does not
+    /// advance the constraint: call [`commit`](Self::commit) with the token picked.
+    pub fn mask_logits(&mut self, logits: &mut [f32]) {
+        for &(id, b) in &self.params.logit_bias {
+            if let Some(v) = logits.get_mut(id as usize) {
+                *v = if b <= -100.0 {
+                    f32::NEG_INFINITY
+                } else {
+                    *v + b
+                };
+            }
+        }
+        if let Some(c) = &mut self.constraint {
+            c.mask_logits(logits);
+        }
+    }
+
+    /// Advances the constraint (if any) past `token`, the token picked after
+    /// [`mask_logits`](Self::mask_logits).
+    pub fn commit(&mut self, token: u32) {
+        if let Some(c) = &mut self.constraint {
+            c.commit(token);
         }
     }
 
@@ -75,7 +140,27 @@ impl Sampler {
     /// Cost: with top-k (or greedy) one streaming pass over `logits`
     /// (≈0.2 ms for 262k entries); without top-k a full copy plus an `exp`
     /// per token, and with top-p a partial sort of the best tokens.
+    ///
+    /// With a logit bias or a constraint, the logits are first copied and shaped by
+    /// [`mask_logits`](Self::mask_logits), and the constraint then advances past the
+    /// pick. A constraint that is complete (or failed) leaves only end-of-generation
+    /// tokens, so generation loops stop on their own.
     pub fn sample(&mut self, logits: &[f32], history: &[u32]) -> u32 {
+        if !self.shapes_logits() {
+            return self.pick(logits, history);
+        }
+        let mut buf = std::mem::take(&mut self.masked);
+        buf.clear();
+        buf.extend_from_slice(logits);
+        self.mask_logits(&mut buf);
+        let t = self.pick(&buf, history);
+        self.masked = buf;
+        self.commit(t);
+        t
+    }
+
+    /// [`sample`](Self::sample) without bias, mask or commit.
+    fn pick(&mut self, logits: &[f32], history: &[u32]) -> u32 {
         if logits.is_empty() {
             return 0;
         }

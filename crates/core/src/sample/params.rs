@@ -36,6 +36,11 @@ pub struct SamplingParams {
     /// Seed of the sampler's PRNG: the same seed and the same logits always
     /// give the same tokens, on every platform.
     pub seed: u64,
+    /// OpenAI/llama.cpp logit bias: `(token id, bias)` pairs added to the logits
+    /// before everything else. A bias `<= -100` bans the token (`-inf`). Ids must be
+    /// in the vocabulary (checked by the caller, which knows it); biases in
+    /// `[-100, 100]`.
+    pub logit_bias: Vec<(u32, f32)>,
 }
 
 impl Default for SamplingParams {
@@ -55,6 +60,7 @@ impl Default for SamplingParams {
             presence_penalty: 0.0,
             frequency_penalty: 0.0,
             seed: 0,
+            logit_bias: Vec::new(),
         }
     }
 }
@@ -106,6 +112,13 @@ impl SamplingParams {
         }
         finite("presence_penalty", self.presence_penalty)?;
         finite("frequency_penalty", self.frequency_penalty)?;
+        for &(id, b) in &self.logit_bias {
+            if !(-100.0..=100.0).contains(&b) {
+                return Err(format!(
+                    "logit_bias for token {id} must be in [-100, 100], got {b}"
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -231,6 +244,20 @@ mod tests {
                     ..base.clone()
                 },
                 "frequency_penalty",
+            ),
+            (
+                SamplingParams {
+                    logit_bias: vec![(3, 100.5)],
+                    ..base.clone()
+                },
+                "logit_bias",
+            ),
+            (
+                SamplingParams {
+                    logit_bias: vec![(3, f32::NAN)],
+                    ..base.clone()
+                },
+                "logit_bias",
             ),
         ];
         for (p, field) in bad {

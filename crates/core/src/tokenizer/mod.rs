@@ -141,6 +141,8 @@ pub struct Tokenizer {
     add_eos: bool,
     add_space_prefix: bool,
     eog: Vec<u32>,
+    /// The vocabulary as the grammar engine sees it, built on first use.
+    grammar: std::sync::OnceLock<Result<std::sync::Arc<crate::constrain::GrammarEnv>, String>>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -475,6 +477,7 @@ impl Tokenizer {
             add_eos,
             add_space_prefix,
             eog,
+            grammar: std::sync::OnceLock::new(),
         }
     }
 
@@ -709,6 +712,15 @@ impl Tokenizer {
 
     pub fn is_eog(&self, id: u32) -> bool {
         self.eog.binary_search(&id).is_ok()
+    }
+
+    /// The grammar engine's view of this vocabulary (see [`crate::constrain`]), built
+    /// on the first call (a walk over the vocabulary: about 0.1 s for 262K tokens) and
+    /// shared afterwards.
+    pub fn grammar_env(&self) -> Result<std::sync::Arc<crate::constrain::GrammarEnv>, String> {
+        self.grammar
+            .get_or_init(|| crate::constrain::GrammarEnv::new(self).map(std::sync::Arc::new))
+            .clone()
     }
 
     /// Whether `id` is a control token (renders as nothing).

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use wren_core::chat::ChatMessage;
+use wren_core::constrain::{Constraint, Grammar};
+use wren_core::tokenizer::Tokenizer;
 
 use super::{
     Engine, EngineError, EngineInfo, EngineStats, Event, FinishReason, GenRequest, TopLogprob,
@@ -26,6 +28,25 @@ pub struct SeenRequest {
     pub temperature: f32,
     pub seed: u64,
     pub logprobs: Option<usize>,
+    /// Whether the request carried a grammar constraint.
+    pub constrained: bool,
+    pub logit_bias: Vec<(u32, f32)>,
+}
+
+/// The fake vocabulary as a real tokenizer (byte tokens 0..=255, `<bos>` 256, `<eos>`
+/// 257), so that grammars compile against it as they would on a model.
+fn byte_tokenizer() -> &'static Tokenizer {
+    static TOK: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    TOK.get_or_init(|| {
+        let mut tokens: Vec<String> = (0..=255u8).map(|b| format!("<0x{b:02X}>")).collect();
+        tokens.push("<bos>".into());
+        tokens.push("<eos>".into());
+        let mut types = vec![6; 256];
+        types.extend([3, 3]);
+        let scores = vec![0.0; tokens.len()];
+        Tokenizer::from_parts(tokens, scores, types, Some(FAKE_BOS), Some(257), false)
+            .expect("fake tokenizer")
+    })
 }
 
 pub struct FakeEngine {
@@ -125,6 +146,13 @@ impl Engine for FakeEngine {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    fn constraint(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
+        let env = byte_tokenizer()
+            .grammar_env()
+            .map_err(EngineError::Grammar)?;
+        env.constraint(grammar).map_err(EngineError::Grammar)
+    }
+
     fn submit(&self, req: GenRequest) -> Result<(), EngineError> {
         if self.queue_full.load(Ordering::SeqCst) {
             return Err(EngineError::QueueFull { queued: 0 });
@@ -136,6 +164,8 @@ impl Engine for FakeEngine {
             temperature: req.sampling.temperature,
             seed: req.sampling.seed,
             logprobs: req.logprobs,
+            constrained: req.constraint.is_some(),
+            logit_bias: req.sampling.logit_bias.clone(),
         });
         let n = self.pieces.len().min(req.max_tokens);
         for (i, text) in self.pieces[..n].iter().enumerate() {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use wren_core::attention::sparse::SparseSettings;
 use wren_core::chat::{ChatMessage, ChatTemplate, Segment};
+use wren_core::constrain::{Constraint, Grammar};
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -182,6 +183,11 @@ impl Engine for LocalEngine {
             return Err(EngineError::BadToken { id, vocab });
         }
         Ok(self.tok.decode(ids))
+    }
+
+    fn constraint(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
+        let env = self.tok.grammar_env().map_err(EngineError::Grammar)?;
+        env.constraint(grammar).map_err(EngineError::Grammar)
     }
 
     fn submit(&self, req: GenRequest) -> Result<(), EngineError> {

@@ -27,6 +27,7 @@ mod worker;
 
 use tokio::sync::mpsc::UnboundedSender;
 use wren_core::chat::ChatMessage;
+use wren_core::constrain::{Constraint, Grammar};
 use wren_core::sample::SamplingParams;
 
 /// The sender half of a request's event channel.
@@ -48,6 +49,10 @@ pub trait Engine: Send + Sync + 'static {
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError>;
     /// Text of `ids`; ids outside the vocabulary are an error.
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError>;
+    /// A fresh constraint for `grammar` over the model's vocabulary (CPU work: the first
+    /// call builds the vocabulary trie, ~1 s for 262K tokens; run it off the async
+    /// threads). A grammar that does not compile is [`EngineError::Grammar`].
+    fn constraint(&self, grammar: &Grammar) -> Result<Constraint, EngineError>;
     /// Queues a generation. Events arrive on `req.events`. Never blocks.
     fn submit(&self, req: GenRequest) -> Result<(), EngineError>;
     /// Live counters for `/metrics`.
@@ -118,6 +123,9 @@ pub struct GenRequest {
     /// `Some(k)`: report each token's log-probability and the `k` most likely
     /// alternatives (`k` may be 0).
     pub logprobs: Option<usize>,
+    /// The grammar the output must match (moved into the sequence's sampler; boxed,
+    /// as a parser state is large).
+    pub constraint: Option<Box<Constraint>>,
     /// Where the events go.
     pub events: Sender,
 }
@@ -191,6 +199,9 @@ pub enum EngineError {
     /// The conversation cannot be rendered (bad role, template rejection …).
     #[error("{0}")]
     Template(String),
+    /// A grammar, schema or regex that does not compile.
+    #[error("{0}")]
+    Grammar(String),
     /// A token id outside the vocabulary.
     #[error("token id {id} is outside the vocabulary ({vocab} tokens)")]
     BadToken { id: u32, vocab: usize },

@@ -6,6 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use wren_core::chat::ChatMessage;
+use wren_core::constrain::{Constraint, Grammar};
 
 use super::{Engine, EngineError, EngineInfo, EngineStats, GenRequest};
 
@@ -51,6 +52,9 @@ impl Engine for PendingEngine {
     }
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
         self.get()?.decode(ids)
+    }
+    fn constraint(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
+        self.get()?.constraint(grammar)
     }
     fn submit(&self, req: GenRequest) -> Result<(), EngineError> {
         self.get()?.submit(req)

@@ -226,6 +226,7 @@ impl Worker {
                 return;
             };
             let mut sampler = Sampler::new(p.req.sampling, self.vocab_size);
+            sampler.set_constraint(p.req.constraint.map(|c| *c));
             let logits = session.last_logits();
             let next = sampler.sample(logits, session.history());
             let next_lp = p

@@ -78,6 +78,24 @@ fn reject(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         };
         return ApiError::invalid_param(&path, format!("missing field `{path}`"));
     }
+    // An unknown field: name it alone (serde's list of expected fields is long).
+    if let Some(field) = msg
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+    {
+        if !path.is_empty() && !path.ends_with(field) {
+            path = format!("{path}.{field}");
+        } else if path.is_empty() {
+            path = field.to_string();
+        }
+        return ApiError::invalid_param(
+            &path,
+            format!(
+                "unknown field `{path}`: wren does not implement it (the README lists every \
+                 request field wren accepts)"
+            ),
+        );
+    }
     if path.is_empty() {
         ApiError::invalid(format!("invalid request body: {msg}"))
     } else {

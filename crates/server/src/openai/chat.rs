@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use wren_core::chat::ChatMessage;
 
 use super::gen::{self, new_id, unix_now, TokenLp, MAX_TOP_LOGPROBS};
+use super::tools::{self, StreamOut, ToolStream, Tools};
 use super::types::{
     AssistantMessage, ChatChoice, ChatChunk, ChatCompletion, ChatLogprobs, ChunkChoice, Content,
     Delta, GenBody, Logprobs, Message, TokenLogprobJson, TopLogprobJson,
 };
-use super::ApiJson;
+use super::{fields, structured, ApiJson};
 use crate::engine::{FinishReason, Usage};
 use crate::error::ApiError;
 use crate::metrics::Endpoint;
@@ -25,19 +26,40 @@ pub async fn chat_completions(
     State(state): State<AppState>,
     ApiJson(mut c): ApiJson<GenBody>,
 ) -> Result<Response, ApiError> {
+    fields::check(&c, Endpoint::Chat)?;
     let Some(messages) = c.messages.take() else {
         return Err(ApiError::invalid_param(
             "messages",
             "missing field `messages`",
         ));
     };
-    let messages = convert_messages(messages)?;
+    let tools = Tools::from_body(&c)?;
+    let mut messages = convert_messages(messages)?;
+    let grammar = match &tools {
+        Some(t) => {
+            tools::add_system_text(&mut messages, t);
+            None // compiled by `tools_constraint`
+        }
+        None => structured::response_grammar(&c)?,
+    };
     let logprobs = logprobs_option(c.logprobs, c.top_logprobs)?;
     let content: usize = messages.iter().map(|m| m.content.len()).sum();
     crate::offload::check_fits(&state, content, "messages")?;
     let prompt = crate::offload::run(&state, move |e| e.encode_chat(&messages)).await??;
+    let constraint = match &tools {
+        Some(t) => Some(structured::tools_constraint(&state, t).await?),
+        None => structured::constraint(&state, grammar, "response_format").await?,
+    };
     let c = &c;
-    let gen = gen::start(&state, Endpoint::Chat, prompt, "messages", c, logprobs)?;
+    let gen = gen::start(
+        &state,
+        Endpoint::Chat,
+        prompt,
+        "messages",
+        c,
+        logprobs,
+        constraint,
+    )?;
     let fmt = ChatFormat {
         id: new_id("chatcmpl"),
         created: unix_now(),
@@ -46,12 +68,25 @@ pub async fn chat_completions(
             .clone()
             .unwrap_or_else(|| state.engine.info().model_id.clone()),
         logprobs: logprobs.is_some(),
+        tools: tools.as_ref().map(ToolStream::new),
     };
     if c.stream == Some(true) {
         let usage = c.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true);
         return Ok(sse::stream(gen, fmt, usage));
     }
     let done = gen.collect().await?;
+    let (content, tool_calls) = match &tools {
+        Some(t) => {
+            let names: Vec<&str> = t.functions.iter().map(|f| f.name.as_str()).collect();
+            tools::parse_calls(&done.text, &names)
+        }
+        None => (Some(done.text), Vec::new()),
+    };
+    let finish_reason = if tool_calls.is_empty() {
+        done.finish.as_str()
+    } else {
+        "tool_calls"
+    };
     let body = ChatCompletion {
         id: fmt.id,
         object: "chat.completion",
@@ -61,10 +96,15 @@ pub async fn chat_completions(
             index: 0,
             message: AssistantMessage {
                 role: "assistant",
-                content: done.text,
+                content: if tool_calls.is_empty() {
+                    Some(content.unwrap_or_default())
+                } else {
+                    content
+                },
+                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
             },
             logprobs: fmt.logprobs.then(|| chat_logprobs(done.logprobs)),
-            finish_reason: done.finish.as_str(),
+            finish_reason,
         }],
         usage: done.usage.into(),
     };
@@ -104,8 +144,10 @@ fn logprobs_option(
     }
 }
 
-/// OpenAI messages → template messages. Roles: system (or developer), user, assistant;
-/// content: a string, text parts (joined), or null.
+/// OpenAI messages → template messages. Roles: system (or developer), user, assistant
+/// (with `tool_calls` rendered as call blocks, see [`tools`]), tool (consecutive results
+/// become one user turn of `<tool_response>` blocks); content: a string, text parts
+/// (joined), or null.
 pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage>, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid_param(
@@ -113,43 +155,91 @@ pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage
             "messages must not be empty",
         ));
     }
-    messages
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let role = match m.role.as_str() {
-                "system" | "developer" => "system",
-                "user" => "user",
-                "assistant" => "assistant",
-                other => {
+    let mut out: Vec<ChatMessage> = Vec::with_capacity(messages.len());
+    let mut results: Vec<String> = Vec::new();
+    let mut known_ids: Vec<String> = Vec::new();
+    for (i, m) in messages.into_iter().enumerate() {
+        let content = content_text(i, m.content)?;
+        if m.role != "tool" && !results.is_empty() {
+            out.push(ChatMessage::new("user", tools::tool_responses(&results)));
+            results.clear();
+        }
+        if m.tool_calls.is_some() && m.role != "assistant" {
+            return Err(ApiError::invalid_param(
+                &format!("messages[{i}].tool_calls"),
+                "only assistant messages carry tool_calls",
+            ));
+        }
+        let role = match m.role.as_str() {
+            "system" | "developer" => "system",
+            "user" => "user",
+            "assistant" => {
+                let calls: Vec<(String, String)> = m
+                    .tool_calls
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|tc| {
+                        known_ids.push(tc.id);
+                        (tc.function.name, tc.function.arguments)
+                    })
+                    .collect();
+                let text = tools::assistant_with_calls(&content, &calls);
+                out.push(ChatMessage::new("assistant", text));
+                continue;
+            }
+            "tool" => {
+                let Some(id) = m.tool_call_id else {
                     return Err(ApiError::invalid_param(
-                        &format!("messages[{i}].role"),
-                        format!("unsupported role {other:?}: use system, user or assistant"),
-                    ))
+                        &format!("messages[{i}].tool_call_id"),
+                        "a tool message needs the tool_call_id it answers",
+                    ));
+                };
+                if !known_ids.contains(&id) {
+                    return Err(ApiError::invalid_param(
+                        &format!("messages[{i}].tool_call_id"),
+                        format!("no earlier assistant message made a tool call with id {id:?}"),
+                    ));
                 }
-            };
-            let content = match m.content {
-                None => String::new(),
-                Some(Content::Text(t)) => t,
-                Some(Content::Parts(parts)) => {
-                    let mut text = String::new();
-                    for (j, p) in parts.into_iter().enumerate() {
-                        match (p.kind.as_str(), p.text) {
-                            ("text", Some(t)) => text.push_str(&t),
-                            (kind, _) => {
-                                return Err(ApiError::invalid_param(
-                                    &format!("messages[{i}].content[{j}]"),
-                                    format!("unsupported content part of type {kind:?}: only {{\"type\": \"text\", \"text\": ...}} parts are supported"),
-                                ))
-                            }
-                        }
+                results.push(content);
+                continue;
+            }
+            other => {
+                return Err(ApiError::invalid_param(
+                    &format!("messages[{i}].role"),
+                    format!(
+                        "unsupported role {other:?}: use system, developer, user, assistant or tool"
+                    ),
+                ))
+            }
+        };
+        out.push(ChatMessage::new(role, content));
+    }
+    if !results.is_empty() {
+        out.push(ChatMessage::new("user", tools::tool_responses(&results)));
+    }
+    Ok(out)
+}
+
+fn content_text(i: usize, content: Option<Content>) -> Result<String, ApiError> {
+    Ok(match content {
+        None => String::new(),
+        Some(Content::Text(t)) => t,
+        Some(Content::Parts(parts)) => {
+            let mut text = String::new();
+            for (j, p) in parts.into_iter().enumerate() {
+                match (p.kind.as_str(), p.text) {
+                    ("text", Some(t)) => text.push_str(&t),
+                    (kind, _) => {
+                        return Err(ApiError::invalid_param(
+                            &format!("messages[{i}].content[{j}]"),
+                            format!("unsupported content part of type {kind:?}: only {{\"type\": \"text\", \"text\": ...}} parts are supported (wren reads text only: no images, audio or files)"),
+                        ))
                     }
-                    text
                 }
-            };
-            Ok(ChatMessage::new(role, content))
-        })
-        .collect()
+            }
+            text
+        }
+    })
 }
 
 pub fn token_logprob_json(t: TokenLp) -> TokenLogprobJson {
@@ -181,9 +271,38 @@ struct ChatFormat {
     created: u64,
     model: String,
     logprobs: bool,
+    /// With tools: holds back call text and sends complete calls as `delta.tool_calls`.
+    tools: Option<ToolStream>,
 }
 
 impl ChatFormat {
+    fn out_chunk(&self, out: StreamOut, logprobs: Vec<TokenLp>) -> Event {
+        let delta = match out {
+            StreamOut::Text(text) => Delta {
+                content: Some(text),
+                ..Delta::default()
+            },
+            StreamOut::Call(calls) => {
+                let base = self.tools.as_ref().map_or(0, |t| t.calls) - calls.len() as u32;
+                let mut deltas = Vec::new();
+                for (k, call) in calls.into_iter().enumerate() {
+                    deltas.extend(tools::call_deltas(base + k as u32, call));
+                }
+                Delta {
+                    tool_calls: Some(deltas),
+                    ..Delta::default()
+                }
+            }
+        };
+        let choice = ChunkChoice {
+            index: 0,
+            delta,
+            logprobs: self.logprobs.then(|| chat_logprobs(logprobs)),
+            finish_reason: None,
+        };
+        self.chunk(Some(choice), None)
+    }
+
     fn chunk(&self, choice: Option<ChunkChoice>, usage: Option<Usage>) -> Event {
         json_event(&ChatChunk {
             id: self.id.clone(),
@@ -201,6 +320,7 @@ impl ChunkFormat for ChatFormat {
         let delta = Delta {
             role: Some("assistant"),
             content: Some(String::new()),
+            tool_calls: None,
         };
         let choice = ChunkChoice {
             index: 0,
@@ -211,27 +331,37 @@ impl ChunkFormat for ChatFormat {
         Some(self.chunk(Some(choice), None))
     }
 
-    fn text(&self, text: String, logprobs: Vec<TokenLp>) -> Event {
-        let choice = ChunkChoice {
-            index: 0,
-            delta: Delta {
-                role: None,
-                content: Some(text),
-            },
-            logprobs: self.logprobs.then(|| chat_logprobs(logprobs)),
-            finish_reason: None,
+    fn text(&mut self, text: String, logprobs: Vec<TokenLp>) -> Vec<Event> {
+        let outs = match &mut self.tools {
+            None => vec![StreamOut::Text(text)],
+            Some(t) => t.push(&text),
         };
-        self.chunk(Some(choice), None)
+        let mut lp = Some(logprobs);
+        outs.into_iter()
+            .map(|o| self.out_chunk(o, lp.take().unwrap_or_default()))
+            .collect()
     }
 
-    fn finish(&self, reason: FinishReason) -> Event {
+    fn finish(&mut self, reason: FinishReason) -> Vec<Event> {
+        let mut events = Vec::new();
+        let mut reason = reason.as_str();
+        if let Some(t) = &mut self.tools {
+            let rest = t.finish();
+            if t.calls > 0 {
+                reason = "tool_calls";
+            }
+            if let Some(rest) = rest {
+                events.push(self.out_chunk(StreamOut::Text(rest), Vec::new()));
+            }
+        }
         let choice = ChunkChoice {
             index: 0,
             delta: Delta::default(),
             logprobs: None,
-            finish_reason: Some(reason.as_str()),
+            finish_reason: Some(reason),
         };
-        self.chunk(Some(choice), None)
+        events.push(self.chunk(Some(choice), None));
+        events
     }
 
     fn usage(&self, usage: Usage) -> Event {

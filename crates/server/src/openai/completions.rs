@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::gen::{self, new_id, unix_now, TokenLp, MAX_TOP_LOGPROBS};
 use super::types::{Completion, CompletionChoice, CompletionLogprobs, GenBody, Logprobs, Prompt};
 use super::ApiJson;
+use super::{fields, structured};
 use crate::engine::{FinishReason, Usage};
 use crate::error::ApiError;
 use crate::metrics::Endpoint;
@@ -23,6 +24,7 @@ pub async fn completions(
     ApiJson(mut c): ApiJson<GenBody>,
 ) -> Result<Response, ApiError> {
     let engine = &state.engine;
+    fields::check(&c, Endpoint::Completions)?;
     let Some(prompt) = c.prompt.take() else {
         return Err(ApiError::invalid_param("prompt", "missing field `prompt`"));
     };
@@ -69,9 +71,32 @@ async fn finish(state: AppState, c: GenBody, prompt: Vec<u32>) -> Result<Respons
         }
         Some(Logprobs::Count(k)) => Some(k as usize),
     };
+    let echo = if c.echo == Some(true) {
+        if logprobs.is_some() {
+            return Err(ApiError::invalid_param(
+                "echo",
+                "echo together with logprobs is not supported (wren has no log-probabilities for prompt tokens)",
+            ));
+        }
+        let ids = prompt.clone();
+        let text = crate::offload::run(&state, move |e| e.decode(&ids)).await?;
+        Some(text.map_err(|e| ApiError::invalid_param("prompt", e.to_string()))?)
+    } else {
+        None
+    };
+    let grammar = structured::response_grammar(&c)?;
+    let constraint = structured::constraint(&state, grammar, "response_format").await?;
     let c = &c;
-    let gen = gen::start(&state, Endpoint::Completions, prompt, "prompt", c, logprobs)?;
-    let fmt = CompletionFormat {
+    let gen = gen::start(
+        &state,
+        Endpoint::Completions,
+        prompt,
+        "prompt",
+        c,
+        logprobs,
+        constraint,
+    )?;
+    let mut fmt = CompletionFormat {
         id: new_id("cmpl"),
         created: unix_now(),
         model: c
@@ -79,6 +104,7 @@ async fn finish(state: AppState, c: GenBody, prompt: Vec<u32>) -> Result<Respons
             .clone()
             .unwrap_or_else(|| state.engine.info().model_id.clone()),
         logprobs: logprobs.is_some(),
+        echo,
     };
     if c.stream == Some(true) {
         let usage = c.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true);
@@ -87,7 +113,7 @@ async fn finish(state: AppState, c: GenBody, prompt: Vec<u32>) -> Result<Respons
     let done = gen.collect().await?;
     let choice = CompletionChoice {
         index: 0,
-        text: done.text,
+        text: fmt.echo.take().unwrap_or_default() + &done.text,
         logprobs: fmt.logprobs.then(|| legacy_logprobs(done.logprobs, 0)),
         finish_reason: Some(done.finish.as_str()),
     };
@@ -119,6 +145,8 @@ struct CompletionFormat {
     created: u64,
     model: String,
     logprobs: bool,
+    /// `echo: true`: the prompt's text, sent before the first generated text.
+    echo: Option<String>,
 }
 
 impl CompletionFormat {
@@ -139,24 +167,29 @@ impl ChunkFormat for CompletionFormat {
         None
     }
 
-    fn text(&self, text: String, logprobs: Vec<TokenLp>) -> Event {
+    fn text(&mut self, text: String, logprobs: Vec<TokenLp>) -> Vec<Event> {
+        let text = match self.echo.take() {
+            Some(prompt) => prompt + &text,
+            None => text,
+        };
         let choice = CompletionChoice {
             index: 0,
             text,
             logprobs: self.logprobs.then(|| legacy_logprobs(logprobs, 0)),
             finish_reason: None,
         };
-        json_event(&self.body(Some(choice), None))
+        vec![json_event(&self.body(Some(choice), None))]
     }
 
-    fn finish(&self, reason: FinishReason) -> Event {
+    fn finish(&mut self, reason: FinishReason) -> Vec<Event> {
         let choice = CompletionChoice {
             index: 0,
-            text: String::new(),
+            // With echo and no text at all, the prompt still comes back.
+            text: self.echo.take().unwrap_or_default(),
             logprobs: None,
             finish_reason: Some(reason.as_str()),
         };
-        json_event(&self.body(Some(choice), None))
+        vec![json_event(&self.body(Some(choice), None))]
     }
 
     fn usage(&self, usage: Usage) -> Event {

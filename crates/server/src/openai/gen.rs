@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use wren_core::constrain::Constraint;
 use wren_core::sample::SamplingParams;
 
 use super::types::{GenBody, Stop};
@@ -89,6 +90,7 @@ pub fn start(
     prompt_param: &str,
     c: &GenBody,
     logprobs: Option<usize>,
+    constraint: Option<Constraint>,
 ) -> Result<Generation, ApiError> {
     state.metrics.request(endpoint);
     if let Some(n) = c.n.filter(|&n| n != 1) {
@@ -110,7 +112,8 @@ pub fn start(
             ),
         ));
     }
-    let sampling = sampling(c)?;
+    let mut sampling = sampling(c)?;
+    sampling.logit_bias = super::structured::logit_bias(c, state.engine.info().vocab_size)?;
     let ctx = state.engine.info().ctx;
     if prompt.is_empty() {
         return Err(ApiError::invalid_param(
@@ -147,6 +150,7 @@ pub fn start(
         max_tokens,
         sampling,
         logprobs,
+        constraint: constraint.map(Box::new),
         events: tx,
     };
     if let Err(e) = state.engine.submit(req) {

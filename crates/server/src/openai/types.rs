@@ -1,7 +1,10 @@
 //! OpenAI request and response shapes (the subset wren implements).
 //!
 //! Spec: <https://platform.openai.com/docs/api-reference/chat> and `/completions`.
-//! Unknown request fields are ignored, as OpenAI-compatible servers usually do.
+//! No field is silently ignored: an unknown field is a 400 naming it
+//! (`deny_unknown_fields`), and the fields OpenAI defines that wren does not implement
+//! are refused by [`super::fields`]; the harmless ones (`user`, `metadata`, …) are
+//! accepted and documented as having no effect.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// type errors name the offending field: serde loses the path through `flatten`).
 /// Each endpoint checks that its own required field (`messages` / `prompt`) is there.
 #[derive(Debug, Default, Deserialize)]
-#[serde(expecting = "a JSON object")]
+#[serde(expecting = "a JSON object", deny_unknown_fields)]
 pub struct GenBody {
     /// Chat only.
     pub messages: Option<Vec<Message>>,
@@ -42,6 +45,116 @@ pub struct GenBody {
     pub stream_options: Option<StreamOptions>,
     /// Number of choices; only 1 is supported.
     pub n: Option<u32>,
+    /// `{"token id": bias}`, bias in [-100, 100]; -100 bans the token.
+    pub logit_bias: Option<BTreeMap<String, f32>>,
+    /// Chat and (extension) completions: `{"type": "text" | "json_object" |
+    /// "json_schema", "json_schema": {...}}`.
+    pub response_format: Option<ResponseFormat>,
+    /// Chat: the functions the model may call.
+    pub tools: Option<Vec<Tool>>,
+    /// Chat: `"none"`, `"auto"`, `"required"` or `{"type": "function", "function":
+    /// {"name": ...}}`.
+    pub tool_choice: Option<ToolChoice>,
+    /// Chat: whether a reply may hold several tool calls (default true).
+    pub parallel_tool_calls: Option<bool>,
+    /// Completions: the reply starts with the prompt's text.
+    pub echo: Option<bool>,
+    /// Completions: only 1 is supported.
+    pub best_of: Option<u32>,
+    // Accepted, with no effect on the reply (documented in the README).
+    pub user: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub store: Option<bool>,
+    pub service_tier: Option<String>,
+    pub safety_identifier: Option<String>,
+    pub prompt_cache_key: Option<String>,
+    pub prompt_cache_retention: Option<String>,
+    /// Only `["text"]` is accepted.
+    pub modalities: Option<Vec<String>>,
+    // Defined by OpenAI, refused by wren with a 400 that names them (see `fields`).
+    pub suffix: Option<serde_json::Value>,
+    pub audio: Option<serde_json::Value>,
+    pub prediction: Option<serde_json::Value>,
+    pub reasoning_effort: Option<serde_json::Value>,
+    pub verbosity: Option<serde_json::Value>,
+    pub web_search_options: Option<serde_json::Value>,
+    pub functions: Option<serde_json::Value>,
+    pub function_call: Option<serde_json::Value>,
+}
+
+/// `response_format`: `type` is `"text"`, `"json_object"` or `"json_schema"` (with
+/// `json_schema`). A plain struct rather than a tagged enum, so that errors inside
+/// `json_schema` keep their path.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "{\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}"
+)]
+pub struct ResponseFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub json_schema: Option<JsonSchemaFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonSchemaFormat {
+    pub name: String,
+    pub description: Option<String>,
+    /// Absent: any JSON object.
+    pub schema: Option<serde_json::Value>,
+    /// Accepted either way: the output always follows the schema exactly.
+    pub strict: Option<bool>,
+}
+
+/// One entry of `tools`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Only `"function"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionDef,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionDef {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments (absent: no arguments, `{}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<serde_json::Value>,
+    /// Accepted either way: arguments always follow the schema when the call is
+    /// constrained.
+    #[serde(skip_serializing)]
+    pub strict: Option<bool>,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "\"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}"
+)]
+pub enum ToolChoice {
+    Mode(String),
+    Named(NamedToolChoice),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedToolChoice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: NamedFunction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedFunction {
+    pub name: String,
 }
 
 /// `logprobs`: a flag (chat) or a count (completions).
@@ -73,17 +186,51 @@ impl Stop {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(expecting = "an object like {\"include_usage\": true}")]
+#[serde(
+    expecting = "an object like {\"include_usage\": true}",
+    deny_unknown_fields
+)]
 pub struct StreamOptions {
     pub include_usage: Option<bool>,
+    /// Accepted, no effect (wren adds no obfuscation padding).
+    pub include_obfuscation: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(expecting = "a message object {\"role\": ..., \"content\": ...}")]
+#[serde(
+    expecting = "a message object {\"role\": ..., \"content\": ...}",
+    deny_unknown_fields
+)]
 pub struct Message {
     pub role: String,
     /// A string, a list of `{type: "text", text}` parts, or null (assistant turns).
     pub content: Option<Content>,
+    /// Accepted; not rendered (chat templates have no place for it).
+    pub name: Option<String>,
+    /// Assistant turns: the calls the assistant made.
+    pub tool_calls: Option<Vec<ToolCallIn>>,
+    /// Tool turns: which call this is the result of.
+    pub tool_call_id: Option<String>,
+    /// Assistant turns: accepted, not rendered.
+    pub refusal: Option<String>,
+}
+
+/// A tool call in an earlier assistant message.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCallIn {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionCallJson,
+}
+
+/// `{"name": ..., "arguments": "<JSON text>"}` (arguments are a string, as in OpenAI).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionCallJson {
+    pub name: String,
+    pub arguments: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,7 +328,38 @@ pub struct ChatChoice {
 #[derive(Debug, Serialize)]
 pub struct AssistantMessage {
     pub role: &'static str,
-    pub content: String,
+    /// Null when the reply is only tool calls.
+    pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallOut>>,
+}
+
+/// A tool call in a reply.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ToolCallOut {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: FunctionCallJson,
+}
+
+/// A streamed tool-call fragment (`delta.tool_calls[i]`): the first carries `id`,
+/// `type` and the name, the next ones argument text.
+#[derive(Clone, Debug, Serialize)]
+pub struct ToolCallDelta {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionDelta,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FunctionDelta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub arguments: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -229,6 +407,8 @@ pub struct Delta {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
 /// `/v1/completions` response and stream chunk (both `object: "text_completion"`).

@@ -1,0 +1,505 @@
+//! Tool calling (`tools`, `tool_choice`, `parallel_tool_calls`).
+//!
+//! Format (the Hermes / Qwen 2.5 convention, which many small instruct models saw in
+//! training): the tool list goes at the top of the system turn, between `<tools>` tags,
+//! one `{"type": "function", "function": {...}}` per line; the model calls a tool by
+//! writing
+//!
+//! ```text
+//! <tool_call>
+//! {"name": "get_weather", "arguments": {"city": "Paris"}}
+//! </tool_call>
+//! ```
+//!
+//! (several blocks, one per line, for parallel calls). Earlier calls are rendered back
+//! the same way inside the assistant turn, and `role: "tool"` results as a user turn of
+//! `<tool_response>` blocks. The same text is used for every model: templates are given
+//! plain messages.
+//!
+//! Grammar: with `required` or a named function the reply must be call blocks whose JSON
+//! matches `{"name": <a tool>, "arguments": <its parameters schema>}`; with `auto` it is
+//! either such calls or text that does not contain `<tool_call>`; with `none` nothing is
+//! constrained and no tools are shown.
+
+use serde_json::{json, Value};
+use wren_core::chat::ChatMessage;
+use wren_core::constrain::grammar::compact;
+use wren_core::constrain::Grammar;
+
+use super::gen::new_id;
+use super::structured::valid_name;
+use super::types::{
+    FunctionCallJson, FunctionDef, FunctionDelta, GenBody, ToolCallDelta, ToolCallOut, ToolChoice,
+};
+use crate::error::ApiError;
+
+const OPEN: &str = "<tool_call>";
+const CLOSE: &str = "</tool_call>";
+
+/// How the reply may use the tools.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    /// Text or calls, the model's choice.
+    Auto,
+    /// At least one call, any tool.
+    Required,
+    /// Exactly this tool.
+    Named(String),
+}
+
+/// The tools of a request, validated.
+#[derive(Clone, Debug)]
+pub struct Tools {
+    pub functions: Vec<FunctionDef>,
+    pub mode: Mode,
+    pub parallel: bool,
+}
+
+impl Tools {
+    /// Reads and checks `tools`, `tool_choice` and `parallel_tool_calls`. `None` when
+    /// there are no tools or `tool_choice` is `"none"`.
+    pub fn from_body(c: &GenBody) -> Result<Option<Tools>, ApiError> {
+        let defs = c.tools.as_deref().unwrap_or(&[]);
+        let mut functions: Vec<FunctionDef> = Vec::with_capacity(defs.len());
+        for (i, t) in defs.iter().enumerate() {
+            if t.kind != "function" {
+                return Err(ApiError::invalid_param(
+                    &format!("tools[{i}].type"),
+                    format!("unsupported tool type {:?}: only \"function\"", t.kind),
+                ));
+            }
+            let f = &t.function;
+            if !valid_name(&f.name) {
+                return Err(ApiError::invalid_param(
+                    &format!("tools[{i}].function.name"),
+                    format!(
+                        "invalid function name {:?}: use 1 to 64 ASCII letters, digits, '_' or '-'",
+                        f.name
+                    ),
+                ));
+            }
+            if functions.iter().any(|g| g.name == f.name) {
+                return Err(ApiError::invalid_param(
+                    &format!("tools[{i}].function.name"),
+                    format!("two tools are named {:?}", f.name),
+                ));
+            }
+            if let Some(p) = &f.parameters {
+                if !p.is_object() {
+                    return Err(ApiError::invalid_param(
+                        &format!("tools[{i}].function.parameters"),
+                        "parameters must be a JSON Schema object",
+                    ));
+                }
+            }
+            functions.push(f.clone());
+        }
+        let mode = match &c.tool_choice {
+            None => Some(Mode::Auto),
+            Some(ToolChoice::Mode(m)) => match m.as_str() {
+                "none" => None,
+                "auto" => Some(Mode::Auto),
+                "required" => Some(Mode::Required),
+                other => {
+                    return Err(ApiError::invalid_param(
+                        "tool_choice",
+                        format!("unknown tool_choice {other:?}: use \"none\", \"auto\", \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}"),
+                    ))
+                }
+            },
+            Some(ToolChoice::Named(n)) => {
+                if n.kind != "function" {
+                    return Err(ApiError::invalid_param(
+                        "tool_choice.type",
+                        format!("unsupported tool_choice type {:?}: only \"function\"", n.kind),
+                    ));
+                }
+                if !functions.iter().any(|f| f.name == n.function.name) {
+                    return Err(ApiError::invalid_param(
+                        "tool_choice.function.name",
+                        format!("tool_choice names {:?}, which is not in tools", n.function.name),
+                    ));
+                }
+                Some(Mode::Named(n.function.name.clone()))
+            }
+        };
+        if functions.is_empty() {
+            if matches!(mode, Some(Mode::Required | Mode::Named(_))) {
+                return Err(ApiError::invalid_param(
+                    "tool_choice",
+                    "tool_choice asks for a tool call but no tools are given",
+                ));
+            }
+            return Ok(None);
+        }
+        let Some(mode) = mode else {
+            return Ok(None);
+        };
+        if c.response_format.is_some() {
+            return Err(ApiError::invalid_param(
+                "response_format",
+                "response_format together with tools is not supported (use tool_choice: \"none\" or drop one of them)",
+            ));
+        }
+        Ok(Some(Tools {
+            functions,
+            mode,
+            parallel: c.parallel_tool_calls.unwrap_or(true),
+        }))
+    }
+
+    /// The text put at the top of the system turn.
+    pub fn system_text(&self) -> String {
+        let mut s = String::from(
+            "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n\
+             You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n",
+        );
+        for f in &self.functions {
+            let line = json!({"type": "function", "function": f});
+            s.push_str(&line.to_string());
+            s.push('\n');
+        }
+        s.push_str(
+            "</tools>\n\nFor each function call, return a json object with function name and \
+             arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n\
+             {\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>",
+        );
+        s
+    }
+
+    /// The grammar of the reply (Lark, with one `%json` schema for a call).
+    pub fn grammar(&self) -> Grammar {
+        let allowed: Vec<&FunctionDef> = match &self.mode {
+            Mode::Named(n) => self.functions.iter().filter(|f| &f.name == n).collect(),
+            _ => self.functions.iter().collect(),
+        };
+        let variants: Vec<Value> = allowed
+            .iter()
+            .map(|f| {
+                let params = f
+                    .parameters
+                    .clone()
+                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+                json!({
+                    "type": "object",
+                    "properties": {"name": {"const": f.name}, "arguments": params},
+                    "required": ["name", "arguments"],
+                    "additionalProperties": false
+                })
+            })
+            .collect();
+        let schema = if variants.len() == 1 {
+            variants.into_iter().next().unwrap_or_default()
+        } else {
+            json!({"anyOf": variants})
+        };
+        let schema = compact(schema);
+        let calls = if self.parallel {
+            "call (\"\\n\" call)*"
+        } else {
+            "call"
+        };
+        let start = match self.mode {
+            Mode::Auto => "start: calls | TEXT",
+            _ => "start: calls",
+        };
+        Grammar::Lark(format!(
+            "{start}\ncalls: {calls}\ncall: \"{OPEN}\\n\" %json {schema} \"\\n{CLOSE}\"\n\
+             TEXT: /(?s:.+)/ & ~/(?s:.*{OPEN}.*)/\n"
+        ))
+    }
+}
+
+/// A call as text, the way the model writes it.
+fn call_text(name: &str, arguments: &str) -> String {
+    let args: Value = serde_json::from_str(arguments).unwrap_or(Value::String(arguments.into()));
+    format!(
+        "{OPEN}\n{}\n{CLOSE}",
+        json!({"name": name, "arguments": args})
+    )
+}
+
+/// Adds the tool list to the system turn (a new first message when there is none).
+pub fn add_system_text(messages: &mut Vec<ChatMessage>, tools: &Tools) {
+    let text = tools.system_text();
+    match messages.first_mut() {
+        Some(m) if m.role == "system" => {
+            m.content = format!("{}\n\n{text}", m.content);
+        }
+        _ => messages.insert(0, ChatMessage::new("system", text)),
+    }
+}
+
+/// An assistant message with tool calls as the model would have written it.
+pub fn assistant_with_calls(content: &str, calls: &[(String, String)]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !content.trim().is_empty() {
+        parts.push(content.to_string());
+    }
+    parts.extend(calls.iter().map(|(n, a)| call_text(n, a)));
+    parts.join("\n")
+}
+
+/// Tool results as the user turn text: one `<tool_response>` block each.
+pub fn tool_responses(results: &[String]) -> String {
+    results
+        .iter()
+        .map(|r| format!("<tool_response>\n{r}\n</tool_response>"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Splits a reply into text and tool calls. Calls are well-formed `<tool_call>` blocks
+/// whose JSON has a `name` among `names` and object `arguments`; when there is none the
+/// whole reply is text.
+pub fn parse_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<ToolCallOut>) {
+    let mut calls = Vec::new();
+    let mut rest = text;
+    let mut content_end = None;
+    while let Some(i) = rest.find(OPEN) {
+        let after = &rest[i + OPEN.len()..];
+        let Some(j) = after.find(CLOSE) else { break };
+        let body = after[..j].trim();
+        let Some(call) = parse_one(body, names) else {
+            break;
+        };
+        if content_end.is_none() {
+            content_end = Some(text.len() - rest.len() + i);
+        }
+        calls.push(call);
+        rest = &after[j + CLOSE.len()..];
+    }
+    match content_end {
+        None => (Some(text.to_string()), Vec::new()),
+        Some(end) => {
+            let before = text[..end].trim();
+            ((!before.is_empty()).then(|| before.to_string()), calls)
+        }
+    }
+}
+
+fn parse_one(body: &str, names: &[&str]) -> Option<ToolCallOut> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let name = v.get("name")?.as_str()?;
+    if !names.contains(&name) {
+        return None;
+    }
+    let args = v.get("arguments")?;
+    if !args.is_object() {
+        return None;
+    }
+    Some(ToolCallOut {
+        id: new_id("call"),
+        kind: "function",
+        function: FunctionCallJson {
+            name: name.to_string(),
+            arguments: args.to_string(),
+        },
+    })
+}
+
+/// Streaming: holds text back while it may be the start of a call, and turns complete
+/// call blocks into `delta.tool_calls` fragments.
+#[derive(Debug, Default)]
+pub struct ToolStream {
+    names: Vec<String>,
+    buf: String,
+    /// The reply is calls (it began with `<tool_call>`).
+    calls_mode: bool,
+    /// Text already sent as content.
+    sent_text: bool,
+    pub calls: u32,
+}
+
+/// What the stream should send for a piece.
+#[derive(Debug, PartialEq)]
+pub enum StreamOut {
+    Text(String),
+    /// Calls that just completed.
+    Call(Vec<ToolCallOut>),
+}
+
+/// Argument text is streamed in fragments of about this many bytes.
+const FRAGMENT: usize = 32;
+
+/// OpenAI's `delta.tool_calls` entries for one call: the first carries `index`, `id`,
+/// `type`, the name and no arguments; the next ones argument fragments (index only).
+pub fn call_deltas(index: u32, call: ToolCallOut) -> Vec<ToolCallDelta> {
+    let mut out = vec![ToolCallDelta {
+        index,
+        id: Some(call.id),
+        kind: Some("function"),
+        function: FunctionDelta {
+            name: Some(call.function.name),
+            arguments: String::new(),
+        },
+    }];
+    let args = call.function.arguments;
+    let mut start = 0;
+    while start < args.len() {
+        let mut end = (start + FRAGMENT).min(args.len());
+        while !args.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(ToolCallDelta {
+            index,
+            id: None,
+            kind: None,
+            function: FunctionDelta {
+                name: None,
+                arguments: args[start..end].to_string(),
+            },
+        });
+        start = end;
+    }
+    out
+}
+
+impl ToolStream {
+    pub fn new(tools: &Tools) -> ToolStream {
+        ToolStream {
+            names: tools.functions.iter().map(|f| f.name.clone()).collect(),
+            ..ToolStream::default()
+        }
+    }
+
+    /// Feeds generated text; returns what can be sent now.
+    pub fn push(&mut self, text: &str) -> Vec<StreamOut> {
+        self.buf.push_str(text);
+        if !self.calls_mode {
+            let head = self.buf.trim_start();
+            if !self.sent_text && OPEN.starts_with(head) {
+                return Vec::new(); // may still become a call
+            }
+            if !self.sent_text && head.starts_with(OPEN) {
+                self.calls_mode = true;
+            } else {
+                self.sent_text = true;
+                return vec![StreamOut::Text(std::mem::take(&mut self.buf))];
+            }
+        }
+        self.complete_calls()
+    }
+
+    fn complete_calls(&mut self) -> Vec<StreamOut> {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        while let Some(end) = self.buf.find(CLOSE) {
+            let block: String = self.buf.drain(..end + CLOSE.len()).collect();
+            let (_, calls) = parse_calls(&block, &names);
+            self.calls += calls.len() as u32;
+            if !calls.is_empty() {
+                out.push(StreamOut::Call(calls));
+            }
+        }
+        out
+    }
+
+    /// At the end: whatever is held back (text that only looked like a call start).
+    pub fn finish(&mut self) -> Option<String> {
+        let rest = std::mem::take(&mut self.buf);
+        (!self.calls_mode && !rest.is_empty()).then_some(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::types::Tool;
+
+    fn weather() -> Tools {
+        let t: Tool = serde_json::from_value(json!({
+            "type": "function",
+            "function": {"name": "get_weather", "parameters": {
+                "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+        }))
+        .unwrap();
+        Tools {
+            functions: vec![t.function],
+            mode: Mode::Auto,
+            parallel: true,
+        }
+    }
+
+    #[test]
+    fn parses_calls_and_text() {
+        let names = ["get_weather"];
+        let (c, calls) = parse_calls(
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>",
+            &names,
+        );
+        assert_eq!(c, None);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[1].function.arguments, "{\"city\":\"Rome\"}");
+        let (c, calls) = parse_calls("It is sunny.", &names);
+        assert_eq!((c.as_deref(), calls.len()), (Some("It is sunny."), 0));
+        // An unknown tool or broken JSON is text.
+        let bad = "<tool_call>\n{\"name\": \"nope\", \"arguments\": {}}\n</tool_call>";
+        assert_eq!(parse_calls(bad, &names).1.len(), 0);
+    }
+
+    #[test]
+    fn stream_holds_back_call_starts() {
+        let tools = weather();
+        let mut s = ToolStream::new(&tools);
+        assert!(s.push("<tool").is_empty());
+        assert!(s.push("_call>\n{\"name\": \"get_weather\", ").is_empty());
+        let out = s.push("\"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>");
+        assert!(matches!(&out[..], [StreamOut::Call(c)] if c[0].function.name == "get_weather"));
+        assert_eq!(s.finish(), None);
+        let mut s = ToolStream::new(&tools);
+        assert!(s.push("<").is_empty());
+        assert_eq!(s.push("b>hi"), vec![StreamOut::Text("<b>hi".into())]);
+        assert_eq!(
+            s.push(" <tool_call>"),
+            vec![StreamOut::Text(" <tool_call>".into())]
+        );
+    }
+
+    /// Feeds `text` byte by byte (the fake vocabulary is bytes) through the grammar;
+    /// returns whether every byte was allowed and the end accepted.
+    fn grammar_accepts(tools: &Tools, text: &str) -> bool {
+        use crate::engine::Engine;
+        let e = crate::engine::fake::FakeEngine::new(&[]);
+        let mut c = e.constraint(&tools.grammar()).unwrap();
+        for &b in text.as_bytes() {
+            let mut logits = vec![0.0f32; 258];
+            c.mask_logits(&mut logits);
+            if logits[b as usize].is_infinite() {
+                return false;
+            }
+            c.commit(b as u32);
+        }
+        c.is_accepting()
+    }
+
+    #[test]
+    fn grammars_force_valid_calls() {
+        let mut t = weather();
+        let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        let two = format!("{call}\n{call}");
+        assert!(grammar_accepts(&t, call));
+        assert!(grammar_accepts(&t, &two));
+        assert!(grammar_accepts(&t, "It is sunny."));
+        assert!(!grammar_accepts(&t, "Sure: <tool_call>"));
+        assert!(!grammar_accepts(&t, "<tool_call>\n{\"name\": \"nope\""));
+        assert!(!grammar_accepts(
+            &t,
+            "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}"
+        ));
+        t.mode = Mode::Required;
+        assert!(grammar_accepts(&t, call));
+        assert!(!grammar_accepts(&t, "It is sunny."));
+        t.parallel = false;
+        assert!(!grammar_accepts(&t, &two));
+    }
+
+    #[test]
+    fn system_text_lists_tools() {
+        let s = weather().system_text();
+        assert!(
+            s.contains("<tools>\n{\"type\":\"function\",\"function\":{\"name\":\"get_weather\""),
+            "{s}"
+        );
+    }
+}
