@@ -150,12 +150,50 @@ impl Session {
         self.history.clear();
     }
 
+    /// How many tokens [`Session::truncate_to`] can drop from the end of the history.
+    pub fn max_rewind(&self) -> usize {
+        self.cache.max_rewind()
+    }
+
+    /// Forget the history from `len` on (the next token is evaluated at position `len`):
+    /// speculative decoding drops rejected draft tokens with it, and prefix reuse an edited
+    /// tail. Global layers just lower their length; a sliding-window layer can rewind at
+    /// most [`Session::max_rewind`] tokens, and past that this fails with
+    /// [`Error::Rewind`], changing nothing. [`Session::last_logits`] is stale after it.
+    pub fn truncate_to(&mut self, len: usize) -> Result<()> {
+        self.cache.truncate(len)?;
+        self.history.truncate(len);
+        Ok(())
+    }
+
+    /// Evaluate `tokens` after the history and pass every position's logits to `f(i,
+    /// logits)`, each row bit-identical to what [`Session::eval_last`] of that one token
+    /// would give after the tokens before it (the decode arithmetic, and every row computed
+    /// as a one-token pass computes it, in one pass over the weights): the verification
+    /// pass of speculative decoding.
+    pub fn verify(&mut self, tokens: &[u32], f: impl FnMut(usize, &[f32])) -> Result<()> {
+        self.ws.lin.rowwise = true;
+        let r = self.eval_inner(tokens, 0..tokens.len(), self.compute.for_decode(), f);
+        self.ws.lin.rowwise = false;
+        r
+    }
+
     /// Evaluate `tokens` after the history. For each index `i` in `want` (positions within
     /// `tokens`), `f(i, logits)` receives the logits predicting the token after `tokens[i]`.
     pub fn eval_with(
         &mut self,
         tokens: &[u32],
         want: Range<usize>,
+        f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        self.eval_inner(tokens, want, self.compute, f)
+    }
+
+    fn eval_inner(
+        &mut self,
+        tokens: &[u32],
+        want: Range<usize>,
+        compute: Compute,
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<()> {
         let needed = self.cache.pos + tokens.len();
@@ -181,12 +219,7 @@ impl Session {
             let hi = want.end.max(i).min(end);
             let batch = &tokens[i..end];
             let model = &self.model;
-            let (cache, ws, logits, compute) = (
-                &mut self.cache,
-                &mut self.ws,
-                &mut self.logits,
-                self.compute,
-            );
+            let (cache, ws, logits) = (&mut self.cache, &mut self.ws, &mut self.logits);
             self.pool
                 .install(|| model.forward(cache, batch, (lo - i)..(hi - i), logits, ws, compute))?;
             self.history.extend_from_slice(batch);
