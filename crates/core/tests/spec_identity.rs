@@ -73,9 +73,10 @@ fn check_verify(
     b.eval_last(&prompt).unwrap();
     for k in 1..=draft.len() {
         let mut got = Vec::new();
-        b.verify(&draft[..k], |i, l| {
+        b.verify(&draft[..k], |i, l, _| {
             assert_eq!(i, got.len());
-            got.push(l.to_vec())
+            got.push(l.to_vec());
+            true
         })
         .unwrap();
         assert_eq!(got.len(), k);
@@ -205,4 +206,81 @@ fn ring_refuses_to_rewind_past_its_slack_and_changes_nothing() {
     s.eval_last(&tokens(600, 5, v)).unwrap();
     assert_eq!(s.max_rewind(), 600);
     s.truncate_to(1).unwrap();
+}
+
+/// Input-grounded prompts (prompt lookup finds long matches) and a free one.
+const PROMPTS: &[&str] = &[
+    "Copy the list exactly.\nList: apples, pears, plums, cherries, apricots, peaches, grapes, figs, dates, lemons.\nCopy: apples, pears, plums,",
+    "def total_price(items):\n    result = 0\n    for item in items:\n        result += item.price * item.count\n    return result\n\n# The same function with `items` renamed to `basket`:\ndef total_price(basket):\n",
+    "The river was cold and fast that spring, and the children",
+];
+
+fn generate_ids(
+    model: &Arc<dyn Model>,
+    tok: &wren_core::tokenizer::Tokenizer,
+    compute: Compute,
+    prompt: &str,
+    params: wren_core::sample::SamplingParams,
+    spec: wren_core::generate::SpecConfig,
+) -> (Vec<u32>, Vec<u32>, wren_core::generate::GenStats) {
+    let mut s = open(model, compute, None);
+    let ids = tok.encode(prompt, tok.add_bos_default(), false);
+    let mut sampler = wren_core::sample::Sampler::new(params, model.info().vocab_size);
+    let mut out = Vec::new();
+    let (_, st) =
+        wren_core::generate::generate(&mut s, tok, &mut sampler, spec, &ids, 48, |_, id| {
+            out.push(id);
+            wren_core::generate::Flow::Continue
+        })
+        .unwrap();
+    (out, s.history().to_vec(), st)
+}
+
+/// Speculative decoding (prompt lookup, several draft lengths) produces exactly the
+/// tokens plain decoding produces, greedy and sampled (same seed: the sampler sees the
+/// same logits and history and draws the same random numbers), on both models and both
+/// compute paths; and leaves the session holding the same history.
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn speculative_generation_is_token_for_token_plain_generation() {
+    use wren_core::generate::{SpecConfig, SpecMode};
+    use wren_core::sample::SamplingParams;
+    for sub in [gemma3(), smollm2()] {
+        let (file, model) = sub.load();
+        let tok = wren_core::tokenizer::Tokenizer::from_gguf(&file).unwrap();
+        for compute in [Compute::Auto, Compute::Exact] {
+            let (mut drafted, mut accepted) = (0, 0);
+            for (pi, prompt) in PROMPTS.iter().enumerate() {
+                for temp in [0.0f32, 0.8] {
+                    let params = SamplingParams {
+                        temperature: temp,
+                        seed: 42 + pi as u64,
+                        ..SamplingParams::default()
+                    };
+                    let off = SpecConfig::new(SpecMode::Off, 8);
+                    let (want, want_hist, _) =
+                        generate_ids(&model, &tok, compute, prompt, params.clone(), off);
+                    for n in [3, 8] {
+                        let spec = SpecConfig::new(SpecMode::Ngram, n);
+                        let (got, hist, st) =
+                            generate_ids(&model, &tok, compute, prompt, params.clone(), spec);
+                        assert_eq!(
+                            got, want,
+                            "{} {compute:?} prompt {pi} temp {temp} draft {n}: tokens differ",
+                            sub.name
+                        );
+                        assert_eq!(hist, want_hist, "session histories differ");
+                        drafted += st.spec.drafted;
+                        accepted += st.spec.accepted;
+                    }
+                }
+            }
+            eprintln!(
+                "{} {compute:?}: identical; prompt lookup accepted {accepted}/{drafted} drafted",
+                sub.name
+            );
+            assert!(accepted > 20, "the test prompts should exercise acceptance");
+            assert!(accepted < drafted, "and rejection");
+        }
+    }
 }

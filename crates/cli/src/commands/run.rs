@@ -9,7 +9,9 @@ use wren_core::chat::ChatMessage;
 use wren_core::generate::{generate, Finish, Flow, GenStats};
 use wren_core::sample::Sampler;
 
-use crate::common::{describe_kv, tokenize_segments, ModelOpts, SamplingOpts};
+use crate::common::{
+    describe_kv, describe_spec, tokenize_segments, ModelOpts, SamplingOpts, SpecOpts,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -49,6 +51,8 @@ pub struct Args {
     pub model: ModelOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
+    #[command(flatten)]
+    pub spec: SpecOpts,
 }
 
 fn finish_text(f: Finish) -> &'static str {
@@ -90,6 +94,7 @@ fn read_prompt(a: &Args) -> Result<String> {
 pub fn main(a: Args) -> Result<()> {
     let prompt = read_prompt(&a)?;
     let mut params = a.sampling.params()?;
+    let spec = a.spec.config()?;
     if a.greedy {
         params.temperature = 0.0;
     }
@@ -147,6 +152,7 @@ pub fn main(a: Args) -> Result<()> {
             &mut session,
             &l.tok,
             &mut sampler,
+            spec,
             &tokens,
             a.max_tokens,
             |piece, _| {
@@ -178,6 +184,9 @@ pub fn main(a: Args) -> Result<()> {
             "generated_tokens": st.generated,
             "prefill_tps": st.prefill_tps(),
             "decode_tps": st.decode_tps(),
+            "spec": spec.mode.name(),
+            "drafted_tokens": st.spec.drafted,
+            "accepted_tokens": st.spec.accepted,
             "finish": finish_name(finish),
         });
         writeln!(out, "{v}")?;
@@ -185,11 +194,12 @@ pub fn main(a: Args) -> Result<()> {
         writeln!(out)?;
     }
     eprintln!(
-        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s | stopped: {} | {} threads, compute {:?}, KV {}",
+        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s{} | stopped: {} | {} threads, compute {:?}, KV {}",
         st.prompt_tokens,
         st.prefill_tps(),
         st.generated,
         st.decode_tps(),
+        describe_spec(&spec, &st.spec),
         finish_text(finish),
         l.pool.current_num_threads(),
         a.model.compute,

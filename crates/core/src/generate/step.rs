@@ -1,0 +1,186 @@
+//! One generation step, shared by the CLI loop ([`super::generate`]) and the server's
+//! continuous batching: draft → verify → accept → roll back → sample.
+//!
+//! A [`Step`] holds a sequence's sampler and the tokens it has sampled but not yet handed
+//! out. [`Step::advance`] evaluates the last handed-out token together with a draft of the
+//! tokens expected after it, in one [`Session::verify`] pass whose rows are bit-identical
+//! to one-token decode steps; then, row by row, the sampler picks the token exactly as
+//! plain decoding would (same logits, same history, same random stream), and the draft
+//! is accepted while the picks agree with it. The first disagreement is the step's last
+//! token; the rejected rest of the draft is dropped from the cache. So the tokens are the
+//! ones plain decoding produces, greedy or sampled, token for token: for a draft that
+//! proposes token `d`, accepting it when the sampler draws `d` happens with probability
+//! `p(d)` (speculative sampling's `min(1, p/q)` for a draft with `q(d) = 1`), and the
+//! draw that rejects it comes from `p` restricted to the other tokens (the residual
+//! `norm(max(0, p − q))`), so the output distribution is unchanged.
+//!
+//! The server batches [`Step::plan`] / [`Step::accept`] / [`Step::settle_pass`] of many
+//! sequences around one [`Session::verify_batch`].
+
+use std::collections::VecDeque;
+
+use super::ngram;
+use super::spec::{SpecConfig, SpecMode};
+use crate::error::Result;
+use crate::sample::Sampler;
+use crate::session::Session;
+
+/// Draft statistics of a sequence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpecStats {
+    /// Verify passes (forward passes after the prompt).
+    pub passes: usize,
+    /// Tokens proposed by the drafter.
+    pub drafted: usize,
+    /// Of those, accepted.
+    pub accepted: usize,
+}
+
+impl SpecStats {
+    /// Accepted / drafted, in percent (0 when nothing was drafted).
+    pub fn acceptance(&self) -> f64 {
+        if self.drafted == 0 {
+            0.0
+        } else {
+            100.0 * self.accepted as f64 / self.drafted as f64
+        }
+    }
+}
+
+/// A sequence's decoding state: its sampler, speculation settings, and the sampled
+/// tokens not yet handed out.
+pub struct Step {
+    pub sampler: Sampler,
+    spec: SpecConfig,
+    /// Current adaptive draft length (`spec.n_min..=spec.n_max`).
+    k: usize,
+    /// Sampled, not yet handed out. All but the last are already in the cache.
+    queue: VecDeque<u32>,
+    /// The token handed out last: in the cache iff `queue` is not empty.
+    last: u32,
+    /// This pass's tokens: `last`, then the draft.
+    tokens: Vec<u32>,
+    /// History length before this pass.
+    base: usize,
+    pub stats: SpecStats,
+}
+
+impl Step {
+    /// A sequence whose first token `first` was sampled from the prompt's logits.
+    pub fn new(sampler: Sampler, spec: SpecConfig, first: u32) -> Step {
+        Step {
+            sampler,
+            spec,
+            k: spec.n_max,
+            queue: VecDeque::from([first]),
+            last: first,
+            tokens: Vec::new(),
+            base: 0,
+            stats: SpecStats::default(),
+        }
+    }
+
+    /// The next token, if one is sampled and not handed out yet (else call
+    /// [`Step::advance`], or plan/verify/accept/settle a pass).
+    pub fn next_token(&mut self) -> Option<u32> {
+        let t = self.queue.pop_front()?;
+        self.last = t;
+        Some(t)
+    }
+
+    /// Whether the next token needs a forward pass (the last one is not evaluated yet);
+    /// the session then needs room for one more token.
+    pub fn needs_pass(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Plans a pass: the last handed-out token and a draft of at most `budget − 1` tokens
+    /// (`budget`: tokens the caller may still hand out), within the context. Returns the
+    /// tokens to evaluate. Call only when [`Step::needs_pass`].
+    pub fn plan(&mut self, session: &Session, budget: usize) -> &[u32] {
+        debug_assert!(self.queue.is_empty());
+        let history = session.history();
+        self.base = history.len();
+        let room = session.ctx().saturating_sub(history.len() + 1);
+        let max = self.k.min(budget.saturating_sub(1)).min(room);
+        self.tokens.clear();
+        if self.spec.mode == SpecMode::Ngram && max > 0 {
+            ngram::lookup(history, self.last, max, &mut self.tokens);
+            if self.tokens.len() < self.spec.n_min {
+                self.tokens.clear();
+            }
+        }
+        self.tokens.insert(0, self.last);
+        &self.tokens
+    }
+
+    /// Row `i` of the pass (logits after `tokens[i]`, `history` ending with it): samples
+    /// the token after it. Returns whether the next row is wanted (the pick confirmed the
+    /// draft).
+    pub fn accept(&mut self, i: usize, logits: &[f32], history: &[u32]) -> bool {
+        pick(
+            &mut self.sampler,
+            &mut self.queue,
+            &self.tokens,
+            i,
+            logits,
+            history,
+        )
+    }
+
+    /// Ends the pass: drops the rejected draft tokens from the cache and adapts the draft
+    /// length (longer after a fully accepted draft, shorter after a rejection).
+    pub fn settle_pass(&mut self, session: &mut Session) -> Result<()> {
+        let drafted = self.tokens.len() - 1;
+        let accepted = self.queue.len().saturating_sub(1);
+        self.stats.passes += 1;
+        self.stats.drafted += drafted;
+        self.stats.accepted += accepted;
+        if drafted > 0 {
+            self.k = if accepted == drafted {
+                (self.k + 2).min(self.spec.n_max)
+            } else {
+                (accepted + 1).max(self.spec.n_min)
+            };
+        }
+        session.truncate_to(self.base + 1 + accepted)
+    }
+
+    /// One pass for this sequence alone.
+    pub fn advance(&mut self, session: &mut Session, budget: usize) -> Result<()> {
+        self.plan(session, budget);
+        let tokens = std::mem::take(&mut self.tokens);
+        let (sampler, queue) = (&mut self.sampler, &mut self.queue);
+        let r = session.verify(&tokens, |i, l, h| pick(sampler, queue, &tokens, i, l, h));
+        self.tokens = tokens;
+        r?;
+        self.settle_pass(session)
+    }
+
+    /// At the end of a generation: drops from the cache the tokens evaluated after the
+    /// last handed-out one, so the session holds what plain decoding leaves (every token
+    /// handed out but the last).
+    pub fn finish(&mut self, session: &mut Session) -> Result<()> {
+        let extra = self.queue.len();
+        self.queue.clear();
+        if extra > 0 {
+            session.truncate_to(session.history().len() - extra)?;
+        }
+        Ok(())
+    }
+}
+
+/// The sampler's pick after row `i` of a pass over `tokens`, queued; whether it confirms
+/// the draft (`tokens[i + 1]`).
+fn pick(
+    sampler: &mut Sampler,
+    queue: &mut VecDeque<u32>,
+    tokens: &[u32],
+    i: usize,
+    logits: &[f32],
+    history: &[u32],
+) -> bool {
+    let t = sampler.sample(logits, history);
+    queue.push_back(t);
+    tokens.get(i + 1) == Some(&t)
+}
