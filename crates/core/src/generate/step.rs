@@ -25,6 +25,9 @@ use crate::error::Result;
 use crate::sample::Sampler;
 use crate::session::Session;
 
+/// Longest pause of the drafter after repeated misses (passes).
+const MAX_PAUSE: usize = 16;
+
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpecStats {
@@ -54,6 +57,12 @@ pub struct Step {
     spec: SpecConfig,
     /// Current adaptive draft length (`spec.n_min..=spec.n_max`).
     k: usize,
+    /// Passes to run without a draft (after drafts that were wholly rejected), and how
+    /// many the next wholly rejected draft adds: a verified row costs a good part of a
+    /// decode step, so a drafter that keeps missing (free text) is paused, longer each
+    /// time, and resumes at once after a hit.
+    pause: usize,
+    backoff: usize,
     /// Sampled, not yet handed out. All but the last are already in the cache.
     queue: VecDeque<u32>,
     /// The token handed out last: in the cache iff `queue` is not empty.
@@ -72,6 +81,8 @@ impl Step {
             sampler,
             spec,
             k: spec.n_max,
+            pause: 0,
+            backoff: 1,
             queue: VecDeque::from([first]),
             last: first,
             tokens: Vec::new(),
@@ -86,6 +97,11 @@ impl Step {
         let t = self.queue.pop_front()?;
         self.last = t;
         Some(t)
+    }
+
+    /// The sampled tokens not handed out yet.
+    pub fn queued(&self) -> &VecDeque<u32> {
+        &self.queue
     }
 
     /// Whether the next token needs a forward pass (the last one is not evaluated yet);
@@ -104,7 +120,9 @@ impl Step {
         let room = session.ctx().saturating_sub(history.len() + 1);
         let max = self.k.min(budget.saturating_sub(1)).min(room);
         self.tokens.clear();
-        if self.spec.mode == SpecMode::Ngram && max > 0 {
+        if self.pause > 0 {
+            self.pause -= 1;
+        } else if self.spec.mode == SpecMode::Ngram && max > 0 {
             ngram::lookup(history, self.last, max, &mut self.tokens);
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
@@ -142,6 +160,12 @@ impl Step {
             } else {
                 (accepted + 1).max(self.spec.n_min)
             };
+            if accepted == 0 {
+                self.pause = self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_PAUSE);
+            } else {
+                self.backoff = 1;
+            }
         }
         session.truncate_to(self.base + 1 + accepted)
     }

@@ -93,6 +93,9 @@ pub struct EngineStats {
     pub prompt_tokens_evaluated: u64,
     /// Prompt tokens skipped thanks to prefix reuse.
     pub prompt_tokens_reused: u64,
+    /// Speculative decoding: draft tokens proposed, and accepted.
+    pub drafted: u64,
+    pub accepted: u64,
 }
 
 impl EngineStats {
@@ -118,6 +121,8 @@ pub struct GenRequest {
     /// `Some(k)`: report each token's log-probability and the `k` most likely
     /// alternatives (`k` may be 0).
     pub logprobs: Option<usize>,
+    /// Speculative decoding for this request (`None`: the server's `--spec`).
+    pub spec: Option<wren_core::generate::SpecConfig>,
     /// Where the events go.
     pub events: Sender,
 }

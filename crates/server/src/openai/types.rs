@@ -42,6 +42,17 @@ pub struct GenBody {
     pub stream_options: Option<StreamOptions>,
     /// Number of choices; only 1 is supported.
     pub n: Option<u32>,
+    /// llama.cpp extension: speculative decoding of this request.
+    pub speculative: Option<Speculative>,
+}
+
+/// `speculative`: draft lengths (as llama-server's `speculative.n_max` / `n_min`);
+/// `n_max: 0` turns speculation off for the request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an object like {\"n_max\": 16, \"n_min\": 1}")]
+pub struct Speculative {
+    pub n_max: Option<u32>,
+    pub n_min: Option<u32>,
 }
 
 /// `logprobs`: a flag (chat) or a count (completions).
