@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use wren_core::attention::sparse::SparseSettings;
 use wren_core::catalog::CatalogModel;
 use wren_core::constrain::{Constraint, Grammar};
+use wren_core::generate::{SpecConfig, SpecMode, SpecStats};
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -369,4 +370,43 @@ pub fn tokenize_segments(tok: &Tokenizer, segs: &[wren_core::chat::Segment]) -> 
         }
     }
     out
+}
+
+/// `--spec` and `--draft-max`: speculative decoding (the text is the same with or without).
+#[derive(clap::Args, Clone, Debug)]
+pub struct SpecOpts {
+    /// Speculative decoding: off, or ngram (prompt lookup: drafts the tokens that followed
+    /// the latest earlier occurrence of the last few tokens, verified in one pass).
+    #[arg(long = "spec", default_value = "off", value_parser = parse_spec)]
+    pub spec: SpecMode,
+    /// Most tokens drafted per step (1..=32).
+    #[arg(long = "draft-max", default_value_t = 8)]
+    pub draft_max: usize,
+}
+
+impl SpecOpts {
+    pub fn config(&self) -> Result<SpecConfig> {
+        let c = SpecConfig::new(self.spec, self.draft_max);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn parse_spec(s: &str) -> std::result::Result<SpecMode, String> {
+    SpecMode::from_name(s).map_err(|e| e.to_string())
+}
+
+/// The stats-line part about speculation (empty when it is off).
+pub fn describe_spec(c: &SpecConfig, st: &SpecStats) -> String {
+    if c.mode == SpecMode::Off {
+        return String::new();
+    }
+    format!(
+        " | spec {}: accepted {}/{} drafted ({:.1}%), {} passes",
+        c.mode.name(),
+        st.accepted,
+        st.drafted,
+        st.acceptance(),
+        st.passes
+    )
 }

@@ -41,7 +41,9 @@ fn chat_under_a_terminal() {
 
     // Turn 1.
     p.send_line("What is the capital of France?").unwrap();
-    let (before, _) = p.exp_regex(r"\[wren\] \d+ tokens, [0-9.]+ tok/s").unwrap();
+    let (before, _) = p
+        .exp_regex(r"\[wren\] \d+ tokens, decode [0-9.]+ tok/s")
+        .unwrap();
     assert!(before.contains("Paris"), "turn 1 reply: {before}");
     p.exp_string("> ").unwrap();
 
@@ -77,7 +79,7 @@ fn chat_under_a_terminal() {
     // Turn 3 still answers after the interruption.
     p.send_line("What is 2 + 2?").unwrap();
     // (Its wording depends on where Ctrl-C cut turn 2, so only "it answered" is checked.)
-    p.exp_regex(r"\[wren\] [1-9]\d* tokens, [0-9.]+ tok/s")
+    p.exp_regex(r"\[wren\] [1-9]\d* tokens, decode [0-9.]+ tok/s")
         .unwrap();
     p.exp_string("> ").unwrap();
 

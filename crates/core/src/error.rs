@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot rewind the KV cache from {from} to {to} tokens: a sliding-window layer keeps only {max} positions beyond its window")]
+    Rewind { from: usize, to: usize, max: usize },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

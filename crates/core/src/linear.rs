@@ -40,6 +40,17 @@ impl Compute {
         }
     }
 
+    /// The arithmetic a one-token decode step uses: [`Compute::Auto`] resolved for one
+    /// token. Speculative verification runs several tokens with it, so that each gets
+    /// the logits its own decode step would.
+    pub fn for_decode(self) -> Compute {
+        if self.quantize_for(1) {
+            Compute::Quantized
+        } else {
+            Compute::Exact
+        }
+    }
+
     fn quantize_for(self, tokens: usize) -> bool {
         match self {
             Compute::Exact => false,
@@ -54,6 +65,11 @@ impl Compute {
 /// Reusable buffers for [`matmul`]; they grow to the largest batch seen and are then reused.
 #[derive(Default)]
 pub struct LinearScratch {
+    /// Compute every token's row of a several-token product exactly as a one-token product
+    /// computes it (the same kernel, the same summation order), bit for bit, while still
+    /// reading each chunk of weights from memory once for all the tokens. Speculative
+    /// verification sets it, so that its logits are the ones plain decode would produce.
+    pub rowwise: bool,
     xq: Vec<u8>,
     yt: Vec<f32>,
     /// Activation tables of the matrices of one [`matmul_many`] call.
@@ -118,6 +134,10 @@ pub fn matmul_many(
     if !compute.quantize_for(tokens) {
         for (w, y) in jobs.iter_mut() {
             exact(w, x, tokens, y, s);
+        }
+    } else if s.rowwise && tokens > 1 {
+        for job in jobs.iter_mut() {
+            quantized_rowwise(job, x, tokens, s);
         }
     } else if jobs
         .iter()
@@ -220,6 +240,56 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
     });
 }
 
+/// Weight rows per step of [`quantized_rowwise`]: a few KiB of weights, kept in L1 while
+/// every token's one-token product runs over them. A multiple of 4, the row interleave of
+/// the packed formats, so each step's rows are grouped as the one-token call groups them.
+const ROWWISE_ROWS: usize = 128;
+
+/// The quantized path with [`LinearScratch::rowwise`]: the chunks of rows of the one-token
+/// path, and within each chunk, a few rows at a time, the one-token kernel for each token.
+fn quantized_rowwise(
+    job: &mut (&QMatrix, &mut [f32]),
+    x: &[f32],
+    tokens: usize,
+    s: &mut LinearScratch,
+) {
+    let w = job.0;
+    let k = w.cols;
+    let aty = wren_kernels::vec_dot_type(w.ty);
+    let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
+    s.xq.resize(arb * tokens, 0);
+    for t in 0..tokens {
+        wren_kernels::quantize_row(
+            aty,
+            &x[t * k..(t + 1) * k],
+            &mut s.xq[t * arb..(t + 1) * arb],
+        );
+    }
+    let xq = &s.xq[..arb * tokens];
+    let (n, cr, rb) = (w.rows, chunk_rows(w.rows), w.row_bytes());
+    let mut rows: Vec<_> = job.1.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
+    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = Vec::with_capacity(n.div_ceil(cr));
+    for ci in 0..n.div_ceil(cr) {
+        let dest = rows
+            .iter_mut()
+            .map(|r| r.next().expect("a chunk per row"))
+            .collect();
+        tasks.push((ci * cr, dest));
+    }
+    tasks.par_iter_mut().for_each(|(r0, dest)| {
+        let here = dest[0].len();
+        let mut a = 0;
+        while a < here {
+            let b = (a + ROWWISE_ROWS).min(here);
+            let w_rows = &w.data()[(*r0 + a) * rb..(*r0 + b) * rb];
+            for (t, d) in dest.iter_mut().enumerate() {
+                w.dot_rows(w_rows, &xq[t * arb..(t + 1) * arb], &mut d[a..b]);
+            }
+            a = b;
+        }
+    });
+}
+
 /// The exact path: weight rows dequantized a tile at a time, f32 products.
 fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScratch) {
     let (n, k) = (w.rows, w.cols);
@@ -230,6 +300,8 @@ fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScr
     }
     let data = w.data();
     let rb = w.row_bytes();
+    // One token's products are `ops::dot` per row (`tile_products`); rowwise keeps that.
+    let rowwise = s.rowwise && tokens > 1;
     by_chunks(y, &mut s.yt, n, tokens, chunk_rows, |ci, out| {
         TILE.with(|scratch| {
             let (tile, panel) = &mut *scratch.borrow_mut();
@@ -249,7 +321,9 @@ fn exact(w: &QMatrix, x: &[f32], tokens: usize, y: &mut [f32], s: &mut LinearScr
                     stride: rows_here,
                     col: done,
                 };
-                if tokens >= ops::PANEL_TOKENS {
+                if rowwise {
+                    rowwise_products(&tile[..nr * k], nr, x, tokens, k, block);
+                } else if tokens >= ops::PANEL_TOKENS {
                     panel_products(&tile[..nr * k], nr, panel, x, tokens, k, block);
                 } else {
                     tile_products(&tile[..nr * k], nr, x, tokens, k, block);
@@ -374,6 +448,17 @@ fn panel_products(
             store(1, t, &ops::gemm_panel_16x6(&pb[..R * k], xs, k));
         }
         t0 += T;
+    }
+}
+
+/// `tile[r] · x[t]` with the one-token kernel for every (row, token): what
+/// [`tile_products`] computes for a single token, for each of several.
+fn rowwise_products(tile: &[f32], nr: usize, x: &[f32], tokens: usize, k: usize, o: Block<'_>) {
+    for t in 0..tokens {
+        let xt = &x[t * k..(t + 1) * k];
+        for r in 0..nr {
+            o.out[t * o.stride + o.col + r] = ops::dot(&tile[r * k..(r + 1) * k], xt);
+        }
     }
 }
 

@@ -150,14 +150,102 @@ impl Session {
         self.history.clear();
     }
 
+    /// How many tokens [`Session::truncate_to`] can drop from the end of the history.
+    pub fn max_rewind(&self) -> usize {
+        self.cache.max_rewind()
+    }
+
+    /// Forget the history from `len` on (the next token is evaluated at position `len`):
+    /// speculative decoding drops rejected draft tokens with it, and prefix reuse an edited
+    /// tail. Global layers just lower their length; a sliding-window layer can rewind at
+    /// most [`Session::max_rewind`] tokens, and past that this fails with
+    /// [`Error::Rewind`], changing nothing. [`Session::last_logits`] is stale after it.
+    pub fn truncate_to(&mut self, len: usize) -> Result<()> {
+        self.cache.truncate(len)?;
+        self.history.truncate(len);
+        Ok(())
+    }
+
+    /// Evaluate `tokens` after the history and pass each position's logits to `f(i,
+    /// logits, history)`, where `history` ends with `tokens[i]`, in order while `f` returns
+    /// true. Every row is bit-identical to what [`Session::eval_last`] of that one token
+    /// would give after the tokens before it (the decode arithmetic, each row computed as
+    /// a one-token pass computes it), in one pass over the weights: the verification pass
+    /// of speculative decoding. At most [`LOGITS_BATCH`] tokens.
+    pub fn verify(
+        &mut self,
+        tokens: &[u32],
+        mut f: impl FnMut(usize, &[f32], &[u32]) -> bool,
+    ) -> Result<()> {
+        // As `eval_last`: the pool's workers sleep between regions.
+        Session::verify_sessions(&mut [self], &[tokens], false, |_, i, l, h| f(i, l, h))
+    }
+
+    /// [`Session::verify`] for several sequences of the same model in one forward pass:
+    /// `sessions[s]` gets `tokens[s]` (at least one each), and `f(s, i, logits, history)`
+    /// sees the rows of each sequence in order while it returns true.
+    pub fn verify_batch(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        f: impl FnMut(usize, usize, &[f32], &[u32]) -> bool,
+    ) -> Result<()> {
+        // As `decode_batch`: the workers spin through the pass.
+        Session::verify_sessions(sessions, tokens, true, f)
+    }
+
+    fn verify_sessions(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        spin: bool,
+        mut f: impl FnMut(usize, usize, &[f32], &[u32]) -> bool,
+    ) -> Result<()> {
+        if tokens
+            .iter()
+            .any(|t| t.is_empty() || t.len() > LOGITS_BATCH)
+        {
+            return Err(Error::Invalid(format!(
+                "verify: every sequence needs 1..={LOGITS_BATCH} tokens"
+            )));
+        }
+        let mut logits = std::mem::take(&mut sessions[0].logits);
+        if let Err(e) = Session::forward_sessions(sessions, tokens, true, spin, &mut logits) {
+            sessions[0].logits = logits;
+            return Err(e);
+        }
+        let vocab = sessions[0].model.info().vocab_size;
+        let mut row = 0;
+        for (si, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            let base = s.history.len() - t.len();
+            for i in 0..t.len() {
+                let l = &logits[(row + i) * vocab..(row + i + 1) * vocab];
+                if !f(si, i, l, &s.history[..base + i + 1]) {
+                    break;
+                }
+            }
+            row += t.len();
+        }
+        sessions[0].logits = logits;
+        Ok(())
+    }
+
     /// Evaluate `tokens` after the history. For each index `i` in `want` (positions within
     /// `tokens`), `f(i, logits)` receives the logits predicting the token after `tokens[i]`.
     pub fn eval_with(
         &mut self,
         tokens: &[u32],
         want: Range<usize>,
+        f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        self.eval_inner(tokens, want, f)
+    }
+
+    fn eval_inner(
+        &mut self,
+        tokens: &[u32],
+        want: Range<usize>,
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<()> {
+        let compute = self.compute;
         let needed = self.cache.pos + tokens.len();
         if needed > self.cache.ctx {
             return Err(Error::ContextFull {
@@ -181,12 +269,7 @@ impl Session {
             let hi = want.end.max(i).min(end);
             let batch = &tokens[i..end];
             let model = &self.model;
-            let (cache, ws, logits, compute) = (
-                &mut self.cache,
-                &mut self.ws,
-                &mut self.logits,
-                self.compute,
-            );
+            let (cache, ws, logits) = (&mut self.cache, &mut self.ws, &mut self.logits);
             self.pool
                 .install(|| model.forward(cache, batch, (lo - i)..(hi - i), logits, ws, compute))?;
             self.history.extend_from_slice(batch);
@@ -231,47 +314,15 @@ impl Session {
                 tokens.len()
             )));
         }
-        let Some(first) = sessions.first() else {
+        if sessions.is_empty() {
             return Ok(());
-        };
-        let model = first.model.clone();
-        let pool = first.pool.clone();
-        let compute = first.compute;
-        for s in sessions.iter() {
-            if !Arc::ptr_eq(&s.model, &model) {
-                return Err(Error::Invalid(
-                    "decode_batch: sessions of different models".into(),
-                ));
-            }
-            if s.cache.pos + 1 > s.cache.ctx {
-                return Err(Error::ContextFull {
-                    needed: s.cache.pos + 1,
-                    ctx: s.cache.ctx,
-                    max: model.info().n_ctx_train,
-                });
-            }
         }
-        let vocab = model.info().vocab_size;
-        // Borrow the first session's buffers for the pass, then hand them back.
-        let mut ws = std::mem::take(&mut sessions[0].ws);
+        let one: Vec<&[u32]> = tokens.chunks(1).collect();
         let mut logits = std::mem::take(&mut sessions[0].logits);
-        let result = {
-            let mut seqs: Vec<SeqBatch<'_>> = sessions
-                .iter_mut()
-                .zip(tokens.chunks(1))
-                .map(|(s, t)| SeqBatch {
-                    cache: &mut s.cache,
-                    tokens: t,
-                    want: 0..1,
-                })
-                .collect();
-            pool.install(|| {
-                crate::spin::with_spinning_workers(|| {
-                    model.forward_batch(&mut seqs, &mut logits, &mut ws, compute)
-                })
-            })
-        };
+        let result = Session::forward_sessions(sessions, &one, false, true, &mut logits);
         if result.is_ok() {
+            let vocab = sessions[0].model.info().vocab_size;
+            let pool = sessions[0].pool.clone();
             // A megabyte per sequence for a large vocabulary: copied in parallel.
             let all = &logits;
             pool.install(|| {
@@ -284,12 +335,85 @@ impl Session {
                         s.logits[..vocab].copy_from_slice(&all[i * vocab..(i + 1) * vocab]);
                     })
             });
-            for (s, &t) in sessions.iter_mut().zip(tokens) {
-                s.history.push(t);
+        }
+        sessions[0].logits = logits;
+        result
+    }
+
+    /// One forward pass of several sequences (`tokens[s]` after `sessions[s]`'s history,
+    /// every row's logits wanted, into `logits` as `[Σ rows, vocab]`), their histories
+    /// extended on success. `rowwise`: each row computed exactly as a one-token decode
+    /// step computes it (see [`Session::verify`]). `spin`: keep the pool's workers spinning
+    /// through the pass (a server's dedicated threads; see [`crate::spin`]). The first
+    /// session's workspace and thread pool are used.
+    fn forward_sessions(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        rowwise: bool,
+        spin: bool,
+        logits: &mut Vec<f32>,
+    ) -> Result<()> {
+        if sessions.len() != tokens.len() {
+            return Err(Error::Invalid(format!(
+                "batched pass: {} sessions but {} token lists",
+                sessions.len(),
+                tokens.len()
+            )));
+        }
+        let Some(first) = sessions.first() else {
+            return Ok(());
+        };
+        let model = first.model.clone();
+        let pool = first.pool.clone();
+        let compute = if rowwise {
+            first.compute.for_decode()
+        } else {
+            first.compute
+        };
+        for (s, t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(Error::Invalid(
+                    "batched pass: sessions of different models".into(),
+                ));
+            }
+            if s.cache.pos + t.len() > s.cache.ctx {
+                return Err(Error::ContextFull {
+                    needed: s.cache.pos + t.len(),
+                    ctx: s.cache.ctx,
+                    max: model.info().n_ctx_train,
+                });
             }
         }
+        // Borrow the first session's workspace for the pass, then hand it back.
+        let mut ws = std::mem::take(&mut sessions[0].ws);
+        ws.lin.rowwise = rowwise;
+        let result = {
+            let mut seqs: Vec<SeqBatch<'_>> = sessions
+                .iter_mut()
+                .zip(tokens)
+                .map(|(s, t)| SeqBatch {
+                    cache: &mut s.cache,
+                    tokens: t,
+                    want: 0..t.len(),
+                })
+                .collect();
+            pool.install(|| {
+                if spin {
+                    crate::spin::with_spinning_workers(|| {
+                        model.forward_batch(&mut seqs, logits, &mut ws, compute)
+                    })
+                } else {
+                    model.forward_batch(&mut seqs, logits, &mut ws, compute)
+                }
+            })
+        };
+        ws.lin.rowwise = false;
         sessions[0].ws = ws;
-        sessions[0].logits = logits;
+        if result.is_ok() {
+            for (s, t) in sessions.iter_mut().zip(tokens) {
+                s.history.extend_from_slice(t);
+            }
+        }
         result
     }
 }

@@ -121,6 +121,7 @@ impl Seq {
                 sparse,
                 &mut out[t * qd..e * qd],
                 &mut scratch,
+                false,
             );
             t = e;
         }

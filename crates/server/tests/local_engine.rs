@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use wren_core::chat::ChatTemplate;
+use wren_core::generate::{SpecConfig, SpecMode};
 use wren_core::kv::{CacheOptions, KvCache};
 use wren_core::linear::Compute;
 use wren_core::models::{Model, ModelInfo, SeqBatch, Workspace};
@@ -79,6 +80,10 @@ fn engine(parallel: usize) -> LocalEngine {
 /// An engine of `parallel` slots of `ctx` tokens that prefills `chunk` tokens at a time,
 /// and the log of its model's forward passes.
 fn engine_with(parallel: usize, ctx: usize, chunk: usize) -> (LocalEngine, Log) {
+    engine_spec(parallel, ctx, chunk, SpecConfig::default())
+}
+
+fn engine_spec(parallel: usize, ctx: usize, chunk: usize, spec: SpecConfig) -> (LocalEngine, Log) {
     let mut tokens = vec!["<unk>".to_string(), "<bos>".into(), "<eos>".into()];
     tokens.extend((b'a'..=b'z').map(|c| (c as char).to_string()));
     let n = tokens.len();
@@ -110,6 +115,7 @@ fn engine_with(parallel: usize, ctx: usize, chunk: usize) -> (LocalEngine, Log) 
         prefill_chunk: chunk,
         kv_type: Default::default(),
         sparse: Default::default(),
+        spec,
     };
     let e = LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap();
     (e, log)
@@ -123,6 +129,7 @@ fn submit(e: &LocalEngine, text: &str, max_tokens: usize) -> UnboundedReceiver<E
         sampling: SamplingParams::greedy(),
         logprobs: Some(1),
         constraint: None,
+        spec: None,
         events: tx,
     })
     .unwrap();
@@ -286,4 +293,51 @@ fn a_client_that_leaves_during_prefill_frees_the_slot() {
     wait_until("slot freed", || e.stats().active == 0);
     assert!(e.stats().prompt_tokens_evaluated < 6001, "{:?}", e.stats());
     assert_eq!(collect(&mut submit(&e, "c", 2)).0, "de");
+}
+
+/// With prompt lookup on, the drafts of every decoding sequence are verified in the same
+/// batched pass (several tokens per sequence in one forward pass), the text is the one
+/// plain decoding gives, and the counters see the drafts accepted.
+#[test]
+fn speculation_verifies_every_sequence_in_one_pass() {
+    // Each continues the alphabet to `z` (then EOS); the lookup finds it in the prompt.
+    let prompts = [
+        "abcdefghijklmnopqrstuvwxyzab",
+        "abcdefghijklmnopqrstuvwxyzabcd",
+    ];
+    let plain = engine(2);
+    let want: Vec<String> = prompts
+        .iter()
+        .map(|p| collect(&mut submit(&plain, p, 30)).0)
+        .collect();
+    assert_eq!(want, ["cdefghijklmnopqrstuvwxyz", "efghijklmnopqrstuvwxyz"]);
+    // Short drafts (2 tokens): several passes each, so the two sequences overlap.
+    let (e, log) = engine_spec(2, 64, 256, SpecConfig::new(SpecMode::Ngram, 2));
+    let mut rx: Vec<_> = prompts.iter().map(|p| submit(&e, p, 30)).collect();
+    let got: Vec<String> = rx.iter_mut().map(|r| collect(r).0).collect();
+    assert_eq!(got, want);
+    let passes = log.lock().unwrap().clone();
+    assert!(
+        passes.iter().any(|p| *p == [3, 3]),
+        "no pass verified a draft of both sequences: {passes:?}"
+    );
+    let st = e.stats();
+    assert!(
+        st.drafted > 0 && st.accepted > 0 && st.accepted <= st.drafted,
+        "{st:?}"
+    );
+    // A request can turn speculation off for itself.
+    let (tx, mut r) = unbounded_channel();
+    e.submit(GenRequest {
+        prompt: e.encode(prompts[0], true, false),
+        max_tokens: 10,
+        sampling: SamplingParams::greedy(),
+        logprobs: Some(1),
+        spec: Some(SpecConfig::new(SpecMode::Off, 8)),
+        events: tx,
+    })
+    .unwrap();
+    let before = e.stats().drafted;
+    assert_eq!(collect(&mut r).0, want[0][..10]);
+    assert_eq!(e.stats().drafted, before);
 }

@@ -16,8 +16,8 @@ use crate::chat::conversation::Conversation;
 use crate::chat::input::{Input, Reader};
 use crate::chat::interrupt;
 use crate::common::{
-    constraint, describe_kv, report_constraint, tokenize_segments, ConstraintOpts, ModelOpts,
-    SamplingOpts,
+    constraint, describe_kv, describe_spec, report_constraint, tokenize_segments, ConstraintOpts,
+    ModelOpts, SamplingOpts, SpecOpts,
 };
 
 #[derive(clap::Args, Debug)]
@@ -38,6 +38,8 @@ pub struct Args {
     /// Every reply is constrained by this (one fresh constraint per reply).
     #[command(flatten)]
     pub constrain: ConstraintOpts,
+    #[command(flatten)]
+    pub spec: SpecOpts,
 }
 
 const HELP: &str = "\
@@ -89,6 +91,7 @@ fn parse(line: &str) -> Command<'_> {
 
 pub fn main(a: Args) -> Result<()> {
     let mut params = a.sampling.params()?;
+    a.spec.config()?;
     if a.greedy {
         params.temperature = 0.0;
     }
@@ -230,10 +233,17 @@ fn reply(
         conv.messages.pop();
         return Ok(());
     }
-    // Reuse the cached prefix when the new prompt extends it; otherwise start over.
+    // Reuse the longest cached prefix the new prompt shares (rewinding the cache to it
+    // when that fits), at least one token short of the prompt; otherwise start over.
     let hist = session.history();
-    let new: Vec<u32> = if hist.len() < tokens.len() && tokens.starts_with(hist) {
-        tokens[hist.len()..].to_vec()
+    let common = hist
+        .iter()
+        .zip(&tokens)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(tokens.len() - 1);
+    let new: Vec<u32> = if common > 0 && session.truncate_to(common).is_ok() {
+        tokens[common..].to_vec()
     } else {
         session.reset();
         tokens
@@ -244,7 +254,8 @@ fn reply(
         .min(session.ctx() - session.history().len() - new.len())
         .max(1);
     interrupt::clear();
-    let (finish, st) = generate(session, &l.tok, sampler, &new, max_new, |piece, _| {
+    let spec = a.spec.config()?;
+    let (finish, st) = generate(session, &l.tok, sampler, spec, &new, max_new, |piece, _| {
         if interrupt::requested() {
             return Flow::Stop;
         }
@@ -261,9 +272,10 @@ fn reply(
         );
     } else {
         eprintln!(
-            "[wren] {} tokens, {:.1} tok/s",
+            "[wren] {} tokens, decode {:.1} tok/s{}",
             st.generated,
-            st.decode_tps()
+            st.decode_tps(),
+            describe_spec(&spec, &st.spec)
         );
     }
     conv.messages.push(wren_core::chat::ChatMessage::new(

@@ -10,8 +10,8 @@ use wren_core::generate::{generate, Finish, Flow, GenStats};
 use wren_core::sample::Sampler;
 
 use crate::common::{
-    constraint, describe_kv, report_constraint, tokenize_segments, ConstraintOpts, ModelOpts,
-    SamplingOpts,
+    constraint, describe_kv, describe_spec, report_constraint, tokenize_segments, ConstraintOpts,
+    ModelOpts, SamplingOpts, SpecOpts,
 };
 
 #[derive(clap::Args, Debug)]
@@ -54,6 +54,8 @@ pub struct Args {
     pub sampling: SamplingOpts,
     #[command(flatten)]
     pub constrain: ConstraintOpts,
+    #[command(flatten)]
+    pub spec: SpecOpts,
 }
 
 fn finish_text(f: Finish) -> &'static str {
@@ -95,6 +97,7 @@ fn read_prompt(a: &Args) -> Result<String> {
 pub fn main(a: Args) -> Result<()> {
     let prompt = read_prompt(&a)?;
     let mut params = a.sampling.params()?;
+    let spec = a.spec.config()?;
     if a.greedy {
         params.temperature = 0.0;
     }
@@ -159,6 +162,7 @@ pub fn main(a: Args) -> Result<()> {
             &mut session,
             &l.tok,
             &mut sampler,
+            spec,
             &tokens,
             a.max_tokens,
             |piece, _| {
@@ -192,6 +196,9 @@ pub fn main(a: Args) -> Result<()> {
             "generated_tokens": st.generated,
             "prefill_tps": st.prefill_tps(),
             "decode_tps": st.decode_tps(),
+            "spec": spec.mode.name(),
+            "drafted_tokens": st.spec.drafted,
+            "accepted_tokens": st.spec.accepted,
             "finish": finish_name(finish),
         });
         writeln!(out, "{v}")?;
@@ -199,11 +206,12 @@ pub fn main(a: Args) -> Result<()> {
         writeln!(out)?;
     }
     eprintln!(
-        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s | stopped: {} | {} threads, compute {:?}, KV {}",
+        "\n[wren] prompt {} tokens, prefill {:.1} tok/s | generated {} tokens, decode {:.1} tok/s{} | stopped: {} | {} threads, compute {:?}, KV {}",
         st.prompt_tokens,
         st.prefill_tps(),
         st.generated,
         st.decode_tps(),
+        describe_spec(&spec, &st.spec),
         finish_text(finish),
         l.pool.current_num_threads(),
         a.model.compute,

@@ -16,7 +16,7 @@ use wren_server::engine::EngineInfo;
 use wren_server::limits::Limits;
 use wren_server::AppState;
 
-use crate::common::ModelOpts;
+use crate::common::{ModelOpts, SpecOpts};
 use crate::logging::LogFormat;
 
 #[derive(clap::Args, Debug)]
@@ -67,6 +67,10 @@ pub struct Args {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub model: ModelOpts,
+    /// Speculative decoding of every request (a request may set its own draft lengths
+    /// with `speculative: {n_max, n_min}`, or turn it off with `n_max: 0`).
+    #[command(flatten)]
+    pub spec: SpecOpts,
 }
 
 /// SIGINT/SIGTERM starts a graceful shutdown; a second Ctrl-C after it exits the process.
@@ -151,6 +155,7 @@ pub fn main(a: Args) -> Result<()> {
         prefill_chunk: a.prefill_chunk,
         kv_type: a.model.kv.kv_type,
         sparse: a.model.kv.sparse_settings(),
+        spec: a.spec.config()?,
     };
     let threads = l.pool.current_num_threads();
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;

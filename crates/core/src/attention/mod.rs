@@ -31,6 +31,10 @@ pub struct AttnShape {
 /// Store the batch's keys/values (positions `start..start+n`, `k`, `v`: `[n, kv_dim]`)
 /// into `cache` and compute `out[t] = softmax(q[t]·Kᵀ) V` for each of its tokens (`q`:
 /// pre-scaled `[n, n_head·head_dim]`). A ring layer is fed in pieces it can hold.
+///
+/// `rowwise`: each token attends on its own, exactly as a one-token call computes it (same
+/// tasks, same kernels, same merge order), so its output is bit-identical to decoding it
+/// alone; the keys of the tokens after it are in the cache but outside its causal span.
 #[allow(clippy::too_many_arguments)]
 pub fn store_and_attend(
     sh: &AttnShape,
@@ -42,6 +46,7 @@ pub fn store_and_attend(
     sparse: Option<&SparseParams>,
     out: &mut [f32],
     scratch: &mut AttnScratch,
+    rowwise: bool,
 ) {
     let (qdim, kvdim) = (sh.n_head * sh.head_dim, sh.n_head_kv * sh.head_dim);
     let n = q.len() / qdim;
@@ -54,15 +59,30 @@ pub fn store_and_attend(
             &k[t * kvdim..e * kvdim],
             &v[t * kvdim..e * kvdim],
         );
-        attend(
-            sh,
-            start + t,
-            &q[t * qdim..e * qdim],
-            cache,
-            sparse,
-            &mut out[t * qdim..e * qdim],
-            scratch,
-        );
+        if rowwise {
+            for i in t..e {
+                let r = i * qdim..(i + 1) * qdim;
+                attend(
+                    sh,
+                    start + i,
+                    &q[r.clone()],
+                    cache,
+                    sparse,
+                    &mut out[r],
+                    scratch,
+                );
+            }
+        } else {
+            attend(
+                sh,
+                start + t,
+                &q[t * qdim..e * qdim],
+                cache,
+                sparse,
+                &mut out[t * qdim..e * qdim],
+                scratch,
+            );
+        }
         t = e;
     }
 }

@@ -204,6 +204,20 @@ impl LayerCache {
         wren_kernels::dequantize_row(self.ty.ggml(), self.k_rows(h, slot, 1), out);
     }
 
+    /// How many of its `len` positions this layer can drop: all of them for a global layer
+    /// or a ring that has not wrapped yet; a ring that has still holds the `capacity −
+    /// window` positions before the window of its newest one, so it can drop that many
+    /// (every key a position at the shorter length attends to is still there). Block
+    /// summaries need nothing: a block's summary is read only once the cache has seen the
+    /// whole block, and is recomputed from the stored keys whenever the block completes.
+    pub fn max_rewind(&self, len: usize) -> usize {
+        if self.ring && len > self.capacity {
+            self.capacity - self.window
+        } else {
+            len
+        }
+    }
+
     pub fn bytes(&self) -> usize {
         self.k.len() + self.v.len() + self.summaries.as_ref().map_or(0, BlockSummaries::bytes)
     }
@@ -239,5 +253,36 @@ impl KvCache {
     /// Forget everything (keeps the memory).
     pub fn clear(&mut self) {
         self.pos = 0;
+    }
+
+    /// How many positions the cache can drop from its end: all of them for global layers
+    /// only; [`LayerCache::max_rewind`] for the sliding-window rings.
+    pub fn max_rewind(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.max_rewind(self.pos))
+            .min()
+            .unwrap_or(self.pos)
+    }
+
+    /// Drop the positions from `len` on, so the next token goes at `len`. Fails (changing
+    /// nothing) past [`KvCache::max_rewind`] or beyond the current length; `len = 0` always
+    /// works (it is [`KvCache::clear`]).
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        if len > self.pos {
+            return Err(Error::Invalid(format!(
+                "cannot truncate the KV cache to {len} tokens: it holds {}",
+                self.pos
+            )));
+        }
+        if len > 0 && self.pos - len > self.max_rewind() {
+            return Err(Error::Rewind {
+                from: self.pos,
+                to: len,
+                max: self.max_rewind(),
+            });
+        }
+        self.pos = len;
+        Ok(())
     }
 }

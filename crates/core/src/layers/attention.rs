@@ -159,6 +159,7 @@ impl Attention {
         let att = sized(&mut ws.att, n * qdim);
         let (q, k, v) = (&*q, &*k, &*v);
         let offs = plan.offsets();
+        let rowwise = ws.lin.rowwise;
         let outs = split_rows(att, offs, qdim);
         seqs.par_iter_mut()
             .zip(outs)
@@ -181,6 +182,7 @@ impl Attention {
                     sparse.as_ref(),
                     out,
                     scratch,
+                    rowwise,
                 );
             });
         let proj = sized(&mut ws.proj, n * w.wo.rows);

@@ -212,6 +212,7 @@ impl Engine for FakeEngine {
             decode_seconds: 0.5,
             prompt_tokens_evaluated: 0,
             prompt_tokens_reused: 0,
+            ..Default::default()
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct LocalConfig {
     pub kv_type: KvType,
     /// Block-sparse attention (default: as the model declares).
     pub sparse: SparseSettings,
+    /// Speculative decoding of requests that do not set their own.
+    pub spec: wren_core::generate::SpecConfig,
 }
 
 pub struct LocalEngine {
@@ -111,6 +113,7 @@ impl LocalEngine {
                 0 => usize::MAX,
                 n => n,
             },
+            spec: cfg.spec,
         };
         let alive = Arc::new(AtomicBool::new(true));
         let guard = AliveGuard(alive.clone());
@@ -216,6 +219,8 @@ impl Engine for LocalEngine {
             decode_seconds: c.decode_nanos.load(Ordering::Relaxed) as f64 * 1e-9,
             prompt_tokens_evaluated: c.prompt_evaluated.load(Ordering::Relaxed),
             prompt_tokens_reused: c.prompt_reused.load(Ordering::Relaxed),
+            drafted: c.drafted.load(Ordering::Relaxed),
+            accepted: c.accepted.load(Ordering::Relaxed),
         }
     }
 }

@@ -98,6 +98,9 @@ pub struct EngineStats {
     pub prompt_tokens_evaluated: u64,
     /// Prompt tokens skipped thanks to prefix reuse.
     pub prompt_tokens_reused: u64,
+    /// Speculative decoding: draft tokens proposed, and accepted.
+    pub drafted: u64,
+    pub accepted: u64,
 }
 
 impl EngineStats {
@@ -126,6 +129,8 @@ pub struct GenRequest {
     /// The grammar the output must match (moved into the sequence's sampler; boxed,
     /// as a parser state is large).
     pub constraint: Option<Box<Constraint>>,
+    /// Speculative decoding for this request (`None`: the server's `--spec`).
+    pub spec: Option<wren_core::generate::SpecConfig>,
     /// Where the events go.
     pub events: Sender,
 }

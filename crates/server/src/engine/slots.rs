@@ -1,15 +1,17 @@
 //! Which slot a new request goes to: a pure decision over token histories.
 //!
 //! Prefix reuse: each slot keeps the tokens its KV cache holds (its history). A prompt
-//! that *strictly extends* a free slot's whole history can continue in that slot, so only
-//! the suffix is evaluated. Nothing shorter is reused: the sliding-window layers keep a
-//! ring of the last `window` positions, and a ring cannot be rewound to an earlier
-//! position, so a prompt that shares only part of a history (a regenerated reply, an
-//! edited earlier turn) is recomputed from scratch in a reset slot.
+//! that shares a prefix with a free slot's history can continue in that slot, so only
+//! the rest is evaluated: a prompt that extends the whole history (the next turn), or one
+//! that shares only part of it (a regenerated reply, an edited last turn), when the slot
+//! can rewind its cache to the shared prefix (`Session::truncate_to`: global layers
+//! always can; sliding-window rings by at most their slack, `max_rewind`). Otherwise the
+//! prompt is recomputed from scratch in a reset slot.
 //!
 //! Invariants of [`pick`]: it returns a free slot; when it reports `reuse = n > 0`, that
-//! slot's history is exactly `prompt[..n]` and `n < prompt.len()` (there is always at
-//! least one token to evaluate, so the logits of the last prompt token are fresh).
+//! slot's history starts with `prompt[..n]`, holds at most `max_rewind` tokens more, and
+//! `n < prompt.len()` (there is always at least one token to evaluate, so the logits of
+//! the last prompt token are fresh).
 
 /// A free slot as seen by the picker.
 #[derive(Clone, Copy, Debug)]
@@ -17,6 +19,8 @@ pub struct FreeSlot<'a> {
     pub index: usize,
     /// Tokens its cache holds.
     pub history: &'a [u32],
+    /// Tokens its cache can drop from the end of its history.
+    pub max_rewind: usize,
     /// When it was last used (larger = more recent).
     pub last_used: u64,
 }
@@ -28,20 +32,20 @@ pub struct Pick {
     pub reuse: usize,
 }
 
-/// Picks a slot for `prompt` among `free` (must not be empty): the one with the longest
-/// history that `prompt` strictly extends; otherwise an empty slot, else the least
-/// recently used one (to keep the most recent histories around for later reuse).
+/// Picks a slot for `prompt` among `free` (must not be empty): the one that can reuse
+/// the longest prefix (shared with its history, short of the whole prompt, within its
+/// rewind); otherwise an empty slot, else the least recently used one (to keep the most
+/// recent histories around for later reuse).
 pub fn pick(free: &[FreeSlot<'_>], prompt: &[u32]) -> Option<Pick> {
     let reusable = free
         .iter()
-        .filter(|s| {
-            !s.history.is_empty() && s.history.len() < prompt.len() && prompt.starts_with(s.history)
-        })
-        .max_by_key(|s| s.history.len());
-    if let Some(s) = reusable {
+        .map(|s| (s, reusable(s, prompt)))
+        .filter(|&(_, n)| n > 0)
+        .max_by_key(|&(s, n)| (n, std::cmp::Reverse(s.history.len())));
+    if let Some((s, n)) = reusable {
         return Some(Pick {
             index: s.index,
-            reuse: s.history.len(),
+            reuse: n,
         });
     }
     let fresh = free
@@ -53,14 +57,33 @@ pub fn pick(free: &[FreeSlot<'_>], prompt: &[u32]) -> Option<Pick> {
     })
 }
 
+/// Prompt tokens slot `s` can keep: the shared prefix, short of the whole prompt, if the
+/// slot can drop the rest of its history.
+fn reusable(s: &FreeSlot<'_>, prompt: &[u32]) -> usize {
+    let common = s
+        .history
+        .iter()
+        .zip(prompt)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(prompt.len().saturating_sub(1));
+    if s.history.len() - common <= s.max_rewind {
+        common
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A slot that cannot rewind (a ring past its slack).
     fn slot(index: usize, history: &[u32], last_used: u64) -> FreeSlot<'_> {
         FreeSlot {
             index,
             history,
+            max_rewind: 0,
             last_used,
         }
     }
@@ -85,10 +108,47 @@ mod tests {
             pick(&[slot(0, &a, 0)], &[1, 2, 3]),
             Some(Pick { index: 0, reuse: 0 })
         );
-        // Shares only [1, 2]: a ring cache cannot rewind, so start over.
+        // Shares only [1, 2], and this slot cannot rewind: start over.
         assert_eq!(
             pick(&[slot(0, &a, 0)], &[1, 2, 7, 8]),
             Some(Pick { index: 0, reuse: 0 })
+        );
+    }
+
+    #[test]
+    fn a_shared_prefix_is_reused_when_the_slot_can_rewind_to_it() {
+        let a = [1, 2, 3, 4, 5];
+        let rewind = |n| FreeSlot {
+            max_rewind: n,
+            ..slot(0, &a, 0)
+        };
+        // A regenerated last reply: the prompt is the history's first 3 tokens and more.
+        assert_eq!(
+            pick(&[rewind(2)], &[1, 2, 3, 8, 9]),
+            Some(Pick { index: 0, reuse: 3 })
+        );
+        // One token short of what the rewind allows: start over.
+        assert_eq!(
+            pick(&[rewind(1)], &[1, 2, 3, 8, 9]),
+            Some(Pick { index: 0, reuse: 0 })
+        );
+        // The same prompt again: all but its last token are kept.
+        assert_eq!(pick(&[rewind(1)], &a), Some(Pick { index: 0, reuse: 4 }));
+        // The longest reusable prefix wins over a longer history.
+        let b = [1, 2, 3, 4, 5, 6, 7];
+        let free = [
+            FreeSlot {
+                max_rewind: 100,
+                ..slot(1, &b, 0)
+            },
+            FreeSlot {
+                max_rewind: 100,
+                ..slot(0, &a[..2], 0)
+            },
+        ];
+        assert_eq!(
+            pick(&free, &[1, 2, 3, 9]),
+            Some(Pick { index: 1, reuse: 3 })
         );
     }
 

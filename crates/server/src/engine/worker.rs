@@ -7,11 +7,18 @@
 //!              pick a slot for it (prefix reuse, see `slots`): it starts prefilling
 //!     prefill: evaluate the next chunk (`chunk` tokens) of the prompt with the fewest
 //!              tokens left; after its last chunk, sample its first token: it decodes
-//!     decode:  for each decoding slot: cancelled? emit the sampled token, stop on
-//!              EOG / max_tokens / full context; then evaluate every survivor's token in
-//!              one batched forward pass and sample each one's next token
+//!     decode:  for each decoding slot: cancelled? emit its sampled tokens, stop on
+//!              EOG / max_tokens / full context; then run one pass of every survivor's
+//!              generation step (`wren_core::generate::Step`: its last token and, with
+//!              speculation, a draft) in one batched forward pass, and sample each one's
+//!              next tokens (one, or the accepted draft and one more)
 //! }
 //! ```
+//!
+//! With speculation on for any sequence of the pass, the pass is a
+//! `Session::verify_batch`: every row computed as one-token decoding computes it, so
+//! each sequence's tokens are exactly those it would get decoded alone; otherwise a
+//! `Session::decode_batch` (one token per sequence, the batched kernels).
 //!
 //! Neither a long generation nor a long prompt starves the others: every decoding
 //! sequence advances by one token per iteration, and a prompt costs at most one chunk of
@@ -24,6 +31,9 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::VecDeque;
+
+use wren_core::generate::{SpecConfig, SpecMode, Step};
 use wren_core::sample::{log_softmax_of, top_logprobs, Sampler};
 use wren_core::session::Session;
 use wren_core::tokenizer::{StreamDecoder, Tokenizer};
@@ -40,6 +50,9 @@ pub(super) struct Counters {
     pub decode_nanos: AtomicU64,
     pub prompt_evaluated: AtomicU64,
     pub prompt_reused: AtomicU64,
+    /// Speculation: draft tokens proposed and accepted.
+    pub drafted: AtomicU64,
+    pub accepted: AtomicU64,
 }
 
 /// A slot: a session whose cache outlives requests (for prefix reuse) and what it is
@@ -89,12 +102,12 @@ impl Prefill {
 /// A sequence being generated.
 struct Seq {
     events: Sender,
-    sampler: Sampler,
+    /// Its sampler and the tokens sampled but not yet emitted.
+    step: Step,
+    spec: SpecConfig,
     decoder: StreamDecoder,
-    /// Sampled from the latest logits, not yet emitted nor evaluated.
-    next: u32,
-    /// Log-probability information of `next`, when asked for.
-    next_lp: Option<(f32, Vec<TopLogprob>)>,
+    /// Log-probability information of each sampled token not yet emitted, when asked for.
+    lps: VecDeque<(f32, Vec<TopLogprob>)>,
     logprobs: Option<usize>,
     max_tokens: usize,
     generated: usize,
@@ -110,6 +123,8 @@ pub(super) struct Worker {
     pub clock: u64,
     /// Prompt tokens evaluated per loop iteration (`usize::MAX`: whole prompts).
     pub chunk: usize,
+    /// Speculation of requests that do not set their own.
+    pub spec: SpecConfig,
 }
 
 impl Worker {
@@ -156,6 +171,7 @@ impl Worker {
             .map(|(index, s)| FreeSlot {
                 index,
                 history: s.session.history(),
+                max_rewind: s.session.max_rewind(),
                 last_used: s.last_used,
             })
             .collect();
@@ -165,15 +181,18 @@ impl Worker {
         self.clock += 1;
         let slot = &mut self.slots[pick.index];
         slot.last_used = self.clock;
-        if pick.reuse == 0 {
+        let mut reuse = pick.reuse;
+        if reuse == 0 || slot.session.truncate_to(reuse).is_err() {
+            // (`pick` only offers rewinds the slot can make; a refusal starts over.)
             slot.session.reset();
+            reuse = 0;
         }
         self.counters
             .prompt_reused
-            .fetch_add(pick.reuse as u64, Ordering::Relaxed);
+            .fetch_add(reuse as u64, Ordering::Relaxed);
         slot.job = Job::Prefill(Prefill {
             req,
-            done: pick.reuse,
+            done: reuse,
             order: self.clock,
         });
         self.counters.active.fetch_add(1, Ordering::Relaxed);
@@ -229,16 +248,19 @@ impl Worker {
             sampler.set_constraint(p.req.constraint.map(|c| *c));
             let logits = session.last_logits();
             let next = sampler.sample(logits, session.history());
-            let next_lp = p
+            let lps = p
                 .req
                 .logprobs
-                .map(|k| logprob_info(&self.tok, logits, next, k));
+                .map(|k| logprob_info(&self.tok, logits, next, k))
+                .into_iter()
+                .collect();
+            let spec = p.req.spec.unwrap_or(self.spec);
             *job = Job::Decode(Seq {
                 events: p.req.events,
-                sampler,
+                step: Step::new(sampler, spec, next),
+                spec,
                 decoder: StreamDecoder::new(),
-                next,
-                next_lp,
+                lps,
                 logprobs: p.req.logprobs,
                 max_tokens: p.req.max_tokens.max(1),
                 generated: 0,
@@ -247,68 +269,122 @@ impl Worker {
         }
     }
 
-    /// One step of every decoding sequence: emit each one's pending token, evaluate all
-    /// the survivors' tokens in a single batched forward pass (`Session::decode_batch`, so
-    /// the weights are read once per step however many sequences run), then sample each.
+    /// One step of every decoding sequence: emit each one's sampled tokens, run one pass
+    /// of all the survivors' generation steps in a single batched forward pass (so the
+    /// weights are read once per step however many sequences run), then sample each.
     fn step_all(&mut self) {
         let t0 = Instant::now();
-        let mut batch: Vec<(usize, u32)> = Vec::with_capacity(self.slots.len());
+        let mut batch: Vec<usize> = Vec::with_capacity(self.slots.len());
         for i in 0..self.slots.len() {
-            if matches!(self.slots[i].job, Job::Decode(_)) {
-                if let Some(id) = self.emit(i) {
-                    batch.push((i, id));
-                }
+            if matches!(self.slots[i].job, Job::Decode(_)) && self.emit(i) {
+                batch.push(i);
             }
         }
         if batch.is_empty() {
             return;
         }
-        let ids: Vec<u32> = batch.iter().map(|&(_, id)| id).collect();
-        let result = {
-            let mut sessions: Vec<&mut Session> = self
-                .slots
-                .iter_mut()
-                .enumerate()
-                .filter(|(i, _)| batch.iter().any(|&(j, _)| j == *i))
-                .map(|(_, s)| &mut s.session)
-                .collect();
-            Session::decode_batch(&mut sessions, &ids)
-        };
-        if let Err(e) = result {
-            for &(i, _) in &batch {
-                self.slots[i].session.reset();
-                self.finish(i, Some(Event::Error(e.to_string())));
+        // Each survivor's pass: its last token and, speculating, a draft.
+        let mut plans: Vec<Vec<u32>> = Vec::with_capacity(batch.len());
+        let mut speculate = false;
+        for &i in &batch {
+            let Slot { session, job, .. } = &mut self.slots[i];
+            if let Job::Decode(s) = job {
+                speculate |= s.spec.mode != SpecMode::Off;
+                let budget = s.max_tokens - s.generated;
+                plans.push(s.step.plan(session, budget).to_vec());
             }
-            return;
         }
-        for &(i, _) in &batch {
-            self.sample_next(i);
-        }
+        let tok = &self.tok;
+        let result = {
+            let mut sessions: Vec<&mut Session> = Vec::with_capacity(batch.len());
+            let mut seqs: Vec<&mut Seq> = Vec::with_capacity(batch.len());
+            for (i, slot) in self.slots.iter_mut().enumerate() {
+                if let (true, Job::Decode(s)) = (batch.contains(&i), &mut slot.job) {
+                    sessions.push(&mut slot.session);
+                    seqs.push(s);
+                }
+            }
+            let mut accept = |si: usize, i: usize, logits: &[f32], history: &[u32]| {
+                let s = &mut *seqs[si];
+                let more = s.step.accept(i, logits, history);
+                if let (Some(k), Some(&t)) = (s.logprobs, s.step.queued().back()) {
+                    s.lps.push_back(logprob_info(tok, logits, t, k));
+                }
+                more
+            };
+            let refs: Vec<&[u32]> = plans.iter().map(Vec::as_slice).collect();
+            let r = if speculate {
+                Session::verify_batch(&mut sessions, &refs, &mut accept)
+            } else {
+                let ids: Vec<u32> = plans.iter().map(|p| p[0]).collect();
+                Session::decode_batch(&mut sessions, &ids).map(|()| {
+                    for (si, s) in sessions.iter().enumerate() {
+                        accept(si, 0, s.last_logits(), s.history());
+                    }
+                })
+            };
+            r.and_then(|()| {
+                let mut made = 0;
+                for (session, s) in sessions.iter_mut().zip(seqs.iter_mut()) {
+                    s.step.settle_pass(session)?;
+                    made += s.step.queued().len();
+                }
+                Ok(made)
+            })
+        };
+        let made = match result {
+            Ok(n) => n,
+            Err(e) => {
+                for &i in &batch {
+                    self.slots[i].session.reset();
+                    self.finish(i, Some(Event::Error(e.to_string())));
+                }
+                return;
+            }
+        };
         let c = &self.counters;
-        c.decode_tokens
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        c.decode_tokens.fetch_add(made as u64, Ordering::Relaxed);
         c.decode_nanos
             .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let drafted: usize = plans.iter().map(|p| p.len() - 1).sum();
+        c.drafted.fetch_add(drafted as u64, Ordering::Relaxed);
+        c.accepted
+            .fetch_add((made - batch.len()) as u64, Ordering::Relaxed);
     }
 
-    /// Emits slot `i`'s pending token. Returns it when the sequence goes on (it must then
-    /// be evaluated), `None` when the sequence ended (finished, cancelled or failed).
-    fn emit(&mut self, i: usize) -> Option<u32> {
+    /// Emits slot `i`'s sampled tokens. Returns true when the sequence goes on and needs
+    /// a pass, false when it ended (finished, cancelled or failed).
+    fn emit(&mut self, i: usize) -> bool {
+        loop {
+            match self.emit_one(i) {
+                Some(true) => {}
+                Some(false) => return true,
+                None => return false,
+            }
+        }
+    }
+
+    /// Emits slot `i`'s next sampled token: `Some(more)` when the sequence goes on (`more`:
+    /// another sampled token is ready), `None` when it ended.
+    fn emit_one(&mut self, i: usize) -> Option<bool> {
         let tok = &self.tok;
         let Slot { session, job, .. } = &mut self.slots[i];
         let Job::Decode(s) = job else {
             return None;
         };
         if s.events.is_closed() {
+            let _ = s.step.finish(session);
             self.finish(i, None); // client gone: cancel at once
             return None;
         }
-        let id = s.next;
+        let id = s.step.next_token()?;
+        let lp = s.lps.pop_front();
         let usage = |s: &Seq| Usage {
             prompt_tokens: s.prompt_tokens,
             completion_tokens: s.generated,
         };
         if tok.eog_ids().contains(&id) {
+            let _ = s.step.finish(session);
             let rest = s.decoder.flush();
             if !rest.is_empty() {
                 let _ = s.events.send(token_event(rest, id, None));
@@ -323,18 +399,18 @@ impl Worker {
         s.generated += 1;
         let mut text = String::new();
         s.decoder.push_into(tok, id, &mut text);
-        let last = s.generated >= s.max_tokens || session.history().len() + 1 > session.ctx();
+        let last = s.generated >= s.max_tokens
+            || (s.step.needs_pass() && session.history().len() + 1 > session.ctx());
         if last {
             text.push_str(&s.decoder.flush());
         }
-        if s.events
-            .send(token_event(text, id, s.next_lp.take()))
-            .is_err()
-        {
+        if s.events.send(token_event(text, id, lp)).is_err() {
+            let _ = s.step.finish(session);
             self.finish(i, None);
             return None;
         }
         if last {
+            let _ = s.step.finish(session);
             let done = Event::Done {
                 finish_reason: FinishReason::Length,
                 usage: usage(s),
@@ -342,18 +418,7 @@ impl Worker {
             self.finish(i, Some(done));
             return None;
         }
-        Some(id)
-    }
-
-    /// Samples slot `i`'s next token from the logits of its last evaluated one.
-    fn sample_next(&mut self, i: usize) {
-        let tok = &self.tok;
-        let Slot { session, job, .. } = &mut self.slots[i];
-        if let Job::Decode(s) = job {
-            let logits = session.last_logits();
-            s.next = s.sampler.sample(logits, session.history());
-            s.next_lp = s.logprobs.map(|k| logprob_info(tok, logits, s.next, k));
-        }
+        Some(!s.step.needs_pass())
     }
 
     /// Frees slot `i` (prefilling or decoding), sending `last` (Done or Error) if given.

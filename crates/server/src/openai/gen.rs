@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use wren_core::constrain::Constraint;
+use wren_core::generate::{SpecConfig, SpecMode};
 use wren_core::sample::SamplingParams;
 
 use super::types::{GenBody, Stop};
@@ -81,6 +82,30 @@ pub fn sampling(c: &GenBody) -> Result<SamplingParams, ApiError> {
     Ok(p)
 }
 
+/// The request's `speculative` settings: `None` (the server's default) when absent;
+/// otherwise prompt lookup with the given draft lengths, or off for `n_max: 0`.
+fn speculative(c: &GenBody) -> Result<Option<SpecConfig>, ApiError> {
+    let Some(sp) = &c.speculative else {
+        return Ok(None);
+    };
+    let d = SpecConfig::new(SpecMode::Ngram, 16);
+    let n_max = sp.n_max.map_or(d.n_max, |n| n as usize);
+    if n_max == 0 {
+        return Ok(Some(SpecConfig::new(SpecMode::Off, d.n_max)));
+    }
+    let n_min = sp.n_min.map_or(d.n_min.min(n_max), |n| n as usize);
+    if n_min == 0 || n_min > n_max {
+        return Err(ApiError::invalid_param(
+            "speculative.n_min",
+            format!("speculative.n_min must be between 1 and n_max ({n_max}), got {n_min}"),
+        ));
+    }
+    let cfg = SpecConfig { n_max, n_min, ..d };
+    cfg.validate()
+        .map_err(|e| ApiError::invalid_param("speculative.n_max", e.to_string()))?;
+    Ok(Some(cfg))
+}
+
 /// Checks the prompt against the context, works out `max_tokens`, and submits.
 /// `prompt_param` names the field the prompt came from (for error messages).
 pub fn start(
@@ -114,6 +139,7 @@ pub fn start(
     }
     let mut sampling = sampling(c)?;
     sampling.logit_bias = super::structured::logit_bias(c, state.engine.info().vocab_size)?;
+    let spec = speculative(c)?;
     let ctx = state.engine.info().ctx;
     if prompt.is_empty() {
         return Err(ApiError::invalid_param(
@@ -151,6 +177,7 @@ pub fn start(
         sampling,
         logprobs,
         constraint: constraint.map(Box::new),
+        spec,
         events: tx,
     };
     if let Err(e) = state.engine.submit(req) {

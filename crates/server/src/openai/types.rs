@@ -80,6 +80,8 @@ pub struct GenBody {
     pub web_search_options: Option<serde_json::Value>,
     pub functions: Option<serde_json::Value>,
     pub function_call: Option<serde_json::Value>,
+    /// llama.cpp extension: speculative decoding of this request.
+    pub speculative: Option<Speculative>,
 }
 
 /// `response_format`: `type` is `"text"`, `"json_object"` or `"json_schema"` (with
@@ -155,6 +157,15 @@ pub struct NamedToolChoice {
 #[serde(deny_unknown_fields)]
 pub struct NamedFunction {
     pub name: String,
+}
+
+/// `speculative`: draft lengths (as llama-server's `speculative.n_max` / `n_min`);
+/// `n_max: 0` turns speculation off for the request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an object like {\"n_max\": 16, \"n_min\": 1}")]
+pub struct Speculative {
+    pub n_max: Option<u32>,
+    pub n_min: Option<u32>,
 }
 
 /// `logprobs`: a flag (chat) or a count (completions).

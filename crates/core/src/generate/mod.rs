@@ -1,6 +1,15 @@
-//! The generation loop: prompt → tokens, streamed through a callback.
+//! The generation loop: prompt → tokens, streamed through a callback. Each forward pass
+//! is one [`Step`] (shared with the server): with speculation it may yield several tokens,
+//! always the ones plain decoding yields.
+
+mod ngram;
+mod spec;
+mod step;
 
 use std::time::{Duration, Instant};
+
+pub use spec::{SpecConfig, SpecMode, MAX_DRAFT};
+pub use step::{SpecStats, Step};
 
 use crate::error::{Error, Result};
 use crate::sample::Sampler;
@@ -29,6 +38,8 @@ pub struct GenStats {
     pub generated: usize,
     pub prefill: Duration,
     pub decode: Duration,
+    /// Speculation: passes, drafted and accepted tokens.
+    pub spec: SpecStats,
 }
 
 impl GenStats {
@@ -49,11 +60,14 @@ pub enum Flow {
 
 /// Generate up to `max_tokens` after `prompt` (already tokenized, evaluated from the
 /// session's current position). `on_text` receives each complete UTF-8 piece of text and
-/// the token id that completed it.
+/// the token id that completed it. `spec` sets speculative decoding (the output is the
+/// same either way). On return the session holds the prompt and every generated token but
+/// the last (as if each had been evaluated to produce the next).
 pub fn generate(
     session: &mut Session,
     tok: &Tokenizer,
     sampler: &mut Sampler,
+    spec: SpecConfig,
     prompt: &[u32],
     max_tokens: usize,
     mut on_text: impl FnMut(&str, u32) -> Flow,
@@ -61,6 +75,7 @@ pub fn generate(
     if prompt.is_empty() {
         return Err(Error::Invalid("the prompt is empty (no tokens)".into()));
     }
+    spec.validate()?;
     let mut stats = GenStats {
         prompt_tokens: prompt.len(),
         ..Default::default()
@@ -74,13 +89,49 @@ pub fn generate(
     }
     let t0 = Instant::now();
     session.eval_last(prompt)?;
-    let mut next = sampler.sample(session.last_logits(), session.history());
+    let first = sampler.sample(session.last_logits(), session.history());
     stats.prefill = t0.elapsed();
+    // The step owns the sampler while it runs; it is handed back (its random stream
+    // advanced) at the end.
+    let placeholder = Sampler::new(sampler.params().clone(), 0);
+    let mut step = Step::new(std::mem::replace(sampler, placeholder), spec, first);
+    let result = run_steps(
+        session,
+        tok,
+        &mut step,
+        max_tokens,
+        &mut stats,
+        &mut on_text,
+    );
+    *sampler = step.sampler;
+    let finish = result?;
+    stats.spec = step.stats;
+    Ok((finish, stats))
+}
+
+/// Hands out the step's tokens (running passes as needed) until one ends the generation.
+fn run_steps(
+    session: &mut Session,
+    tok: &Tokenizer,
+    step: &mut Step,
+    max_tokens: usize,
+    stats: &mut GenStats,
+    on_text: &mut impl FnMut(&str, u32) -> Flow,
+) -> Result<Finish> {
     let t1 = Instant::now();
     let mut dec = StreamDecoder::new();
     // One buffer for every piece of text: nothing is allocated per token.
     let mut piece = String::with_capacity(64);
+    let mut last;
     let finish = loop {
+        let next = match step.next_token() {
+            Some(t) => t,
+            None => {
+                step.advance(session, max_tokens - stats.generated)?;
+                continue;
+            }
+        };
+        last = next;
         if tok.eog_ids().contains(&next) {
             break Finish::Eog;
         }
@@ -95,16 +146,15 @@ pub fn generate(
         if stats.generated >= max_tokens {
             break Finish::Length;
         }
-        if session.history().len() + 1 > session.ctx() {
+        if step.needs_pass() && session.history().len() + 1 > session.ctx() {
             break Finish::Context;
         }
-        session.eval_last(&[next])?;
-        next = sampler.sample(session.last_logits(), session.history());
     };
+    step.finish(session)?;
     let rest = dec.flush();
     if !rest.is_empty() {
-        on_text(&rest, next);
+        on_text(&rest, last);
     }
     stats.decode = t1.elapsed();
-    Ok((finish, stats))
+    Ok(finish)
 }

@@ -1,0 +1,75 @@
+//! Prompt-lookup drafting: find the latest earlier occurrence of the context's last `n`
+//! tokens (longest `n` first) and propose the tokens that followed it. Input-grounded
+//! work (quoting, correcting, renaming, extracting) repeats long runs of the prompt, and
+//! there a match predicts many tokens; elsewhere it finds nothing and costs nothing.
+
+/// Longest suffix tried.
+pub const NGRAM_MAX: usize = 4;
+/// Shortest suffix tried: a single token matches too often to predict much.
+pub const NGRAM_MIN: usize = 2;
+
+/// Drafts up to `max` tokens to follow `context` (the history, then the pending token)
+/// into `out` (cleared first).
+pub fn lookup(history: &[u32], pending: u32, max: usize, out: &mut Vec<u32>) {
+    out.clear();
+    if max == 0 {
+        return;
+    }
+    let len = history.len() + 1;
+    let at = |i: usize| {
+        if i < history.len() {
+            history[i]
+        } else {
+            pending
+        }
+    };
+    for n in (NGRAM_MIN..=NGRAM_MAX).rev() {
+        if n >= len {
+            continue;
+        }
+        let tail = len - n;
+        // Latest earlier start j < tail with context[j..j+n] == context[tail..].
+        let found = (0..tail)
+            .rev()
+            .find(|&j| (0..n).all(|d| at(j + d) == at(tail + d)));
+        if let Some(j) = found {
+            let from = j + n;
+            let to = (from + max).min(len);
+            out.extend((from..to).map(at));
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(ctx: &[u32], max: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        lookup(&ctx[..ctx.len() - 1], *ctx.last().unwrap(), max, &mut out);
+        out
+    }
+
+    #[test]
+    fn longest_latest_match_wins() {
+        // "1 2 3 4 5 | 9 2 3 4 7 | ... 2 3 4": the 3-gram "2 3 4" last occurred before 7.
+        let ctx = [0, 2, 3, 4, 5, 9, 2, 3, 4, 7, 8, 1, 2, 3, 4];
+        assert_eq!(draft(&ctx, 3), vec![7, 8, 1]);
+        // A 4-gram "1 2 3 4" occurs at 0 only: it wins over the later 3-gram.
+        let ctx = [1, 2, 3, 4, 5, 6, 9, 2, 3, 4, 7, 1, 2, 3, 4];
+        assert_eq!(draft(&ctx, 2), vec![5, 6]);
+        // The draft stops at the end of the context.
+        let ctx = [5, 6, 7, 5, 6];
+        assert_eq!(draft(&ctx, 8), vec![7, 5, 6]);
+    }
+
+    #[test]
+    fn no_match_or_no_room_drafts_nothing() {
+        assert!(draft(&[1, 2, 3, 4, 5], 8).is_empty());
+        assert!(draft(&[1, 2, 1, 2], 0).is_empty());
+        assert!(draft(&[7], 8).is_empty());
+        // A single repeated token is below NGRAM_MIN.
+        assert!(draft(&[3, 9, 3], 4).is_empty());
+    }
+}

@@ -1,0 +1,126 @@
+//! The server's speculative batching on the real models: several requests decoded
+//! together with prompt lookup, every sequence's drafts verified in the same batched
+//! passes, each get exactly the tokens a lone session decoding greedily without
+//! speculation gets (`wren_core::generate::generate`, the CLI's loop).
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::unbounded_channel;
+use wren_core::chat::ChatTemplate;
+use wren_core::generate::{generate, Flow, SpecConfig, SpecMode};
+use wren_core::linear::Compute;
+use wren_core::models::Model;
+use wren_core::sample::{Sampler, SamplingParams};
+use wren_core::session::{thread_pool, Session};
+use wren_core::tokenizer::Tokenizer;
+use wren_gguf::GgufFile;
+use wren_server::engine::local::{LocalConfig, LocalEngine};
+use wren_server::engine::{Engine, Event, GenRequest};
+
+const PROMPTS: &[&str] = &[
+    "Copy the list exactly.\nList: apples, pears, plums, cherries, apricots, peaches, grapes, figs.\nCopy: apples, pears,",
+    "def area(width, height):\n    return width * height\n\n# The same with `width` renamed to `w`:\ndef area(w, height):\n",
+    "The committee met on Tuesday to review the budget. Quote the first sentence: \"The committee",
+    "Once upon a time, in a small village,",
+];
+const MAX: usize = 40;
+
+fn check(path: std::path::PathBuf, compute: Compute) {
+    assert!(
+        path.is_file(),
+        "real-model test: {} not found",
+        path.display()
+    );
+    let file = Arc::new(GgufFile::open(&path).unwrap());
+    let model: Arc<dyn Model> = Arc::from(wren_core::models::load(file.clone()).unwrap());
+    let tok = Tokenizer::from_gguf(&file).unwrap();
+    let prompts: Vec<Vec<u32>> = PROMPTS
+        .iter()
+        .map(|p| tok.encode(p, tok.add_bos_default(), false))
+        .collect();
+    let pool = thread_pool(0).unwrap();
+    // Alone, plain greedy decoding.
+    let want: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| {
+            let mut s = Session::new(model.clone(), 1024, pool.clone(), compute).unwrap();
+            let mut sampler = Sampler::new(SamplingParams::greedy(), model.info().vocab_size);
+            let mut out = Vec::new();
+            let off = SpecConfig::default();
+            generate(&mut s, &tok, &mut sampler, off, p, MAX, |_, id| {
+                out.push(id);
+                Flow::Continue
+            })
+            .unwrap();
+            out
+        })
+        .collect();
+    // Together in the server, speculating.
+    let cfg = LocalConfig {
+        model_id: "m".into(),
+        ctx: 1024,
+        parallel: prompts.len(),
+        queue: 8,
+        compute,
+        prefill_chunk: 256,
+        kv_type: Default::default(),
+        sparse: Default::default(),
+        spec: SpecConfig::new(SpecMode::Ngram, 8),
+    };
+    let tmpl = ChatTemplate::new(None, &model.info().arch, "", "").unwrap();
+    let server_tok = Tokenizer::from_gguf(&file).unwrap();
+    let e = LocalEngine::start(model.clone(), server_tok, tmpl, pool, cfg).unwrap();
+    let mut rxs = Vec::new();
+    for p in &prompts {
+        let (tx, rx) = unbounded_channel();
+        e.submit(GenRequest {
+            prompt: p.clone(),
+            max_tokens: MAX,
+            sampling: SamplingParams::greedy(),
+            logprobs: None,
+            spec: None,
+            events: tx,
+        })
+        .unwrap();
+        rxs.push(rx);
+    }
+    for (i, rx) in rxs.iter_mut().enumerate() {
+        let mut ids = Vec::new();
+        loop {
+            match rx.blocking_recv().expect("engine hung up") {
+                Event::Token { id, .. } => ids.push(id),
+                Event::Done { .. } => break,
+                Event::Error(e) => panic!("{e}"),
+            }
+        }
+        // The server reports the EOG token with its final event; the CLI loop does not.
+        ids.retain(|t| !tok.eog_ids().contains(t));
+        let w: Vec<u32> = want[i].clone();
+        assert_eq!(
+            ids, w,
+            "{compute:?} prompt {i}: server speculative tokens differ"
+        );
+    }
+    let st = e.stats();
+    eprintln!(
+        "{} {compute:?}: {} requests identical to plain single decoding; drafted {}, accepted {}",
+        path.display(),
+        prompts.len(),
+        st.drafted,
+        st.accepted
+    );
+    assert!(st.accepted > 10, "{st:?}");
+}
+
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn batched_speculation_gives_each_request_its_plain_tokens() {
+    for m in [
+        wren_core::catalog::GEMMA3_270M,
+        wren_core::catalog::SMOLLM2_135M_INSTRUCT,
+    ] {
+        for c in [Compute::Auto, Compute::Exact] {
+            check(m.path(), c);
+        }
+    }
+}
