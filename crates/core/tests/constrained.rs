@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use common::{gemma3, session, smollm2, Subject};
 use wren_core::constrain::Grammar;
-use wren_core::generate::{generate, Finish, Flow};
+use wren_core::generate::{generate, Finish, Flow, SpecConfig, SpecMode};
 use wren_core::linear::Compute;
 use wren_core::sample::{Sampler, SamplingParams};
 use wren_core::tokenizer::Tokenizer;
@@ -76,7 +76,15 @@ fn sample_constrained(
         let params = SamplingParams::llama_cpp(seed);
         let mut sampler = Sampler::new(params, tok.vocab_size()).with_constraint(c);
         let mut text = String::new();
-        let (finish, _) = generate(&mut s, tok, &mut sampler, &prompt, 200, |p, _| {
+        // Every other run speculates (prompt lookup): drafts go through the same
+        // constrained sampler, so the output must be just as valid.
+        let mode = if seed % 2 == 1 {
+            SpecMode::Ngram
+        } else {
+            SpecMode::Off
+        };
+        let spec = SpecConfig::new(mode, 8);
+        let (finish, _) = generate(&mut s, tok, &mut sampler, spec, &prompt, 200, |p, _| {
             text.push_str(p);
             Flow::Continue
         })

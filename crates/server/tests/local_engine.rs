@@ -333,6 +333,7 @@ fn speculation_verifies_every_sequence_in_one_pass() {
         max_tokens: 10,
         sampling: SamplingParams::greedy(),
         logprobs: Some(1),
+        constraint: None,
         spec: Some(SpecConfig::new(SpecMode::Off, 8)),
         events: tx,
     })

@@ -78,6 +78,7 @@ fn check(path: std::path::PathBuf, compute: Compute) {
             max_tokens: MAX,
             sampling: SamplingParams::greedy(),
             logprobs: None,
+            constraint: None,
             spec: None,
             events: tx,
         })
