@@ -165,7 +165,7 @@ class E2E:
         for seed in range(self.n):
             stream = self.chat(messages=ASK_WEATHER, tools=[WEATHER], tool_choice="required",
                                temperature=0.8, seed=seed, max_tokens=200, stream=True)
-            calls, finish, text = {}, None, ""
+            calls, finish, text, fragments = {}, None, "", 0
             for ch in stream:
                 if not ch.choices:
                     continue
@@ -177,8 +177,11 @@ class E2E:
                     if tc.function:
                         slot["name"] += tc.function.name or ""
                         slot["args"] += tc.function.arguments or ""
+                        fragments += bool(tc.function.arguments)
                 finish = ch.choices[0].finish_reason or finish
             require(finish == "tool_calls" and calls and text == "", f"seed {seed}: {finish} {calls} {text!r}")
+            # Arguments stream as they are generated: several fragments per call.
+            require(fragments >= 2 * len(calls), f"seed {seed}: {fragments} fragments for {len(calls)} calls")
             for slot in calls.values():
                 require(slot["id"] and slot["name"] == "get_weather", f"{slot}")
                 self.WeatherArgs.model_validate_json(slot["args"])

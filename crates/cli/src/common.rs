@@ -305,7 +305,8 @@ pub struct ConstraintOpts {
     /// Constrain the output to JSON valid against this JSON Schema file.
     #[arg(long = "json-schema", value_name = "FILE", conflicts_with_all = ["grammar", "regex"])]
     pub json_schema: Option<PathBuf>,
-    /// Constrain the output to this grammar file (llguidance's Lark syntax: `start: ...`).
+    /// Constrain the output to this grammar file: llguidance's Lark syntax (`start: ...`)
+    /// or llama.cpp's GBNF (`root ::= ...`).
     #[arg(long, value_name = "FILE", conflicts_with = "regex")]
     pub grammar: Option<PathBuf>,
     /// Constrain the output to match this regular expression (Rust regex syntax), whole.

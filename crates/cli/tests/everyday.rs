@@ -398,3 +398,87 @@ fn bench_output_formats() {
     assert!(!o.status.success());
     assert!(text(&o.stdout).is_empty(), "{}", text(&o.stdout));
 }
+
+/// `run --json-schema / --regex / --grammar` (Lark and GBNF): the output alone on stdout,
+/// and it matches; bad grammars are errors that say what is wrong.
+#[test]
+#[ignore = "needs SmolLM2 (scripts/test.sh fetches it)"]
+fn run_constrained_output() {
+    let c = Cache::new("constrained");
+    c.link(&SMOLLM2_135M_INSTRUCT);
+    let schema = c.0.join("person.json");
+    std::fs::write(
+        &schema,
+        r#"{"type": "object", "properties": {"name": {"type": "string", "maxLength": 20},
+            "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+            "required": ["name", "age"], "additionalProperties": false}"#,
+    )
+    .unwrap();
+    let lark = c.0.join("yn.lark");
+    std::fs::write(&lark, "start: \"yes\" | \"no\"\n").unwrap();
+    let gbnf = c.0.join("yn.gbnf");
+    std::fs::write(
+        &gbnf,
+        "# yes or no\nroot ::= answer \".\"\nanswer ::= \"yes\" | \"no\"\n",
+    )
+    .unwrap();
+    let m = [
+        "run",
+        "-m",
+        "smollm2-135m-instruct",
+        "--system",
+        "Answer briefly.",
+    ];
+    let run = |extra: &[&str], prompt: &str| {
+        let mut args: Vec<&str> = m.to_vec();
+        args.extend_from_slice(extra);
+        args.push(prompt);
+        let o = wren_in(&c.0, &args);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        (text(&o.stdout), text(&o.stderr))
+    };
+    for seed in ["1", "2", "3"] {
+        let (out, err) = run(
+            &["--json-schema", schema.to_str().unwrap(), "--seed", seed],
+            "Describe Ada Lovelace as JSON.",
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{out:?}: {e}"));
+        assert!(v["name"].is_string() && v["age"].is_u64(), "{out}");
+        assert!(
+            err.contains("[wren] grammar: ") && err.contains("ms/token"),
+            "{err}"
+        );
+    }
+    let (out, _) = run(&["--regex", "[0-9]{3}-[0-9]{4}"], "A phone number?");
+    let out = out.trim_end();
+    assert!(out.len() == 8 && out.as_bytes()[3] == b'-', "{out:?}");
+    let (out, _) = run(&["--grammar", lark.to_str().unwrap()], "Is water wet?");
+    assert!(["yes", "no"].contains(&out.trim_end()), "{out:?}");
+    let (out, _) = run(&["--grammar", gbnf.to_str().unwrap()], "Is water wet?");
+    assert!(["yes.", "no."].contains(&out.trim_end()), "{out:?}");
+    // Errors: a bad regex, a GBNF without root, two constraints at once.
+    for (extra, want) in [
+        (vec!["--regex", "(unclosed"], "invalid regex"),
+        (
+            vec!["--regex", "a", "--grammar", lark.to_str().unwrap()],
+            "cannot be used with",
+        ),
+    ] {
+        let mut args: Vec<&str> = m.to_vec();
+        args.extend_from_slice(&extra);
+        args.push("x");
+        let o = wren_in(&c.0, &args);
+        assert!(!o.status.success());
+        assert!(text(&o.stderr).contains(want), "{}", text(&o.stderr));
+    }
+    std::fs::write(&gbnf, "answer ::= \"yes\"\n").unwrap();
+    let mut args: Vec<&str> = m.to_vec();
+    args.extend(["--grammar", gbnf.to_str().unwrap(), "x"]);
+    let o = wren_in(&c.0, &args);
+    assert!(
+        text(&o.stderr).contains("no `root` rule"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -15,7 +15,7 @@ pub enum Grammar {
     JsonSchema(Value),
     /// A regular expression (Rust `regex` syntax) the whole output must match.
     Regex(String),
-    /// A grammar in llguidance's Lark syntax (`start: ...`, rules, `/regex/`
+    /// A grammar in llguidance's Lark syntax (GBNF is translated to it first) (`start: ...`, rules, `/regex/`
     /// terminals, `%json {...}` for embedded schemas).
     Lark(String),
 }
@@ -31,8 +31,8 @@ impl Grammar {
         }
     }
 
-    /// Reads a grammar file's text. GBNF (llama.cpp's `::=` format) is recognised and
-    /// refused with a pointer to the Lark syntax rather than failing obscurely.
+    /// Reads a grammar file's text: llguidance's Lark syntax, or GBNF (llama.cpp's
+    /// format, recognised by `::=`), which is translated to Lark ([`super::gbnf`]).
     pub fn from_grammar_text(text: &str) -> Result<Grammar, String> {
         if text.trim().is_empty() {
             return Err("the grammar is empty".into());
@@ -42,12 +42,9 @@ impl Grammar {
             .map(str::trim_start)
             .any(|l| !l.starts_with('#') && l.contains("::="));
         if gbnf {
-            return Err(
-                "this looks like a GBNF grammar (`::=`); wren takes llguidance's Lark \
-                 syntax (`rule: expr`, `start` as the root, `/regex/` terminals); llguidance's \
-                 scripts/gbnf_to_lark.py converts GBNF"
-                    .into(),
-            );
+            return super::gbnf::to_lark(text)
+                .map(Grammar::Lark)
+                .map_err(|e| format!("GBNF grammar: {e}"));
         }
         Ok(Grammar::Lark(text.to_string()))
     }

@@ -16,6 +16,7 @@
 
 pub mod constraint;
 pub mod env;
+pub mod gbnf;
 pub mod grammar;
 
 pub use constraint::Constraint;

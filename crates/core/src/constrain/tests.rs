@@ -115,8 +115,10 @@ fn bad_grammars_are_errors() {
     assert!(env
         .constraint(&Grammar::Lark("start: missing_rule".into()))
         .is_err());
-    let gbnf = Grammar::from_grammar_text("root ::= \"a\" | \"b\"\n").unwrap_err();
-    assert!(gbnf.contains("GBNF"), "{gbnf}");
+    let gbnf = Grammar::from_grammar_text("root ::= \"a\" | \"b\"\nroot2 ::= ").unwrap_err();
+    assert!(gbnf.contains("GBNF") && gbnf.contains("empty"), "{gbnf}");
+    let e = Grammar::from_grammar_text("word ::= [a-z]+\n").unwrap_err();
+    assert!(e.contains("root"), "{e}");
     assert!(Grammar::from_grammar_text("  \n").is_err());
 }
 
@@ -179,4 +181,28 @@ fn constraint_is_send() {
     fn send<T: Send>() {}
     send::<Constraint>();
     send::<Sampler>();
+}
+
+#[test]
+fn gbnf_grammars_translate() {
+    let tok = tiny();
+    // llama.cpp-style: comments, classes with escapes, groups, repetitions, dashes.
+    let src = r#"
+# a tiny list
+root ::= "[" item ("," ws item){0,2} "]"
+item ::= [0-9]+ | quoted-word
+quoted-word ::= "\"" [^"\\\n]{1,3} "\""
+ws ::= [ \t]?
+"#;
+    let g = Grammar::from_grammar_text(src).unwrap();
+    let Grammar::Lark(lark) = &g else { panic!() };
+    assert!(lark.starts_with("start: g_root\n"), "{lark}");
+    // The same language, written as a regex for an independent engine.
+    let item = r#"(?:[0-9]+|"[^"\\\n]{1,3}")"#;
+    let check = fancy_regex::Regex::new(&format!(r"^\[{item}(?:,[ \t]?{item}){{0,2}}\]$")).unwrap();
+    for seed in 0..10 {
+        let (text, eos) = run(&tok, &g, seed, 60);
+        assert!(eos, "{text:?}");
+        assert!(check.is_match(&text).unwrap(), "{text:?}");
+    }
 }

@@ -282,17 +282,10 @@ impl ChatFormat {
                 content: Some(text),
                 ..Delta::default()
             },
-            StreamOut::Call(calls) => {
-                let base = self.tools.as_ref().map_or(0, |t| t.calls) - calls.len() as u32;
-                let mut deltas = Vec::new();
-                for (k, call) in calls.into_iter().enumerate() {
-                    deltas.extend(tools::call_deltas(base + k as u32, call));
-                }
-                Delta {
-                    tool_calls: Some(deltas),
-                    ..Delta::default()
-                }
-            }
+            StreamOut::Calls(deltas) => Delta {
+                tool_calls: Some(deltas),
+                ..Delta::default()
+            },
         };
         let choice = ChunkChoice {
             index: 0,
@@ -351,7 +344,7 @@ impl ChunkFormat for ChatFormat {
                 reason = "tool_calls";
             }
             if let Some(rest) = rest {
-                events.push(self.out_chunk(StreamOut::Text(rest), Vec::new()));
+                events.push(self.out_chunk(rest, Vec::new()));
             }
         }
         let choice = ChunkChoice {

@@ -298,8 +298,12 @@ fn parse_one(body: &str, names: &[&str]) -> Option<ToolCallOut> {
     })
 }
 
-/// Streaming: holds text back while it may be the start of a call, and turns complete
-/// call blocks into `delta.tool_calls` fragments.
+/// Streaming: holds text back while it may be the start of a call, and turns call text
+/// into `delta.tool_calls` as it arrives: the id and name once `"arguments": ` is seen,
+/// then argument fragments (the grammar writes a call on one line,
+/// `{"name": "f", "arguments": {...}}`, so its first raw newline ends the arguments; the
+/// last byte is held back until then, as it may be the call's closing brace). A call
+/// laid out otherwise is sent whole once its `</tool_call>` arrives.
 #[derive(Debug, Default)]
 pub struct ToolStream {
     names: Vec<String>,
@@ -308,6 +312,10 @@ pub struct ToolStream {
     calls_mode: bool,
     /// Text already sent as content.
     sent_text: bool,
+    /// The call being streamed: where its arguments start in `buf`, and the end of
+    /// what was sent.
+    cur: Option<(usize, usize)>,
+    /// Calls started so far (the next call's index).
     pub calls: u32,
 }
 
@@ -315,8 +323,7 @@ pub struct ToolStream {
 #[derive(Debug, PartialEq)]
 pub enum StreamOut {
     Text(String),
-    /// Calls that just completed.
-    Call(Vec<ToolCallOut>),
+    Calls(Vec<ToolCallDelta>),
 }
 
 /// Argument text is streamed in fragments of about this many bytes.
@@ -378,27 +385,108 @@ impl ToolStream {
                 return vec![StreamOut::Text(std::mem::take(&mut self.buf))];
             }
         }
-        self.complete_calls()
+        let mut deltas = Vec::new();
+        while self.step(&mut deltas) {}
+        if deltas.is_empty() {
+            Vec::new()
+        } else {
+            vec![StreamOut::Calls(deltas)]
+        }
     }
 
-    fn complete_calls(&mut self) -> Vec<StreamOut> {
-        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        let mut out = Vec::new();
-        while let Some(end) = self.buf.find(CLOSE) {
-            let block: String = self.buf.drain(..end + CLOSE.len()).collect();
-            let (_, calls) = parse_calls(&block, &names);
-            self.calls += calls.len() as u32;
-            if !calls.is_empty() {
-                out.push(StreamOut::Call(calls));
+    /// Makes what progress the buffer allows; true to be called again.
+    fn step(&mut self, out: &mut Vec<ToolCallDelta>) -> bool {
+        let Some((start, sent)) = self.cur else {
+            return self.start_call(out);
+        };
+        let index = self.calls.saturating_sub(1);
+        let (upto, done) = match self.buf[start..].find('\n') {
+            // The byte before the newline closes the call object.
+            Some(p) => (start + p.saturating_sub(1), true),
+            None => {
+                let mut e = self.buf.len().saturating_sub(1).max(sent);
+                while !self.buf.is_char_boundary(e) {
+                    e -= 1;
+                }
+                (e.max(sent), false)
+            }
+        };
+        if upto > sent {
+            out.push(args_delta(index, &self.buf[sent..upto]));
+        }
+        self.cur = Some((start, upto.max(sent)));
+        if !done {
+            return false;
+        }
+        let Some(end) = self.buf[start..].find(CLOSE) else {
+            return false;
+        };
+        self.buf.drain(..start + end + CLOSE.len());
+        self.cur = None;
+        true
+    }
+
+    /// At a call's start: sends its id and name once `"arguments": ` is there, or the
+    /// whole call once complete if it is laid out otherwise.
+    fn start_call(&mut self, out: &mut Vec<ToolCallDelta>) -> bool {
+        let lead = self.buf.len() - self.buf.trim_start().len();
+        let prefix = format!("{OPEN}\n{{\"name\": \"");
+        let sep = "\", \"arguments\": ";
+        if let Some(rest) = self.buf[lead..].strip_prefix(prefix.as_str()) {
+            if let Some(k) = rest.find(sep) {
+                let name = &rest[..k];
+                if self.names.iter().any(|n| n == name) {
+                    out.push(ToolCallDelta {
+                        index: self.calls,
+                        id: Some(new_id("call")),
+                        kind: Some("function"),
+                        function: FunctionDelta {
+                            name: Some(name.to_string()),
+                            arguments: String::new(),
+                        },
+                    });
+                    self.calls += 1;
+                    let start = lead + prefix.len() + k + sep.len();
+                    self.cur = Some((start, start));
+                    return true;
+                }
             }
         }
-        out
+        let Some(end) = self.buf.find(CLOSE) else {
+            return false;
+        };
+        let block: String = self.buf.drain(..end + CLOSE.len()).collect();
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        for call in parse_calls(&block, &names).1 {
+            out.extend(call_deltas(self.calls, call));
+            self.calls += 1;
+        }
+        true
     }
 
-    /// At the end: whatever is held back (text that only looked like a call start).
-    pub fn finish(&mut self) -> Option<String> {
+    /// At the end: whatever is held back (text that only looked like a call start, or
+    /// the last bytes of a call cut short).
+    pub fn finish(&mut self) -> Option<StreamOut> {
+        if let Some((_, sent)) = self.cur.take() {
+            let rest = self.buf[sent..].to_string();
+            self.buf.clear();
+            let index = self.calls.saturating_sub(1);
+            return (!rest.is_empty()).then(|| StreamOut::Calls(vec![args_delta(index, &rest)]));
+        }
         let rest = std::mem::take(&mut self.buf);
-        (!self.calls_mode && !rest.is_empty()).then_some(rest)
+        (!self.calls_mode && !rest.is_empty()).then_some(StreamOut::Text(rest))
+    }
+}
+
+fn args_delta(index: u32, args: &str) -> ToolCallDelta {
+    ToolCallDelta {
+        index,
+        id: None,
+        kind: None,
+        function: FunctionDelta {
+            name: None,
+            arguments: args.to_string(),
+        },
     }
 }
 
@@ -444,8 +532,35 @@ mod tests {
         let mut s = ToolStream::new(&tools);
         assert!(s.push("<tool").is_empty());
         assert!(s.push("_call>\n{\"name\": \"get_weather\", ").is_empty());
-        let out = s.push("\"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>");
-        assert!(matches!(&out[..], [StreamOut::Call(c)] if c[0].function.name == "get_weather"));
+        // The name goes out with `"arguments": `, then the arguments as they come,
+        // holding back the last byte (it may close the call object).
+        let (mut name, mut args) = (String::new(), String::new());
+        let pieces = [
+            "\"arguments\": {\"ci",
+            "ty\": \"Os",
+            "lo\"}",
+            "}",
+            "\n</tool",
+            "_call>",
+        ];
+        for piece in pieces {
+            for out in s.push(piece) {
+                let StreamOut::Calls(ds) = out else {
+                    panic!("{out:?}")
+                };
+                for d in ds {
+                    assert_eq!(d.index, 0);
+                    name.push_str(d.function.name.as_deref().unwrap_or(""));
+                    args.push_str(&d.function.arguments);
+                }
+            }
+            assert!(args.len() <= 16, "{args}");
+        }
+        assert_eq!(
+            (name.as_str(), args.as_str()),
+            ("get_weather", "{\"city\": \"Oslo\"}")
+        );
+        assert_eq!(s.calls, 1);
         assert_eq!(s.finish(), None);
         let mut s = ToolStream::new(&tools);
         assert!(s.push("<").is_empty());
