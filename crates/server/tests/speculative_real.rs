@@ -1,7 +1,9 @@
-//! The server's speculative batching on the real models: several requests decoded
-//! together with prompt lookup, every sequence's drafts verified in the same batched
-//! passes, each get exactly the tokens a lone session decoding greedily without
-//! speculation gets (`wren_core::generate::generate`, the CLI's loop).
+//! The server's speculative decoding on the real models: requests decoded with prompt
+//! lookup get exactly the tokens a lone session decoding greedily without speculation
+//! gets (`wren_core::generate::generate`, the CLI's loop). One slot: passes without a
+//! draft use the batched kernels, which match lone decoding only for one sequence (the
+//! verification of several sequences' drafts in one pass is checked bit for bit in
+//! `core/tests/spec_identity.rs`, and its batching in `local_engine.rs`).
 
 use std::sync::Arc;
 
@@ -59,13 +61,14 @@ fn check(path: std::path::PathBuf, compute: Compute) {
     let cfg = LocalConfig {
         model_id: "m".into(),
         ctx: 1024,
-        parallel: prompts.len(),
+        parallel: 1,
         queue: 8,
         compute,
         prefill_chunk: 256,
         kv_type: Default::default(),
         sparse: Default::default(),
         spec: SpecConfig::new(SpecMode::Ngram, 8),
+        spec_max_seqs: 1,
     };
     let tmpl = ChatTemplate::new(None, &model.info().arch, "", "").unwrap();
     let server_tok = Tokenizer::from_gguf(&file).unwrap();
