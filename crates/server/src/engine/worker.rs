@@ -82,7 +82,8 @@ enum Job {
     Idle,
     /// The prompt is being evaluated, one chunk per loop iteration.
     Prefill(Prefill),
-    Decode(Seq),
+    /// Boxed: a sequence (its sampler and generation step) is much larger than a prefill.
+    Decode(Box<Seq>),
 }
 
 /// A request whose prompt is being evaluated.
@@ -256,7 +257,7 @@ impl Worker {
                 .into_iter()
                 .collect();
             let spec = p.req.spec.unwrap_or(self.spec);
-            *job = Job::Decode(Seq {
+            *job = Job::Decode(Box::new(Seq {
                 events: p.req.events,
                 step: Step::new(sampler, spec, next),
                 decoder: StreamDecoder::new(),
@@ -265,7 +266,7 @@ impl Worker {
                 max_tokens: p.req.max_tokens.max(1),
                 generated: 0,
                 prompt_tokens: p.req.prompt.len(),
-            });
+            }));
         }
     }
 
