@@ -345,6 +345,8 @@ def main():
     ap.add_argument("--install-llama-extras", action=argparse.BooleanOptionalAction,
                     default=True, help="pip-install the llama_cpp.server extras if missing")
     ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--server-args", default="",
+                    help="extra `wren serve` flags, e.g. '--spec ngram --draft-max 8'")
     a = ap.parse_args()
     log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     tmp = os.environ.get("TMPDIR", "/tmp")
@@ -353,7 +355,8 @@ def main():
 
     log(f"starting wren serve --parallel {a.parallel} -t {a.threads} --ctx {a.ctx}")
     srv = Server.start(a.wren, a.model, a.threads,
-                       ["--parallel", str(a.parallel), "--ctx", str(a.ctx)],
+                       ["--parallel", str(a.parallel), "--ctx", str(a.ctx)]
+                       + a.server_args.split(),
                        log_path=os.path.join(tmp, f"wren-serve-bench-{os.getpid()}.log"))
     try:
         mem0 = srv.status_kb()

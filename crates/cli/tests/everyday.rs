@@ -482,3 +482,48 @@ fn run_constrained_output() {
         text(&o.stderr)
     );
 }
+
+/// `--spec ngram`: the same text as without it, the acceptance on the stats line and in
+/// `--json`; bad values are clear errors.
+#[test]
+#[ignore = "needs the real model (scripts/test.sh fetches it)"]
+fn speculative_run_gives_the_same_text() {
+    let c = Cache::new("spec");
+    c.link(&GEMMA3_270M);
+    let prompt = "Copy the list exactly.\nList: red, green, blue, yellow, purple, orange.\nCopy: red, green,";
+    let run = |spec: &str| {
+        let o = wren_in(
+            &c.0,
+            &[
+                "run", "--greedy", "-n", "24", "--spec", spec, "--json", prompt,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+        v
+    };
+    let (off, on) = (run("off"), run("ngram"));
+    assert_eq!(off["text"], on["text"]);
+    assert_eq!(on["spec"], "ngram");
+    assert!(on["accepted_tokens"].as_u64().unwrap() > 0, "{on}");
+    assert_eq!(off["drafted_tokens"], 0);
+    let o = wren_in(
+        &c.0,
+        &["run", "--greedy", "-n", "8", "--spec", "ngram", prompt],
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("decode ") && err.contains("spec ngram: accepted "),
+        "{err}"
+    );
+    let o = wren_in(&c.0, &["run", "--spec", "medusa", "hi"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("off, ngram"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = wren_in(&c.0, &["run", "--spec", "ngram", "--draft-max", "0", "hi"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("1..=32"), "{}", text(&o.stderr));
+}

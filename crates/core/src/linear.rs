@@ -240,7 +240,7 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
     });
 }
 
-/// Weight rows per step of [`quantized_rowwise`]: a few KiB of weights, kept in L1 while
+/// Weight rows per step of [`quantized_rowwise`]: tens of KiB of weights, kept in cache while
 /// every token's one-token product runs over them. A multiple of 4, the row interleave of
 /// the packed formats, so each step's rows are grouped as the one-token call groups them.
 const ROWWISE_ROWS: usize = 128;

@@ -119,6 +119,58 @@ fn verify_rows_are_bit_identical_to_decode_steps() {
     }
 }
 
+/// Several sequences' drafts verified in one batched pass (the server's step): every
+/// row of every sequence is bit-identical to that sequence's own one-token decode steps.
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn batched_verify_rows_are_bit_identical_to_each_sequences_decode_steps() {
+    for sub in [gemma3(), smollm2()] {
+        let (_, model) = sub.load();
+        let v = model.info().vocab_size;
+        for c in [Compute::Auto, Compute::Exact] {
+            let prompts: Vec<Vec<u32>> = (0..3)
+                .map(|i| tokens(20 + 7 * i, 10 + i as u64, v))
+                .collect();
+            let drafts: Vec<Vec<u32>> = (0..3)
+                .map(|i| tokens(1 + 3 * i, 20 + i as u64, v))
+                .collect();
+            let want: Vec<Vec<Vec<f32>>> = prompts
+                .iter()
+                .zip(&drafts)
+                .map(|(p, d)| {
+                    let mut s = open(&model, c, None);
+                    s.eval_last(p).unwrap();
+                    decode_steps(&mut s, d)
+                })
+                .collect();
+            let mut ss: Vec<Session> = prompts
+                .iter()
+                .map(|p| {
+                    let mut s = open(&model, c, None);
+                    s.eval_last(p).unwrap();
+                    s
+                })
+                .collect();
+            let mut refs: Vec<&mut Session> = ss.iter_mut().collect();
+            let lists: Vec<&[u32]> = drafts.iter().map(Vec::as_slice).collect();
+            let mut seen = 0;
+            Session::verify_batch(&mut refs, &lists, |si, i, l, h| {
+                assert_eq!(h.last(), Some(&drafts[si][i]));
+                assert!(
+                    same_bits(l, &want[si][i]),
+                    "{} {c:?}: sequence {si} row {i} differs from its own decode",
+                    sub.name
+                );
+                seen += 1;
+                true
+            })
+            .unwrap();
+            assert_eq!(seen, drafts.iter().map(Vec::len).sum::<usize>());
+        }
+        eprintln!("{}: batched verify of 3 sequences bit-identical", sub.name);
+    }
+}
+
 /// Decode `junk` (as one batch or token by token), truncate it away, decode `next`: the
 /// logits equal a fresh session's that decodes `next` right after the prompt.
 fn check_rollback(

@@ -116,6 +116,7 @@ fn engine_spec(parallel: usize, ctx: usize, chunk: usize, spec: SpecConfig) -> (
         kv_type: Default::default(),
         sparse: Default::default(),
         spec,
+        spec_max_seqs: parallel,
     };
     let e = LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap();
     (e, log)

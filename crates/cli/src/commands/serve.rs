@@ -156,6 +156,8 @@ pub fn main(a: Args) -> Result<()> {
         kv_type: a.model.kv.kv_type,
         sparse: a.model.kv.sparse_settings(),
         spec: a.spec.config()?,
+        // Drafts pay only for a lone sequence on this kind of machine (see LocalConfig).
+        spec_max_seqs: 1,
     };
     let threads = l.pool.current_num_threads();
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;

@@ -286,3 +286,59 @@ impl KvCache {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(window: Option<usize>) -> KvCache {
+        let opts = CacheOptions {
+            ctx: 1000,
+            ty: KvType::F32,
+            sparse: None,
+        };
+        let layers = vec![
+            LayerCache::new(KvType::F32, 1000, None, 1, 4, None).unwrap(),
+            LayerCache::new(KvType::F32, 1000, window, 1, 4, None).unwrap(),
+        ];
+        KvCache::new(layers, &opts)
+    }
+
+    #[test]
+    fn truncation_within_the_ring_slack_and_errors_beyond_it() {
+        // Global layers only (a window past the context is a global layer): any rewind.
+        let mut c = cache(Some(2000));
+        c.pos = 900;
+        assert_eq!(c.max_rewind(), 900);
+        c.truncate(1).unwrap();
+        assert_eq!(c.pos, 1);
+        // A ring of 4 + 128 slots: any rewind until it wraps, then at most the slack.
+        let mut c = cache(Some(4));
+        c.pos = 132;
+        assert_eq!(c.max_rewind(), 132);
+        c.pos = 500;
+        assert_eq!(c.max_rewind(), RING_SLACK);
+        let e = c.truncate(500 - RING_SLACK - 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Rewind {
+                    from: 500,
+                    to: 371,
+                    max: RING_SLACK
+                }
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("128 positions beyond its window"),
+            "{e}"
+        );
+        assert_eq!(c.pos, 500, "a refused rewind changes nothing");
+        c.truncate(500 - RING_SLACK).unwrap();
+        assert_eq!(c.pos, 372);
+        assert!(c.truncate(373).is_err(), "cannot grow by truncation");
+        c.truncate(0).unwrap();
+        assert_eq!(c.pos, 0);
+    }
+}

@@ -55,6 +55,12 @@ pub struct LocalConfig {
     pub sparse: SparseSettings,
     /// Speculative decoding of requests that do not set their own.
     pub spec: wren_core::generate::SpecConfig,
+    /// Speculating sequences draft only while at most this many sequences decode: a
+    /// verified row (computed as one-token decoding computes it, so that the text does
+    /// not change) costs ~0.65 of a decode step on a 2-core machine, while a batched
+    /// decode step of several sequences costs little more than one, so drafting beside
+    /// other sequences lowers the aggregate throughput (BENCHMARKS.md). `wren serve`: 1.
+    pub spec_max_seqs: usize,
 }
 
 pub struct LocalEngine {
@@ -114,6 +120,7 @@ impl LocalEngine {
                 n => n,
             },
             spec: cfg.spec,
+            spec_max_seqs: cfg.spec_max_seqs,
         };
         let alive = Arc::new(AtomicBool::new(true));
         let guard = AliveGuard(alive.clone());

@@ -15,10 +15,11 @@
 //! }
 //! ```
 //!
-//! With speculation on for any sequence of the pass, the pass is a
-//! `Session::verify_batch`: every row computed as one-token decoding computes it, so
-//! each sequence's tokens are exactly those it would get decoded alone; otherwise a
-//! `Session::decode_batch` (one token per sequence, the batched kernels).
+//! When any sequence of the pass drafted, the pass is a `Session::verify_batch`: every
+//! row computed as one-token decoding computes it, so the drafts are accepted exactly as
+//! decoding alone would; a pass without drafts is a `Session::decode_batch` (one token per
+//! sequence, the batched kernels), as without speculation: rowwise rows cost most of a
+//! decode step each, which would undo batching's gain (see BENCHMARKS.md).
 //!
 //! Neither a long generation nor a long prompt starves the others: every decoding
 //! sequence advances by one token per iteration, and a prompt costs at most one chunk of
@@ -33,7 +34,7 @@ use std::time::Instant;
 
 use std::collections::VecDeque;
 
-use wren_core::generate::{SpecConfig, SpecMode, Step};
+use wren_core::generate::{SpecConfig, Step};
 use wren_core::sample::{log_softmax_of, top_logprobs, Sampler};
 use wren_core::session::Session;
 use wren_core::tokenizer::{StreamDecoder, Tokenizer};
@@ -81,7 +82,8 @@ enum Job {
     Idle,
     /// The prompt is being evaluated, one chunk per loop iteration.
     Prefill(Prefill),
-    Decode(Seq),
+    /// Boxed: a sequence (its sampler and generation step) is much larger than a prefill.
+    Decode(Box<Seq>),
 }
 
 /// A request whose prompt is being evaluated.
@@ -104,7 +106,6 @@ struct Seq {
     events: Sender,
     /// Its sampler and the tokens sampled but not yet emitted.
     step: Step,
-    spec: SpecConfig,
     decoder: StreamDecoder,
     /// Log-probability information of each sampled token not yet emitted, when asked for.
     lps: VecDeque<(f32, Vec<TopLogprob>)>,
@@ -125,6 +126,8 @@ pub(super) struct Worker {
     pub chunk: usize,
     /// Speculation of requests that do not set their own.
     pub spec: SpecConfig,
+    /// Sequences decoding at once up to which they draft (see `LocalConfig`).
+    pub spec_max_seqs: usize,
 }
 
 impl Worker {
@@ -255,17 +258,16 @@ impl Worker {
                 .into_iter()
                 .collect();
             let spec = p.req.spec.unwrap_or(self.spec);
-            *job = Job::Decode(Seq {
+            *job = Job::Decode(Box::new(Seq {
                 events: p.req.events,
                 step: Step::new(sampler, spec, next),
-                spec,
                 decoder: StreamDecoder::new(),
                 lps,
                 logprobs: p.req.logprobs,
                 max_tokens: p.req.max_tokens.max(1),
                 generated: 0,
                 prompt_tokens: p.req.prompt.len(),
-            });
+            }));
         }
     }
 
@@ -286,12 +288,21 @@ impl Worker {
         // Each survivor's pass: its last token and, speculating, a draft.
         let mut plans: Vec<Vec<u32>> = Vec::with_capacity(batch.len());
         let mut speculate = false;
+        // Drafts only while few sequences decode: a verified row costs most of a decode
+        // step, while a batched step gives every sequence a token for little more than
+        // one (see `spec_max_seqs`).
+        let drafting = batch.len() <= self.spec_max_seqs;
         for &i in &batch {
             let Slot { session, job, .. } = &mut self.slots[i];
             if let Job::Decode(s) = job {
-                speculate |= s.spec.mode != SpecMode::Off;
-                let budget = s.max_tokens - s.generated;
+                // A budget of one token leaves no room for a draft.
+                let budget = if drafting {
+                    s.max_tokens - s.generated
+                } else {
+                    1
+                };
                 plans.push(s.step.plan(session, budget).to_vec());
+                speculate |= plans.last().is_some_and(|p| p.len() > 1);
             }
         }
         let tok = &self.tok;
