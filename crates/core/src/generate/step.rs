@@ -259,7 +259,13 @@ mod tests {
         let (mut all, mut rejected) = ([0u64; 8], [0u64; 8]);
         let mut accepted = 0u64;
         for seed in 0..n {
-            let sampler = Sampler::new(SamplingParams { seed, ..params.clone() }, 8);
+            let sampler = Sampler::new(
+                SamplingParams {
+                    seed,
+                    ..params.clone()
+                },
+                8,
+            );
             let mut step = Step::new(sampler, SpecConfig::new(SpecMode::Ngram, 1), 0);
             step.queue.clear();
             step.tokens = vec![0, d];

@@ -18,8 +18,9 @@
 //!
 //! Grammar: with `required` or a named function the reply must be call blocks whose JSON
 //! matches `{"name": <a tool>, "arguments": <its parameters schema>}`; with `auto` it is
-//! either such calls or text that does not contain `<tool_call>`; with `none` nothing is
-//! constrained and no tools are shown.
+//! such calls, text without `<tool_call>`, or text and then calls (the text ends lazily at
+//! the first `<tool_call>`, as llama.cpp's lazily triggered grammars do); with `none`
+//! nothing is constrained and no tools are shown.
 
 use serde_json::{json, Value};
 use wren_core::chat::ChatMessage;
@@ -194,17 +195,17 @@ impl Tools {
             json!({"anyOf": variants})
         };
         let schema = compact(schema);
-        let calls = if self.parallel {
-            "call (\"\\n\" call)*"
-        } else {
-            "call"
-        };
+        let more = if self.parallel { "(\"\\n\" call)*" } else { "" };
+        // `auto`: calls, text without a call, or text and then calls (`lead` ends lazily
+        // at the first call opening, which it includes; `rest` is the call it opened).
         let start = match self.mode {
-            Mode::Auto => "start: calls | TEXT",
+            Mode::Auto => "start: calls | TEXT | lead rest",
             _ => "start: calls",
         };
         Grammar::Lark(format!(
-            "{start}\ncalls: {calls}\ncall: \"{OPEN}\\n\" %json {schema} \"\\n{CLOSE}\"\n\
+            "{start}\ncalls: call {more}\nrest: body {more}\ncall: \"{OPEN}\" body\n\
+             body: \"\\n\" %json {schema} \"\\n{CLOSE}\"\n\
+             lead[suffix=\"{OPEN}\"]: /(?s:[^<].*)/\n\
              TEXT: /(?s:.+)/ & ~/(?s:.*{OPEN}.*)/\n"
         ))
     }
@@ -373,25 +374,41 @@ impl ToolStream {
     /// Feeds generated text; returns what can be sent now.
     pub fn push(&mut self, text: &str) -> Vec<StreamOut> {
         self.buf.push_str(text);
+        let mut outs = Vec::new();
         if !self.calls_mode {
             let head = self.buf.trim_start();
             if !self.sent_text && OPEN.starts_with(head) {
-                return Vec::new(); // may still become a call
+                return outs; // may still become a call
             }
             if !self.sent_text && head.starts_with(OPEN) {
                 self.calls_mode = true;
+            } else if let Some(i) = self.buf.find(OPEN) {
+                // Text, then calls (`auto`): the text before the call, without the
+                // whitespace that separates them (as `parse_calls` reads it).
+                let text = self.buf[..i].trim_end().to_string();
+                self.buf.drain(..i);
+                self.calls_mode = true;
+                if !text.is_empty() {
+                    self.sent_text = true;
+                    outs.push(StreamOut::Text(text));
+                }
             } else {
-                self.sent_text = true;
-                return vec![StreamOut::Text(std::mem::take(&mut self.buf))];
+                // Hold back trailing whitespace and anything that may begin a call.
+                let keep = held_back(&self.buf);
+                let text: String = self.buf.drain(..self.buf.len() - keep).collect();
+                if !text.is_empty() {
+                    self.sent_text = true;
+                    outs.push(StreamOut::Text(text));
+                }
+                return outs;
             }
         }
         let mut deltas = Vec::new();
         while self.step(&mut deltas) {}
-        if deltas.is_empty() {
-            Vec::new()
-        } else {
-            vec![StreamOut::Calls(deltas)]
+        if !deltas.is_empty() {
+            outs.push(StreamOut::Calls(deltas));
         }
+        outs
     }
 
     /// Makes what progress the buffer allows; true to be called again.
@@ -473,9 +490,25 @@ impl ToolStream {
             let index = self.calls.saturating_sub(1);
             return (!rest.is_empty()).then(|| StreamOut::Calls(vec![args_delta(index, &rest)]));
         }
+        // Text, or the start of a call that never completed (as `parse_calls` reads it).
         let rest = std::mem::take(&mut self.buf);
-        (!self.calls_mode && !rest.is_empty()).then_some(StreamOut::Text(rest))
+        (!rest.trim().is_empty()).then_some(StreamOut::Text(rest))
     }
+}
+
+/// Bytes at the end of streamed text to hold back: a partial call opening and the
+/// whitespace before it (or trailing whitespace that may precede one).
+fn held_back(buf: &str) -> usize {
+    let partial = (1..OPEN.len())
+        .rev()
+        .find(|&n| {
+            buf.len() >= n
+                && buf.is_char_boundary(buf.len() - n)
+                && OPEN.starts_with(&buf[buf.len() - n..])
+        })
+        .unwrap_or(0);
+    let before = &buf[..buf.len() - partial];
+    partial + (before.len() - before.trim_end().len())
 }
 
 fn args_delta(index: u32, args: &str) -> ToolCallDelta {
@@ -527,6 +560,40 @@ mod tests {
     }
 
     #[test]
+    fn stream_sends_text_then_calls() {
+        let tools = weather();
+        let mut s = ToolStream::new(&tools);
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        let reply = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        // Byte by byte: every split point of the opening and the newline before it.
+        for (i, _) in reply.char_indices() {
+            let piece = &reply[i..i + reply[i..].chars().next().unwrap().len_utf8()];
+            for out in s.push(piece) {
+                match out {
+                    StreamOut::Text(t) => text.push_str(&t),
+                    StreamOut::Calls(ds) => calls.extend(ds),
+                }
+            }
+        }
+        assert_eq!(s.finish(), None);
+        assert_eq!(text, "Let me check.");
+        assert_eq!(calls[0].function.name.as_deref(), Some("get_weather"));
+        let args: String = calls
+            .iter()
+            .map(|d| d.function.arguments.as_str())
+            .collect();
+        assert_eq!(args, "{\"city\": \"Oslo\"}");
+        // parse_calls reads the same reply the same way.
+        let (c, parsed) = parse_calls(reply, &["get_weather"]);
+        assert_eq!((c.as_deref(), parsed.len()), (Some("Let me check."), 1));
+        // Text that only looks like the start of a call is sent in the end.
+        let mut s = ToolStream::new(&tools);
+        assert_eq!(s.push("a <tool"), vec![StreamOut::Text("a".into())]);
+        assert_eq!(s.finish(), Some(StreamOut::Text(" <tool".into())));
+    }
+
+    #[test]
     fn stream_holds_back_call_starts() {
         let tools = weather();
         let mut s = ToolStream::new(&tools);
@@ -565,10 +632,9 @@ mod tests {
         let mut s = ToolStream::new(&tools);
         assert!(s.push("<").is_empty());
         assert_eq!(s.push("b>hi"), vec![StreamOut::Text("<b>hi".into())]);
-        assert_eq!(
-            s.push(" <tool_call>"),
-            vec![StreamOut::Text(" <tool_call>".into())]
-        );
+        // A call opening after text starts a call; cut off there, it is sent as text.
+        assert_eq!(s.push(" <tool_call>"), vec![]);
+        assert_eq!(s.finish(), Some(StreamOut::Text("<tool_call>".into())));
     }
 
     /// Feeds `text` byte by byte (the fake vocabulary is bytes) through the grammar;
@@ -597,6 +663,17 @@ mod tests {
         assert!(grammar_accepts(&t, &two));
         assert!(grammar_accepts(&t, "It is sunny."));
         assert!(!grammar_accepts(&t, "Sure: <tool_call>"));
+        // Text, then calls.
+        assert!(grammar_accepts(
+            &t,
+            &format!("Let me look that up.\n{call}")
+        ));
+        assert!(grammar_accepts(&t, &format!("Both:\n{two}")));
+        assert!(!grammar_accepts(
+            &t,
+            &format!("Let me look.\n{call}\nDone.")
+        ));
+        assert!(!grammar_accepts(&t, "Hm <tool_call>\n{\"name\": \"nope\""));
         assert!(!grammar_accepts(&t, "<tool_call>\n{\"name\": \"nope\""));
         assert!(!grammar_accepts(
             &t,
