@@ -283,15 +283,39 @@ fn serve_logs_requests_and_a_second_ctrl_c_exits() {
         json!({"prompt": "Hi", "max_tokens": 4}),
     );
     // A long request in flight, then Ctrl-C twice: the grace period (30 s) is cut short.
+    // The stream cannot end early (the end-of-generation ids are banned), and the first
+    // Ctrl-C waits until its first chunk has arrived.
+    let (started, first_chunk) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = http(
-            port,
-            "POST",
-            "/v1/completions",
-            Some(&json!({"prompt": "Once upon a time", "max_tokens": 4000, "stream": true})),
-        );
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = json!({
+            "prompt": "Once upon a time",
+            "max_tokens": 4000,
+            "stream": true,
+            "logit_bias": {"0": -100, "1": -100, "2": -100},
+        })
+        .to_string();
+        write!(
+            s,
+            "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("data: ") {
+                let _ = started.send(());
+            }
+        }
     });
-    std::thread::sleep(Duration::from_millis(500));
+    first_chunk
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the long stream started");
     let pid = server.0.id().to_string();
     let sigint = || Command::new("kill").args(["-INT", &pid]).status().unwrap();
     sigint();
