@@ -1,4 +1,5 @@
 //! `wren`: run, chat with, inspect and evaluate GGUF language models on the CPU.
+// SAFETY: not needed — this crate has no unsafe code (kernels: wren-kernels; mmap: wren-gguf).
 #![forbid(unsafe_code)]
 
 mod chat;

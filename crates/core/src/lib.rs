@@ -1,4 +1,5 @@
 //! wren's engine: models, tokenizer, sampling, chat templates and the generation loop.
+// SAFETY: not needed — this crate has no unsafe code (kernels: wren-kernels; mmap: wren-gguf).
 #![forbid(unsafe_code)]
 
 pub mod attention;

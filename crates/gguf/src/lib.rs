@@ -4,6 +4,7 @@
 //! The file is treated as hostile input: every count, length, offset, shape and type is
 //! checked before use, and errors name what was wrong and where. Versions 2 and 3 are
 //! read (they share a layout); version 1 (32-bit counts) and big-endian files are not.
+// SAFETY: unsafe code is denied here except in `mmap.rs`, whose blocks carry their notes.
 #![deny(unsafe_code)]
 
 mod dtype;

@@ -20,6 +20,7 @@
 //! | `offload`  | tokenizing on the blocking pool, the prompt-length pre-check     |
 //! | `limits`   | connection limits: timeouts, connection cap (flags of `serve`)   |
 //! | `listen`   | the accept loop and per-connection watchdog enforcing `limits`   |
+// SAFETY: not needed — this crate has no unsafe code (kernels: wren-kernels; mmap: wren-gguf).
 #![forbid(unsafe_code)]
 
 pub mod access_log;

@@ -20,7 +20,7 @@ use wren_gguf::GgufFile;
 use super::norm::rms_norm_rows;
 use super::{
     cache, residual, Attention, AttentionWeights, BatchPlan, Embedding, Ffn, GatedFfn, HParams,
-    OutputHead, Rope,
+    OutputHead, Rope, RopeKind,
 };
 use crate::attention::sparse::SparseParams;
 use crate::attention::AttnShape;
@@ -28,7 +28,7 @@ use crate::error::Result;
 use crate::kv::{CacheOptions, KvCache};
 use crate::linear::Compute;
 use crate::models::{sized, weight_bytes, Model, ModelInfo, SeqBatch, Workspace};
-use crate::tensor::load_vector;
+use crate::tensor::{load_vector, QMatrix};
 
 /// One pre-norm layer.
 pub struct DecoderLayer {
@@ -85,6 +85,34 @@ pub fn swiglu_layers(
         .collect()
 }
 
+/// What a family sets beyond its layers: the RoPE pairing and base (used when the file
+/// gives none), per-frequency RoPE factors, and MiniCPM's μP scales.
+pub struct Wiring<'a> {
+    pub rope: RopeKind,
+    pub rope_base: f32,
+    pub rope_factors: Option<&'a [f32]>,
+    /// Multiplies the token embeddings.
+    pub embed_scale: Option<f32>,
+    /// Multiplies the logits.
+    pub logit_scale: Option<f32>,
+    /// Multiplies each residual branch before it is added.
+    pub residual_scale: Option<f32>,
+}
+
+impl Wiring<'_> {
+    /// The plain wiring: this RoPE pairing and default base, nothing scaled.
+    pub fn rope(rope: RopeKind, rope_base: f32) -> Wiring<'static> {
+        Wiring {
+            rope,
+            rope_base,
+            rope_factors: None,
+            embed_scale: None,
+            logit_scale: None,
+            residual_scale: None,
+        }
+    }
+}
+
 /// A pre-norm decoder model.
 pub struct Decoder {
     hp: HParams,
@@ -136,6 +164,32 @@ impl Decoder {
             rope,
             residual_scale,
         })
+    }
+
+    /// The model around `layers`: the token embedding (`token_embd`), the output head
+    /// (tied to it when the file has no `output`) and RoPE, wired as `w` says.
+    pub fn build(
+        file: &Arc<GgufFile>,
+        hp: HParams,
+        layers: Vec<DecoderLayer>,
+        w: Wiring<'_>,
+    ) -> Result<Decoder> {
+        let e = hp.n_embd;
+        let table = QMatrix::load(file, "token_embd.weight", Some(e), None)?;
+        let mut head = OutputHead::load(file, e, hp.eps, &table)?;
+        head.scale = w.logit_scale;
+        let rope = Rope::new(
+            w.rope,
+            hp.rope_base.unwrap_or(w.rope_base),
+            hp.n_rot,
+            hp.rope_linear_scale,
+            w.rope_factors,
+        );
+        let embed = Embedding {
+            table,
+            scale: w.embed_scale,
+        };
+        Decoder::new(file, hp, embed, head, layers, rope, w.residual_scale)
     }
 
     fn join(&self, x: &mut [f32], y: &[f32]) {

@@ -111,6 +111,8 @@ pub struct MoeScratch {
     probs: Vec<f32>,
     /// Per expert: the rows routed to it and their weights.
     routes: Vec<Vec<(usize, f32)>>,
+    /// One row's chosen experts.
+    chosen: Vec<usize>,
     /// One expert's gathered input rows and its output.
     x: Vec<f32>,
     y: Vec<f32>,
@@ -171,7 +173,7 @@ impl MoeFfn {
         let x = &xn[..rows * n_embd];
         let probs = sized(&mut moe.probs, rows * self.p.n_expert);
         matmul(&self.router, x, rows, probs, compute, lin);
-        route(probs, &self.p, &mut moe.routes);
+        route(probs, &self.p, &mut moe.routes, &mut moe.chosen);
 
         let out = sized(proj, rows * n_embd);
         out.fill(0.0);
@@ -203,17 +205,21 @@ impl MoeFfn {
 }
 
 /// Turns router logits (`[rows, n_expert]`, softmaxed in place) into each expert's list
-/// of (row, weight), rows ascending.
-fn route(probs: &mut [f32], p: &MoeParams, routes: &mut Vec<Vec<(usize, f32)>>) {
+/// of (row, weight), rows ascending (`chosen`: scratch).
+fn route(
+    probs: &mut [f32],
+    p: &MoeParams,
+    routes: &mut Vec<Vec<(usize, f32)>>,
+    chosen: &mut Vec<usize>,
+) {
     routes.resize_with(p.n_expert, Vec::new);
     routes.iter_mut().for_each(Vec::clear);
-    let mut chosen: Vec<usize> = Vec::with_capacity(p.n_used);
     for (r, row) in probs.chunks_exact_mut(p.n_expert).enumerate() {
         softmax(row);
-        top_k(row, p.n_used, &mut chosen);
+        top_k(row, p.n_used, chosen);
         let sum: f32 = chosen.iter().map(|&e| row[e]).sum();
         let div = if p.norm { sum.max(MIN_WEIGHT_SUM) } else { 1.0 };
-        for &e in &chosen {
+        for &e in chosen.iter() {
             routes[e].push((r, row[e] / div * p.scale));
         }
     }
@@ -282,7 +288,13 @@ mod tests {
         // Row 0 prefers experts 2 then 0; row 1 experts 3 then 2.
         let mut logits = vec![1.0, 0.0, 2.0, -1.0, 0.0, 0.5, 1.0, 3.0];
         let mut routes = Vec::new();
-        route(&mut logits.clone(), &params(false, 1.0), &mut routes);
+        let mut chosen = Vec::new();
+        route(
+            &mut logits.clone(),
+            &params(false, 1.0),
+            &mut routes,
+            &mut chosen,
+        );
         let e = |x: f32| x.exp();
         let z0 = e(1.0) + e(0.0) + e(2.0) + e(-1.0);
         let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
@@ -292,7 +304,7 @@ mod tests {
         assert_eq!(routes[2].iter().map(|r| r.0).collect::<Vec<_>>(), [0, 1]);
         assert_eq!(routes[3].len(), 1);
         // Normalized and scaled: the two weights of a row sum to the scale.
-        route(&mut logits, &params(true, 2.5), &mut routes);
+        route(&mut logits, &params(true, 2.5), &mut routes, &mut chosen);
         let row1: f32 = routes[2][1].1 + routes[3][0].1;
         assert!(close(row1, 2.5), "{row1}");
         assert!(close(routes[2][0].1 / routes[0][0].1, e(1.0)));

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::{Error, Result};
-use crate::layers::decoder::{swiglu_layers, Decoder};
-use crate::layers::{Embedding, HParams, OutputHead, Rope, RopeKind};
-use crate::tensor::{load_vector, QMatrix};
+use crate::layers::decoder::{swiglu_layers, Decoder, Wiring};
+use crate::layers::{HParams, RopeKind};
+use crate::tensor::load_vector;
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     let arch = "llama";
@@ -35,25 +35,15 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
         ));
     }
     let hp = HParams::from_gguf(&file, arch, 1e-5)?;
-    let e = hp.n_embd;
     // Llama 3.x long-context RoPE: per-frequency divisors, one per rotated pair.
     let factors = match file.tensor("rope_freqs.weight") {
         Some(_) => Some(load_vector(&file, "rope_freqs.weight", hp.n_rot / 2)?),
         None => None,
     };
-    let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
-    let head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
     let layers = swiglu_layers(&file, &hp, false)?;
-    let rope = Rope::new(
-        RopeKind::Norm,
-        hp.rope_base.unwrap_or(10_000.0),
-        hp.n_rot,
-        hp.rope_linear_scale,
-        factors.as_deref(),
-    );
-    let embed = Embedding {
-        table: tok_embd,
-        scale: None,
+    let wiring = Wiring {
+        rope_factors: factors.as_deref(),
+        ..Wiring::rope(RopeKind::Norm, 10_000.0)
     };
-    Decoder::new(&file, hp, embed, head, layers, rope, None)
+    Decoder::build(&file, hp, layers, wiring)
 }

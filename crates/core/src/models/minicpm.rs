@@ -26,9 +26,9 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::{Error, Result};
-use crate::layers::decoder::{swiglu_layers, Decoder};
-use crate::layers::{Embedding, HParams, OutputHead, Rope, RopeKind};
-use crate::tensor::{load_vector, QMatrix};
+use crate::layers::decoder::{swiglu_layers, Decoder, Wiring};
+use crate::layers::{HParams, RopeKind};
+use crate::tensor::load_vector;
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     let mut hp = HParams::from_gguf_longrope(&file, "minicpm", 1e-5)?;
@@ -60,21 +60,13 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
             "minicpm: bad μP scales (embedding {emb_scale}, residual {res_scale}, logit {logit_scale})"
         )));
     }
-    let e = hp.n_embd;
-    let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
-    let mut head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
-    head.scale = Some(1.0 / logit_scale);
     let layers = swiglu_layers(&file, &hp, false)?;
-    let rope = Rope::new(
-        RopeKind::Norm,
-        hp.rope_base.unwrap_or(10_000.0),
-        hp.n_rot,
-        hp.rope_linear_scale,
-        factors.as_deref(),
-    );
-    let embed = Embedding {
-        table: tok_embd,
-        scale: Some(emb_scale),
+    let wiring = Wiring {
+        rope_factors: factors.as_deref(),
+        embed_scale: Some(emb_scale),
+        logit_scale: Some(1.0 / logit_scale),
+        residual_scale: Some(res_scale),
+        ..Wiring::rope(RopeKind::Norm, 10_000.0)
     };
-    Decoder::new(&file, hp, embed, head, layers, rope, Some(res_scale))
+    Decoder::build(&file, hp, layers, wiring)
 }

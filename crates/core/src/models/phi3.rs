@@ -21,11 +21,8 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::{Error, Result};
-use crate::layers::decoder::{Decoder, DecoderLayer};
-use crate::layers::{
-    Activation, AttentionWeights, Embedding, GatedFfn, HParams, OutputHead, Rope, RopeKind,
-};
-use crate::tensor::QMatrix;
+use crate::layers::decoder::{Decoder, DecoderLayer, Wiring};
+use crate::layers::{Activation, AttentionWeights, GatedFfn, HParams, RopeKind};
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     let hp = HParams::from_gguf(&file, "phi3", 1e-5)?;
@@ -35,8 +32,6 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
         ));
     }
     let e = hp.n_embd;
-    let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
-    let head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
     let layers = (0..hp.n_layer)
         .map(|il| {
             let w = AttentionWeights::load_fused(&file, il, &hp)?;
@@ -44,16 +39,5 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
             DecoderLayer::load(&file, il, &hp, w, ffn)
         })
         .collect::<Result<Vec<_>>>()?;
-    let rope = Rope::new(
-        RopeKind::Neox,
-        hp.rope_base.unwrap_or(10_000.0),
-        hp.n_rot,
-        hp.rope_linear_scale,
-        None,
-    );
-    let embed = Embedding {
-        table: tok_embd,
-        scale: None,
-    };
-    Decoder::new(&file, hp, embed, head, layers, rope, None)
+    Decoder::build(&file, hp, layers, Wiring::rope(RopeKind::Neox, 10_000.0))
 }

@@ -17,26 +17,11 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::Result;
-use crate::layers::decoder::{swiglu_layers, Decoder};
-use crate::layers::{Embedding, HParams, OutputHead, Rope, RopeKind};
-use crate::tensor::QMatrix;
+use crate::layers::decoder::{swiglu_layers, Decoder, Wiring};
+use crate::layers::{HParams, RopeKind};
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     let hp = HParams::from_gguf(&file, "qwen2", 1e-6)?;
-    let e = hp.n_embd;
-    let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
-    let head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
     let layers = swiglu_layers(&file, &hp, false)?;
-    let rope = Rope::new(
-        RopeKind::Neox,
-        hp.rope_base.unwrap_or(1_000_000.0),
-        hp.n_rot,
-        hp.rope_linear_scale,
-        None,
-    );
-    let embed = Embedding {
-        table: tok_embd,
-        scale: None,
-    };
-    Decoder::new(&file, hp, embed, head, layers, rope, None)
+    Decoder::build(&file, hp, layers, Wiring::rope(RopeKind::Neox, 1_000_000.0))
 }

@@ -20,18 +20,13 @@ use std::sync::Arc;
 use wren_gguf::GgufFile;
 
 use crate::error::Result;
-use crate::layers::decoder::{Decoder, DecoderLayer};
-use crate::layers::{
-    Activation, AttentionWeights, Embedding, HParams, MoeFfn, MoeParams, OutputHead, Rope, RopeKind,
-};
-use crate::tensor::QMatrix;
+use crate::layers::decoder::{Decoder, DecoderLayer, Wiring};
+use crate::layers::{Activation, AttentionWeights, HParams, MoeFfn, MoeParams, RopeKind};
 
 pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
     let hp = HParams::from_gguf(&file, "qwen3moe", 1e-6)?;
     let moe = MoeParams::from_gguf(&file, "qwen3moe", hp.n_ff, true)?;
     let e = hp.n_embd;
-    let tok_embd = QMatrix::load(&file, "token_embd.weight", Some(e), None)?;
-    let head = OutputHead::load(&file, e, hp.eps, &tok_embd)?;
     let layers = (0..hp.n_layer)
         .map(|il| {
             let w = AttentionWeights::load(&file, il, &hp, true)?;
@@ -39,16 +34,5 @@ pub fn load(file: Arc<GgufFile>) -> Result<Decoder> {
             DecoderLayer::load(&file, il, &hp, w, ffn)
         })
         .collect::<Result<Vec<_>>>()?;
-    let rope = Rope::new(
-        RopeKind::Neox,
-        hp.rope_base.unwrap_or(1_000_000.0),
-        hp.n_rot,
-        hp.rope_linear_scale,
-        None,
-    );
-    let embed = Embedding {
-        table: tok_embd,
-        scale: None,
-    };
-    Decoder::new(&file, hp, embed, head, layers, rope, None)
+    Decoder::build(&file, hp, layers, Wiring::rope(RopeKind::Neox, 1_000_000.0))
 }
