@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|c| ChatMessage::new(c[0].clone(), c.get(1).cloned().unwrap_or_default()))
         .collect();
     for gen in [true, false] {
-        let _ = t.render(&messages, gen);
-        let _ = t.render_segments(&messages, gen);
+        let _ = t.render(&messages, None, gen);
+        let _ = t.render_segments(&messages, None, gen);
     }
 });

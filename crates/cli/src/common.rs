@@ -40,6 +40,16 @@ pub struct ModelOpts {
     pub kv: KvOpts,
 }
 
+/// `--chat-template-file`.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TemplateOpts {
+    /// Chat template (Jinja, as Hugging Face's `chat_template`) to use instead of the
+    /// model file's own. A template that renders `tools` in a syntax wren parses
+    /// (Hermes `<tool_call>`, Llama 3 JSON) is also used for tool calls.
+    #[arg(long = "chat-template-file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
 /// `--kv-type` and the block-sparse attention flags.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct KvOpts {
@@ -137,23 +147,36 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The model's chat template, or its architecture's known turn format.
-    pub fn chat_template(&self) -> Result<wren_core::chat::ChatTemplate> {
-        let src = self
-            .file
-            .get("tokenizer.chat_template")
-            .and_then(|v| v.as_str());
+    /// The chat template of `--chat-template-file`, else the model's own, else its
+    /// architecture's known turn format.
+    pub fn chat_template(&self, opts: &TemplateOpts) -> Result<wren_core::chat::ChatTemplate> {
+        let from_file = match &opts.file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the chat template {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let src = from_file.as_deref().or_else(|| {
+            self.file
+                .get("tokenizer.chat_template")
+                .and_then(|v| v.as_str())
+        });
         let text_of = |id: Option<u32>| {
             id.and_then(|i| self.tok.token_text(i))
                 .unwrap_or("")
                 .to_string()
         };
-        Ok(wren_core::chat::ChatTemplate::new(
+        let t = wren_core::chat::ChatTemplate::new(
             src,
             &self.model.info().arch,
             &text_of(self.tok.bos_id()),
             &text_of(self.tok.eos_id()),
-        )?)
+        )?;
+        Ok(match &opts.file {
+            Some(p) => t.described_as(format!("chat template from {}", p.display())),
+            None => t,
+        })
     }
 }
 

@@ -240,6 +240,28 @@ fn structured_outputs_smollm2() {
     );
 }
 
+/// Tools through models' own tool-aware templates (llama.cpp's copies of Qwen 2.5's and
+/// Llama 3.2's), driven by SmolLM2: the template shows the tools and earlier calls, and
+/// the reply is constrained and parsed in that template's syntax.
+#[test]
+#[ignore = "needs SmolLM2, the llama.cpp template fixtures, python3 and PyPI"]
+fn tools_through_model_templates() {
+    let dir = wren_core::paths::cache_dir().join("fixtures/llama-cpp-python-0.3.36/templates");
+    let dir = std::env::var_os("WREN_FIXTURES")
+        .map(|p| std::path::PathBuf::from(p).join("templates"))
+        .unwrap_or(dir);
+    for name in [
+        "Qwen-Qwen2.5-7B-Instruct",
+        "meta-llama-Llama-3.2-3B-Instruct",
+    ] {
+        let file = dir.join(format!("{name}.jinja"));
+        python_script(
+            "structured_e2e.py",
+            &["-n", "4", "--chat-template-file", file.to_str().unwrap()],
+        );
+    }
+}
+
 #[test]
 #[ignore = "needs the real model and python3"]
 fn bad_inputs_get_openai_errors() {

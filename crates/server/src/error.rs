@@ -191,6 +191,9 @@ impl From<EngineError> for ApiError {
             EngineError::Loading => ApiError::loading(),
             EngineError::Template(m) => ApiError::invalid_param("messages", m),
             EngineError::BadToken { .. } => ApiError::invalid_param("tokens", e.to_string()),
+            EngineError::ControlText { ref field, .. } => {
+                ApiError::invalid_param(&field.clone(), e.to_string())
+            }
             EngineError::Grammar(m) => ApiError::invalid(m),
         }
     }

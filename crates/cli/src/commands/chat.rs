@@ -17,7 +17,7 @@ use crate::chat::input::{Input, Reader};
 use crate::chat::interrupt;
 use crate::common::{
     constraint, describe_kv, describe_spec, report_constraint, tokenize_segments, ConstraintOpts,
-    ModelOpts, SamplingOpts, SpecOpts,
+    ModelOpts, SamplingOpts, SpecOpts, TemplateOpts,
 };
 
 #[derive(clap::Args, Debug)]
@@ -33,6 +33,8 @@ pub struct Args {
     pub greedy: bool,
     #[command(flatten)]
     pub model: ModelOpts,
+    #[command(flatten)]
+    pub template: TemplateOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
     /// Every reply is constrained by this (one fresh constraint per reply).
@@ -104,7 +106,7 @@ pub fn main(a: Args) -> Result<()> {
     let mut session = a.model.session(&l)?;
     session.set_progress(Some(crate::progress::prefill_progress()));
     eprintln!("[wren] {}", describe_kv(&session));
-    let tmpl = l.chat_template()?;
+    let tmpl = l.chat_template(&a.template)?;
     eprintln!("[wren] chat template: {}", tmpl.describe());
     let mut reader = Reader::new();
     if reader.is_tty() {
@@ -211,7 +213,7 @@ fn reply(
         .saturating_sub(a.max_tokens.min(session.ctx() / 2));
     let mut dropped = 0;
     let tokens = loop {
-        let segs = tmpl.render_segments(&conv.rendered(), true)?;
+        let segs = tmpl.render_segments(&conv.rendered(), None, true)?;
         let t = tokenize_segments(&l.tok, &segs);
         if t.len() <= budget || conv.messages.len() <= 1 {
             break t;

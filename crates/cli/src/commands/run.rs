@@ -11,7 +11,7 @@ use wren_core::sample::Sampler;
 
 use crate::common::{
     constraint, describe_kv, describe_spec, report_constraint, tokenize_segments, ConstraintOpts,
-    ModelOpts, SamplingOpts, SpecOpts,
+    ModelOpts, SamplingOpts, SpecOpts, TemplateOpts,
 };
 
 #[derive(clap::Args, Debug)]
@@ -50,6 +50,8 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     pub model: ModelOpts,
+    #[command(flatten)]
+    pub template: TemplateOpts,
     #[command(flatten)]
     pub sampling: SamplingOpts,
     #[command(flatten)]
@@ -113,13 +115,13 @@ pub fn main(a: Args) -> Result<()> {
     session.set_progress(Some(crate::progress::prefill_progress()));
     let tokens = match &a.system {
         Some(sys) => {
-            let tmpl = l.chat_template()?;
+            let tmpl = l.chat_template(&a.template)?;
             let msgs = [
                 ChatMessage::new("system", sys.clone()),
                 ChatMessage::new("user", prompt.clone()),
             ];
             // As in `wren chat`: the template writes BOS itself where the model wants one.
-            tokenize_segments(&l.tok, &tmpl.render_segments(&msgs, true)?)
+            tokenize_segments(&l.tok, &tmpl.render_segments(&msgs, None, true)?)
         }
         None => l
             .tok

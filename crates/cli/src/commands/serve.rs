@@ -16,7 +16,7 @@ use wren_server::engine::EngineInfo;
 use wren_server::limits::Limits;
 use wren_server::AppState;
 
-use crate::common::{ModelOpts, SpecOpts};
+use crate::common::{ModelOpts, SpecOpts, TemplateOpts};
 use crate::logging::LogFormat;
 
 #[derive(clap::Args, Debug)]
@@ -67,6 +67,8 @@ pub struct Args {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub model: ModelOpts,
+    #[command(flatten)]
+    pub template: TemplateOpts,
     /// Speculative decoding of every request (a request may set its own draft lengths
     /// with `speculative: {n_max, n_min}`, or turn it off with `n_max: 0`).
     #[command(flatten)]
@@ -144,8 +146,13 @@ pub fn main(a: Args) -> Result<()> {
     };
     let l = model.load_for(&wren_core::catalog::SMOLLM2_135M_INSTRUCT, a.parallel)?;
     let ctx = a.model.ctx_for(l.model.as_ref())?;
-    let tmpl = l.chat_template()?;
-    eprintln!("[wren] chat template: {}", tmpl.describe());
+    let tmpl = l.chat_template(&a.template)?;
+    eprintln!(
+        "[wren] chat template: {}{}",
+        tmpl.describe(),
+        tmpl.tool_syntax()
+            .map_or(String::new(), |s| format!(" (tool calls: {})", s.name()))
+    );
     let cfg = LocalConfig {
         model_id: model_id.clone(),
         ctx,

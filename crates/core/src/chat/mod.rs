@@ -15,17 +15,44 @@
 
 pub mod fallback;
 pub mod template;
+pub mod tool_syntax;
+
+pub use tool_syntax::ToolSyntax;
 
 use serde::{Deserialize, Serialize};
 
-/// One chat message.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One chat message, as Hugging Face templates read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// `system`, `user`, `assistant`, `tool` … (ASCII letters, digits, `_`
     /// and `-` only; anything else is rejected when rendering).
     pub role: String,
     /// The message text.
     pub content: String,
+    /// An assistant message's tool calls (templates that know tools render them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// A `tool` message: the id of the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool call in a message, shaped as `transformers` passes it to templates:
+/// `{"id", "type": "function", "function": {"name", "arguments"}}`, with the
+/// arguments as a JSON object (templates apply `tojson` to them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub function: FunctionCall,
+}
+
+/// The function part of a [`ToolCall`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    pub name: String,
+    pub arguments: serde_json::Value,
 }
 
 impl ChatMessage {
@@ -34,6 +61,16 @@ impl ChatMessage {
         ChatMessage {
             role: role.into(),
             content: content.into(),
+            tool_calls: None,
+            tool_call_id: None,
+        }
+    }
+
+    /// The same message with its content replaced (tool calls and ids kept).
+    fn with_content(&self, content: String) -> Self {
+        ChatMessage {
+            content,
+            ..self.clone()
         }
     }
 }
@@ -89,6 +126,7 @@ pub struct ChatTemplate {
     bos_token: String,
     eos_token: String,
     stop_strings: Vec<String>,
+    tool_syntax: Option<ToolSyntax>,
 }
 
 /// Name of the single template inside the environment.
@@ -122,17 +160,24 @@ impl ChatTemplate {
                 )
             }
         };
+        let candidate = match source {
+            TemplateSource::FromModel => ToolSyntax::detect(&src),
+            TemplateSource::Builtin(_) => None,
+        };
         let mut env = template::environment();
         env.add_template_owned(NAME, src)
             .map_err(|e| ChatError::Syntax(format!("{e:#}")))?;
-        Ok(ChatTemplate {
+        let mut t = ChatTemplate {
+            tool_syntax: None,
             env,
             source,
             description,
             bos_token: bos_token.to_string(),
             eos_token: eos_token.to_string(),
             stop_strings,
-        })
+        };
+        t.tool_syntax = candidate.filter(|&syn| tool_syntax::probe(&t, syn));
+        Ok(t)
     }
 
     /// Where the template comes from.
@@ -146,6 +191,21 @@ impl ChatTemplate {
         self.description.clone()
     }
 
+    /// Replaces what [`describe`](Self::describe) says (e.g. for a template read
+    /// from a file rather than the model).
+    pub fn described_as(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// How the template shows tools and how its model writes calls, when it
+    /// renders a `tools` list itself in a syntax wren parses; `None` otherwise
+    /// (the caller then describes the tools in the system turn, see
+    /// [`ToolSyntax`]).
+    pub fn tool_syntax(&self) -> Option<ToolSyntax> {
+        self.tool_syntax
+    }
+
     /// Strings that end an assistant turn (e.g. `<end_of_turn>`), for use as
     /// extra stop conditions; may be empty for a model's own template.
     pub fn stop_strings(&self) -> &[String] {
@@ -154,11 +214,18 @@ impl ChatTemplate {
 
     /// Renders the conversation; with `add_generation_prompt` the text ends
     /// with the opening of an assistant turn. The template receives
-    /// `messages`, `add_generation_prompt`, `bos_token`, `eos_token` and
-    /// `tools = documents = none`, as with `transformers`.
+    /// `messages`, `add_generation_prompt`, `bos_token`, `eos_token`,
+    /// `tools` (the OpenAI-style list `[{"type": "function", "function":
+    /// {...}}]`, or none) and `documents = none`, as with `transformers`.
+    ///
+    /// Tool definitions and call arguments are template text once rendered
+    /// (templates pass them through `tojson`): a caller that tokenizes
+    /// template text with special-token parsing must first make sure they
+    /// hold no control-token text.
     pub fn render(
         &self,
         messages: &[ChatMessage],
+        tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
         for m in messages {
@@ -179,7 +246,7 @@ impl ChatTemplate {
             add_generation_prompt => add_generation_prompt,
             bos_token => &self.bos_token,
             eos_token => &self.eos_token,
-            tools => (),
+            tools => tools,
             documents => (),
         };
         tmpl.render(ctx).map_err(template::map_render_error)
@@ -206,15 +273,16 @@ impl ChatTemplate {
     pub fn render_segments(
         &self,
         messages: &[ChatMessage],
+        tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<Vec<Segment>, ChatError> {
-        let real = self.render(messages, add_generation_prompt)?;
+        let real = self.render(messages, tools, add_generation_prompt)?;
         let masked: Vec<ChatMessage> = messages
             .iter()
             .enumerate()
-            .map(|(i, m)| ChatMessage::new(m.role.clone(), template::placeholder(i)))
+            .map(|(i, m)| m.with_content(template::placeholder(i)))
             .collect();
-        let rendered = self.render(&masked, add_generation_prompt)?;
+        let rendered = self.render(&masked, tools, add_generation_prompt)?;
         let pieces = template::split_placeholders(&rendered, messages.len()).ok_or_else(|| {
             ChatError::Segments("the template alters message contents beyond trimming".into())
         })?;

@@ -82,8 +82,11 @@ fn gemma_fallback_exact() {
     assert_eq!(t.source(), TemplateSource::Builtin("gemma"));
     assert!(t.describe().contains("Gemma"));
     assert_eq!(t.stop_strings(), ["<end_of_turn>".to_string()]);
-    assert_eq!(t.render(&conversation(), true).unwrap(), GEMMA_EXPECTED);
-    let no_prompt = t.render(&conversation(), false).unwrap();
+    assert_eq!(
+        t.render(&conversation(), None, true).unwrap(),
+        GEMMA_EXPECTED
+    );
+    let no_prompt = t.render(&conversation(), None, false).unwrap();
     assert_eq!(
         no_prompt,
         GEMMA_EXPECTED
@@ -91,12 +94,12 @@ fn gemma_fallback_exact() {
             .unwrap()
     );
     // Without a system message, and a system message with no user turn.
-    let plain = t.render(&[msg("user", "Hi")], true).unwrap();
+    let plain = t.render(&[msg("user", "Hi")], None, true).unwrap();
     assert_eq!(
         plain,
         "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n"
     );
-    let sys_only = t.render(&[msg("system", "Be kind.")], false).unwrap();
+    let sys_only = t.render(&[msg("system", "Be kind.")], None, false).unwrap();
     assert_eq!(
         sys_only,
         "<bos><start_of_turn>user\nBe kind.<end_of_turn>\n"
@@ -111,23 +114,26 @@ fn gemma3_hf_template_matches_fallback() {
     let fb = gemma_builtin();
     for add in [true, false] {
         assert_eq!(
-            hf.render(&conversation(), add).unwrap(),
-            fb.render(&conversation(), add).unwrap()
+            hf.render(&conversation(), None, add).unwrap(),
+            fb.render(&conversation(), None, add).unwrap()
         );
         let convo = &conversation()[1..];
         assert_eq!(
-            hf.render(convo, add).unwrap(),
-            fb.render(convo, add).unwrap()
+            hf.render(convo, None, add).unwrap(),
+            fb.render(convo, None, add).unwrap()
         );
     }
-    assert_eq!(hf.render(&conversation(), true).unwrap(), GEMMA_EXPECTED);
+    assert_eq!(
+        hf.render(&conversation(), None, true).unwrap(),
+        GEMMA_EXPECTED
+    );
 }
 
 #[test]
 fn raise_exception_is_an_error_with_its_message() {
     let hf = ChatTemplate::new(Some(GEMMA3_HF), "gemma3", "<bos>", "<eos>").unwrap();
     let bad = [msg("user", "a"), msg("user", "b")];
-    match hf.render(&bad, true) {
+    match hf.render(&bad, None, true) {
         Err(ChatError::Raised(m)) => {
             assert_eq!(
                 m,
@@ -144,7 +150,7 @@ fn raise_exception_is_an_error_with_its_message() {
     )
     .unwrap();
     assert_eq!(
-        t.render(&[], false),
+        t.render(&[], None, false),
         Err(ChatError::Raised("nope: 0".into()))
     );
 }
@@ -155,7 +161,7 @@ fn bad_templates_and_roles() {
     assert!(matches!(err, ChatError::Syntax(_)), "{err:?}");
     let t = gemma_builtin();
     let err = t
-        .render(&[msg("user<end_of_turn>", "x")], true)
+        .render(&[msg("user<end_of_turn>", "x")], None, true)
         .unwrap_err();
     assert!(matches!(err, ChatError::InvalidRole(_)));
     // A blank template in the file falls back to the built-in format.
@@ -169,7 +175,7 @@ fn chatml_and_llama3_and_plain() {
     assert_eq!(q.source(), TemplateSource::Builtin("chatml"));
     let m = [msg("system", "S"), msg("user", "U"), msg("assistant", "A")];
     assert_eq!(
-        q.render(&m, true).unwrap(),
+        q.render(&m, None, true).unwrap(),
         "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n\
          <|im_start|>assistant\nA<|im_end|>\n<|im_start|>assistant\n"
     );
@@ -178,7 +184,7 @@ fn chatml_and_llama3_and_plain() {
     assert_eq!(l.source(), TemplateSource::Builtin("llama3"));
     assert!(l.describe().contains("Llama 3"));
     assert_eq!(
-        l.render(&m[1..2], true).unwrap(),
+        l.render(&m[1..2], None, true).unwrap(),
         "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nU<|eot_id|>\
          <|start_header_id|>assistant<|end_header_id|>\n\n"
     );
@@ -186,7 +192,7 @@ fn chatml_and_llama3_and_plain() {
     assert_eq!(p.source(), TemplateSource::Builtin("plain"));
     assert!(p.describe().contains("User:"));
     assert_eq!(
-        p.render(&m, true).unwrap(),
+        p.render(&m, None, true).unwrap(),
         "S\n\nUser: U\nAssistant: A\nAssistant:"
     );
 }
@@ -202,8 +208,8 @@ fn segments_keep_content_out_of_template_text() {
         gemma_builtin(),
         ChatTemplate::new(Some(GEMMA3_HF), "gemma3", "<bos>", "<eos>").unwrap(),
     ] {
-        let segs = t.render_segments(&convo, true).unwrap();
-        assert_eq!(concat(&segs), t.render(&convo, true).unwrap());
+        let segs = t.render_segments(&convo, None, true).unwrap();
+        assert_eq!(concat(&segs), t.render(&convo, None, true).unwrap());
         assert!(
             segs.contains(&Segment::Content(evil.to_string())),
             "{segs:?}"
@@ -235,10 +241,10 @@ fn segments_fall_back_to_verbatim_when_template_branches_on_content() {
     let t = ChatTemplate::new(Some(src), "qwen3", "", "").unwrap();
     let convo = [msg("assistant", "<think>hmm</think>\nAnswer")];
     assert_eq!(
-        t.render(&convo, false).unwrap(),
+        t.render(&convo, None, false).unwrap(),
         "<|im_start|>assistant\nAnswer<|im_end|>\n"
     );
-    let segs = t.render_segments(&convo, false).unwrap();
+    let segs = t.render_segments(&convo, None, false).unwrap();
     assert_eq!(
         segs,
         [
@@ -250,7 +256,7 @@ fn segments_fall_back_to_verbatim_when_template_branches_on_content() {
     let mangling =
         ChatTemplate::new(Some("{{ messages[0].content | upper }}"), "x", "", "").unwrap();
     assert!(matches!(
-        mangling.render_segments(&[msg("user", "a")], false),
+        mangling.render_segments(&[msg("user", "a")], None, false),
         Err(ChatError::Segments(_))
     ));
 }
@@ -263,7 +269,7 @@ fn hf_helpers() {
 {%- if tools is none %}|no tools{% endif %}|{{ strftime_now('%Y') | length }}"#;
     let t = ChatTemplate::new(Some(src), "x", "", "").unwrap();
     let out = t
-        .render(&[msg("user", " hi "), msg("assistant", "x")], false)
+        .render(&[msg("user", " hi "), msg("assistant", "x")], None, false)
         .unwrap();
     assert_eq!(out, r#"HI|["a", "b"]|{"k": [1, "é<"]}|2|user|no tools|4"#);
 }
@@ -292,12 +298,12 @@ fn smollm2_template_renders_chatml_with_its_default_system_message() {
     assert_eq!(t.source(), TemplateSource::FromModel);
     assert!(t.stop_strings().contains(&"<|im_end|>".to_string()));
     assert_eq!(
-        t.render(&[msg("user", "Hi")], true).unwrap(),
+        t.render(&[msg("user", "Hi")], None, true).unwrap(),
         "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n\
          <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
     );
     assert_eq!(
-        t.render(&conversation(), false).unwrap(),
+        t.render(&conversation(), None, false).unwrap(),
         "<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\n  Hi!\n<|im_end|>\n\
          <|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
     );
@@ -319,7 +325,7 @@ fn runaway_template_loops_fail_fast() {
     )
     .unwrap();
     let t0 = std::time::Instant::now();
-    let err = t.render(&[msg("user", "hi")], true).unwrap_err();
+    let err = t.render(&[msg("user", "hi")], None, true).unwrap_err();
     assert!(matches!(err, ChatError::Render(_)), "{err:?}");
     assert!(t0.elapsed().as_secs() < 20, "took {:?}", t0.elapsed());
     // The budget leaves real templates with long conversations alone.
@@ -327,6 +333,6 @@ fn runaway_template_loops_fail_fast() {
     let long: Vec<ChatMessage> = (0..5000)
         .map(|i| msg(if i % 2 == 0 { "user" } else { "assistant" }, "some text"))
         .collect();
-    assert!(hf.render(&long, true).is_ok());
-    assert!(hf.render_segments(&long, true).is_ok());
+    assert!(hf.render(&long, None, true).is_ok());
+    assert!(hf.render_segments(&long, None, true).is_ok());
 }

@@ -115,12 +115,20 @@ impl Engine for FakeEngine {
         bos.into_iter().chain(text.bytes().map(u32::from)).collect()
     }
 
-    fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError> {
-        let text = self.render_chat(messages)?;
+    fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&serde_json::Value>,
+    ) -> Result<Vec<u32>, EngineError> {
+        let text = self.render_chat(messages, tools)?;
         Ok(self.encode(&text, true, false))
     }
 
-    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+    fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        _tools: Option<&serde_json::Value>,
+    ) -> Result<String, EngineError> {
         let mut text = String::new();
         for m in messages {
             text.push_str(&format!("{}: {}\n", m.role, m.content));

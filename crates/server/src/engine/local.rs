@@ -22,8 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
+use serde_json::Value;
 use wren_core::attention::sparse::SparseSettings;
-use wren_core::chat::{ChatMessage, ChatTemplate, Segment};
+use wren_core::chat::{ChatMessage, ChatTemplate, Segment, ToolSyntax};
 use wren_core::constrain::{Constraint, Grammar};
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
@@ -151,6 +152,57 @@ impl LocalEngine {
     }
 }
 
+impl LocalEngine {
+    /// Tool definitions and earlier calls' names and arguments are rendered as template
+    /// text (tokenized with special-token parsing): none may spell a control token.
+    fn check_tool_text(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<(), EngineError> {
+        if let Some(t) = tools {
+            self.check_value("tools", t)?;
+        }
+        for (i, m) in messages.iter().enumerate() {
+            for (j, c) in m.tool_calls.iter().flatten().enumerate() {
+                let field = format!("messages[{i}].tool_calls[{j}]");
+                self.check_value(&field, &Value::String(c.function.name.clone()))?;
+                self.check_value(&field, &c.function.arguments)?;
+            }
+            if let Some(id) = &m.tool_call_id {
+                self.check_value(
+                    &format!("messages[{i}].tool_call_id"),
+                    &Value::String(id.clone()),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every string (keys included) in `v`.
+    fn check_value(&self, field: &str, v: &Value) -> Result<(), EngineError> {
+        let check = |s: &str| -> Result<(), EngineError> {
+            let ids = self.tok.encode(s, false, true);
+            match ids.into_iter().find(|&id| self.tok.is_control(id)) {
+                Some(id) => Err(EngineError::ControlText {
+                    field: field.to_string(),
+                    token: self.tok.token_text(id).unwrap_or("?").to_string(),
+                }),
+                None => Ok(()),
+            }
+        };
+        match v {
+            Value::String(s) => check(s),
+            Value::Array(a) => a.iter().try_for_each(|x| self.check_value(field, x)),
+            Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+                check(k)?;
+                self.check_value(field, x)
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Engine for LocalEngine {
     fn alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
@@ -165,10 +217,15 @@ impl Engine for LocalEngine {
         self.tok.encode(text, bos, parse_special)
     }
 
-    fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError> {
+    fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<Vec<u32>, EngineError> {
+        self.check_tool_text(messages, tools)?;
         let segs = self
             .template
-            .render_segments(messages, true)
+            .render_segments(messages, tools, true)
             .map_err(|e| EngineError::Template(e.to_string()))?;
         let mut out = Vec::new();
         for s in &segs {
@@ -181,10 +238,19 @@ impl Engine for LocalEngine {
         Ok(out)
     }
 
-    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
+    fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<String, EngineError> {
+        self.check_tool_text(messages, tools)?;
         self.template
-            .render(messages, true)
+            .render(messages, tools, true)
             .map_err(|e| EngineError::Template(e.to_string()))
+    }
+
+    fn tool_syntax(&self) -> Option<ToolSyntax> {
+        self.template.tool_syntax()
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {

@@ -25,8 +25,9 @@ pub mod pending;
 mod slots;
 mod worker;
 
+use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
-use wren_core::chat::ChatMessage;
+use wren_core::chat::{ChatMessage, ToolSyntax};
 use wren_core::constrain::{Constraint, Grammar};
 use wren_core::sample::SamplingParams;
 
@@ -43,10 +44,27 @@ pub trait Engine: Send + Sync + 'static {
     fn encode(&self, text: &str, add_bos: bool, parse_special: bool) -> Vec<u32>;
     /// Renders `messages` with the model's chat template (generation prompt appended) and
     /// tokenizes it: template text with special-token parsing, message content without.
-    fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError>;
+    /// `tools` (OpenAI's list) is given to the template; tool definitions and call
+    /// arguments become template text, so any that hold a control token's text are
+    /// refused ([`EngineError::ControlText`]).
+    fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<Vec<u32>, EngineError>;
     /// The prompt text the chat template renders for `messages` (generation prompt
     /// appended), as [`encode_chat`](Self::encode_chat) tokenizes it.
-    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError>;
+    fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<String, EngineError>;
+    /// The tool-call syntax of the model's own chat template, when the template renders
+    /// tools itself in a syntax wren parses (see [`ToolSyntax`]); `None`: describe the
+    /// tools in the system turn instead.
+    fn tool_syntax(&self) -> Option<ToolSyntax> {
+        None
+    }
     /// Text of `ids`; ids outside the vocabulary are an error.
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError>;
     /// A fresh constraint for `grammar` over the model's vocabulary (CPU work: the first
@@ -207,6 +225,10 @@ pub enum EngineError {
     /// A grammar, schema or regex that does not compile.
     #[error("{0}")]
     Grammar(String),
+    /// A tool definition or call argument (template text once rendered) holds the text
+    /// of a control token.
+    #[error("{field} contains the text of the control token {token:?}, which is not allowed in tool definitions or call arguments")]
+    ControlText { field: String, token: String },
     /// A token id outside the vocabulary.
     #[error("token id {id} is outside the vocabulary ({vocab} tokens)")]
     BadToken { id: u32, vocab: usize },

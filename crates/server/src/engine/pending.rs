@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use wren_core::chat::ChatMessage;
+use serde_json::Value;
+use wren_core::chat::{ChatMessage, ToolSyntax};
 use wren_core::constrain::{Constraint, Grammar};
 
 use super::{Engine, EngineError, EngineInfo, EngineStats, GenRequest};
@@ -44,11 +45,22 @@ impl Engine for PendingEngine {
             .map(|e| e.encode(text, add_bos, parse_special))
             .unwrap_or_default()
     }
-    fn encode_chat(&self, messages: &[ChatMessage]) -> Result<Vec<u32>, EngineError> {
-        self.get()?.encode_chat(messages)
+    fn encode_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<Vec<u32>, EngineError> {
+        self.get()?.encode_chat(messages, tools)
     }
-    fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, EngineError> {
-        self.get()?.render_chat(messages)
+    fn render_chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: Option<&Value>,
+    ) -> Result<String, EngineError> {
+        self.get()?.render_chat(messages, tools)
+    }
+    fn tool_syntax(&self) -> Option<ToolSyntax> {
+        self.inner.get().and_then(|e| e.tool_syntax())
     }
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
         self.get()?.decode(ids)

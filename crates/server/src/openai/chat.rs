@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
-use wren_core::chat::ChatMessage;
+use wren_core::chat::{ChatMessage, FunctionCall, ToolCall};
 
 use super::gen::{self, new_id, unix_now, TokenLp, MAX_TOP_LOGPROBS};
 use super::tools::{self, StreamOut, ToolStream, Tools};
@@ -33,19 +33,31 @@ pub async fn chat_completions(
             "missing field `messages`",
         ));
     };
-    let tools = Tools::from_body(&c)?;
-    let mut messages = convert_messages(messages)?;
+    let syntax = state.engine.tool_syntax();
+    let tools = Tools::from_body(&c, syntax)?;
+    // Earlier calls and results go to a tool-aware template as such, tools shown or not.
+    let native = syntax.is_some();
+    let mut messages = convert_messages(messages, native)?;
+    let mut definitions = None;
     let grammar = match &tools {
         Some(t) => {
-            tools::add_system_text(&mut messages, t);
+            if t.native {
+                definitions = Some(t.definitions());
+            } else {
+                tools::add_system_text(&mut messages, t);
+            }
             None // compiled by `tools_constraint`
         }
         None => structured::response_grammar(&c)?,
     };
     let logprobs = logprobs_option(c.logprobs, c.top_logprobs)?;
-    let content: usize = messages.iter().map(|m| m.content.len()).sum();
+    let content: usize = messages.iter().map(|m| m.content.len()).sum::<usize>()
+        + definitions.as_ref().map_or(0, |d| d.to_string().len());
     crate::offload::check_fits(&state, content, "messages")?;
-    let prompt = crate::offload::run(&state, move |e| e.encode_chat(&messages)).await??;
+    let prompt = crate::offload::run(&state, move |e| {
+        e.encode_chat(&messages, definitions.as_ref())
+    })
+    .await??;
     let constraint = match &tools {
         Some(t) => Some(structured::tools_constraint(&state, t).await?),
         None => structured::constraint(&state, grammar, "response_format").await?,
@@ -76,10 +88,7 @@ pub async fn chat_completions(
     }
     let done = gen.collect().await?;
     let (content, tool_calls) = match &tools {
-        Some(t) => {
-            let names: Vec<&str> = t.functions.iter().map(|f| f.name.as_str()).collect();
-            tools::parse_calls(&done.text, &names)
-        }
+        Some(t) => t.parse_calls(&done.text),
         None => (Some(done.text), Vec::new()),
     };
     let finish_reason = if tool_calls.is_empty() {
@@ -144,11 +153,15 @@ fn logprobs_option(
     }
 }
 
-/// OpenAI messages → template messages. Roles: system (or developer), user, assistant
-/// (with `tool_calls` rendered as call blocks, see [`tools`]), tool (consecutive results
-/// become one user turn of `<tool_response>` blocks); content: a string, text parts
-/// (joined), or null.
-pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage>, ApiError> {
+/// OpenAI messages → template messages. Roles: system (or developer), user, assistant,
+/// tool; content: a string, text parts (joined), or null. With `native` (the model's
+/// template renders tools) calls and results are passed as `tool_calls` and `tool`
+/// messages; otherwise calls become call blocks in the assistant's text and consecutive
+/// results one user turn of `<tool_response>` blocks (see [`tools`]).
+pub(crate) fn convert_messages(
+    messages: Vec<Message>,
+    native: bool,
+) -> Result<Vec<ChatMessage>, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid_param(
             "messages",
@@ -160,7 +173,7 @@ pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage
     let mut known_ids: Vec<String> = Vec::new();
     for (i, m) in messages.into_iter().enumerate() {
         let content = content_text(i, m.content)?;
-        if m.role != "tool" && !results.is_empty() {
+        if !native && m.role != "tool" && !results.is_empty() {
             out.push(ChatMessage::new("user", tools::tool_responses(&results)));
             results.clear();
         }
@@ -174,17 +187,30 @@ pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage
             "system" | "developer" => "system",
             "user" => "user",
             "assistant" => {
-                let calls: Vec<(String, String)> = m
+                let calls: Vec<(String, String, String)> = m
                     .tool_calls
                     .unwrap_or_default()
                     .into_iter()
                     .map(|tc| {
-                        known_ids.push(tc.id);
-                        (tc.function.name, tc.function.arguments)
+                        known_ids.push(tc.id.clone());
+                        (tc.id, tc.function.name, tc.function.arguments)
                     })
                     .collect();
-                let text = tools::assistant_with_calls(&content, &calls);
-                out.push(ChatMessage::new("assistant", text));
+                if native {
+                    let mut msg = ChatMessage::new("assistant", content);
+                    msg.tool_calls = (!calls.is_empty()).then(|| {
+                        calls
+                            .into_iter()
+                            .map(|(id, n, a)| template_call(id, n, &a))
+                            .collect()
+                    });
+                    out.push(msg);
+                } else {
+                    let pairs: Vec<(String, String)> =
+                        calls.into_iter().map(|(_, n, a)| (n, a)).collect();
+                    let text = tools::assistant_with_calls(&content, &pairs);
+                    out.push(ChatMessage::new("assistant", text));
+                }
                 continue;
             }
             "tool" => {
@@ -200,7 +226,13 @@ pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage
                         format!("no earlier assistant message made a tool call with id {id:?}"),
                     ));
                 }
-                results.push(content);
+                if native {
+                    let mut msg = ChatMessage::new("tool", content);
+                    msg.tool_call_id = Some(id);
+                    out.push(msg);
+                } else {
+                    results.push(content);
+                }
                 continue;
             }
             other => {
@@ -218,6 +250,20 @@ pub(crate) fn convert_messages(messages: Vec<Message>) -> Result<Vec<ChatMessage
         out.push(ChatMessage::new("user", tools::tool_responses(&results)));
     }
     Ok(out)
+}
+
+/// A call as templates take it: arguments as a JSON value (templates apply `tojson`),
+/// or the raw string when it is not JSON.
+fn template_call(id: String, name: String, arguments: &str) -> ToolCall {
+    ToolCall {
+        id,
+        kind: "function".into(),
+        function: FunctionCall {
+            name,
+            arguments: serde_json::from_str(arguments)
+                .unwrap_or_else(|_| serde_json::Value::String(arguments.into())),
+        },
+    }
 }
 
 fn content_text(i: usize, content: Option<Content>) -> Result<String, ApiError> {

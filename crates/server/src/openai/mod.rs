@@ -21,6 +21,7 @@ pub mod gen;
 pub mod models;
 pub mod structured;
 pub mod tokenize;
+pub mod tool_stream;
 pub mod tools;
 pub mod types;
 

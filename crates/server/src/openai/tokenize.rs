@@ -27,8 +27,8 @@ pub async fn apply_template(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ApplyTemplateRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let messages = super::chat::convert_messages(req.messages)?;
-    let prompt = crate::offload::run(&state, move |e| e.render_chat(&messages)).await??;
+    let messages = super::chat::convert_messages(req.messages, false)?;
+    let prompt = crate::offload::run(&state, move |e| e.render_chat(&messages, None)).await??;
     Ok(Json(json!({ "prompt": prompt })))
 }
 

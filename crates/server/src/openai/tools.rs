@@ -1,41 +1,47 @@
 //! Tool calling (`tools`, `tool_choice`, `parallel_tool_calls`).
 //!
-//! Format (the Hermes / Qwen 2.5 convention, which many small instruct models saw in
-//! training): the tool list goes at the top of the system turn, between `<tools>` tags,
-//! one `{"type": "function", "function": {...}}` per line; the model calls a tool by
-//! writing
+//! Two ways to show tools to the model:
+//! - **The model's own template**, when it renders a `tools` list itself in a syntax
+//!   wren parses ([`Engine::tool_syntax`](crate::engine::Engine::tool_syntax): Hermes for
+//!   Qwen 2.5/3, Hermes 2 Pro/3, Granite 4 …; Llama 3.1–3.3's JSON). The template gets
+//!   `tools`, earlier calls as the assistant messages' `tool_calls` and results as
+//!   `role: "tool"` messages, exactly as `transformers` passes them, so the prompt is the
+//!   one the model was trained on.
+//! - **Otherwise** (SmolLM2, Gemma 3, templates in other syntaxes): the Hermes / Qwen 2.5
+//!   convention, which many small instruct models saw in training. The tool list goes at
+//!   the top of the system turn, between `<tools>` tags, one
+//!   `{"type": "function", "function": {...}}` per line; the model calls a tool by
+//!   writing
 //!
-//! ```text
-//! <tool_call>
-//! {"name": "get_weather", "arguments": {"city": "Paris"}}
-//! </tool_call>
-//! ```
+//!   ```text
+//!   <tool_call>
+//!   {"name": "get_weather", "arguments": {"city": "Paris"}}
+//!   </tool_call>
+//!   ```
 //!
-//! (several blocks, one per line, for parallel calls). Earlier calls are rendered back
-//! the same way inside the assistant turn, and `role: "tool"` results as a user turn of
-//! `<tool_response>` blocks. The same text is used for every model: templates are given
-//! plain messages.
+//!   (several blocks, one per line, for parallel calls). Earlier calls are rendered back
+//!   the same way inside the assistant turn, and `role: "tool"` results as a user turn of
+//!   `<tool_response>` blocks, all as message text.
 //!
-//! Grammar: with `required` or a named function the reply must be call blocks whose JSON
-//! matches `{"name": <a tool>, "arguments": <its parameters schema>}`; with `auto` it is
-//! such calls, text without `<tool_call>`, or text and then calls (the text ends lazily at
-//! the first `<tool_call>`, as llama.cpp's lazily triggered grammars do); with `none`
+//! Grammar: with `required` or a named function the reply must be calls whose JSON
+//! matches the tool's parameters schema; with `auto` it may also be text. In the Hermes
+//! syntax that is calls, text without `<tool_call>`, or text and then calls (the text
+//! ends lazily at the first `<tool_call>`, as llama.cpp's lazily triggered grammars do);
+//! in Llama 3's, the one call object or text that does not start with `{`. With `none`
 //! nothing is constrained and no tools are shown.
 
 use serde_json::{json, Value};
-use wren_core::chat::ChatMessage;
+use wren_core::chat::tool_syntax::{ParsedCall, HERMES_CLOSE as CLOSE, HERMES_OPEN as OPEN};
+use wren_core::chat::{ChatMessage, ToolSyntax};
 use wren_core::constrain::grammar::compact;
 use wren_core::constrain::Grammar;
 
 use super::gen::new_id;
 use super::structured::valid_name;
-use super::types::{
-    FunctionCallJson, FunctionDef, FunctionDelta, GenBody, ToolCallDelta, ToolCallOut, ToolChoice,
-};
+use super::types::{FunctionCallJson, FunctionDef, GenBody, ToolCallOut, ToolChoice};
 use crate::error::ApiError;
 
-const OPEN: &str = "<tool_call>";
-const CLOSE: &str = "</tool_call>";
+pub use super::tool_stream::{call_deltas, StreamOut, ToolStream};
 
 /// How the reply may use the tools.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,12 +60,17 @@ pub struct Tools {
     pub functions: Vec<FunctionDef>,
     pub mode: Mode,
     pub parallel: bool,
+    /// How calls are written.
+    pub syntax: ToolSyntax,
+    /// The model's template shows the tools (else [`Tools::system_text`] does).
+    pub native: bool,
 }
 
 impl Tools {
     /// Reads and checks `tools`, `tool_choice` and `parallel_tool_calls`. `None` when
-    /// there are no tools or `tool_choice` is `"none"`.
-    pub fn from_body(c: &GenBody) -> Result<Option<Tools>, ApiError> {
+    /// there are no tools or `tool_choice` is `"none"`. `native`: the syntax of the
+    /// model's template, if it shows tools itself.
+    pub fn from_body(c: &GenBody, native: Option<ToolSyntax>) -> Result<Option<Tools>, ApiError> {
         let defs = c.tools.as_deref().unwrap_or(&[]);
         let mut functions: Vec<FunctionDef> = Vec::with_capacity(defs.len());
         for (i, t) in defs.iter().enumerate() {
@@ -146,7 +157,30 @@ impl Tools {
             functions,
             mode,
             parallel: c.parallel_tool_calls.unwrap_or(true),
+            syntax: native.unwrap_or(ToolSyntax::Hermes),
+            native: native.is_some(),
         }))
+    }
+
+    /// The tool list as templates take it: `[{"type": "function", "function": {...}}]`.
+    pub fn definitions(&self) -> Value {
+        Value::Array(
+            self.functions
+                .iter()
+                .map(|f| json!({"type": "function", "function": f}))
+                .collect(),
+        )
+    }
+
+    /// The names of the tools.
+    pub fn names(&self) -> Vec<&str> {
+        self.functions.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    /// Splits a reply into text and tool calls (see [`ToolSyntax::parse_calls`]).
+    pub fn parse_calls(&self, text: &str) -> (Option<String>, Vec<ToolCallOut>) {
+        let (content, calls) = self.syntax.parse_calls(text, &self.names());
+        (content, calls.into_iter().map(call_out).collect())
     }
 
     /// The text put at the top of the system turn.
@@ -174,6 +208,10 @@ impl Tools {
             Mode::Named(n) => self.functions.iter().filter(|f| &f.name == n).collect(),
             _ => self.functions.iter().collect(),
         };
+        let args_key = match self.syntax {
+            ToolSyntax::Hermes => "arguments",
+            ToolSyntax::Llama3Json => "parameters",
+        };
         let variants: Vec<Value> = allowed
             .iter()
             .map(|f| {
@@ -183,8 +221,8 @@ impl Tools {
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
                 json!({
                     "type": "object",
-                    "properties": {"name": {"const": f.name}, "arguments": params},
-                    "required": ["name", "arguments"],
+                    "properties": {"name": {"const": f.name}, args_key: params},
+                    "required": ["name", args_key],
                     "additionalProperties": false
                 })
             })
@@ -195,19 +233,48 @@ impl Tools {
             json!({"anyOf": variants})
         };
         let schema = compact(schema);
-        let more = if self.parallel { "(\"\\n\" call)*" } else { "" };
-        // `auto`: calls, text without a call, or text and then calls (`lead` ends lazily
-        // at the first call opening, which it includes; `rest` is the call it opened).
-        let start = match self.mode {
-            Mode::Auto => "start: calls | TEXT | lead rest",
-            _ => "start: calls",
-        };
-        Grammar::Lark(format!(
-            "{start}\ncalls: call {more}\nrest: body {more}\ncall: \"{OPEN}\" body\n\
-             body: \"\\n\" %json {schema} \"\\n{CLOSE}\"\n\
-             lead[suffix=\"{OPEN}\"]: /(?s:[^<].*)/\n\
-             TEXT: /(?s:.+)/ & ~/(?s:.*{OPEN}.*)/\n"
-        ))
+        let auto = self.mode == Mode::Auto;
+        Grammar::Lark(match self.syntax {
+            ToolSyntax::Hermes => {
+                let more = if self.parallel { "(\"\\n\" call)*" } else { "" };
+                // `auto`: calls, text without a call, or text and then calls (`lead`
+                // ends lazily at the first call opening, which it includes; `rest` is
+                // the call it opened).
+                let start = if auto {
+                    "start: calls | TEXT | lead rest"
+                } else {
+                    "start: calls"
+                };
+                format!(
+                    "{start}\ncalls: call {more}\nrest: body {more}\ncall: \"{OPEN}\" body\n\
+                     body: \"\\n\" %json {schema} \"\\n{CLOSE}\"\n\
+                     lead[suffix=\"{OPEN}\"]: /(?s:[^<].*)/\n\
+                     TEXT: /(?s:.+)/ & ~/(?s:.*{OPEN}.*)/\n"
+                )
+            }
+            // One call per turn (Llama 3's templates refuse more); `auto` text must
+            // not start like a call.
+            ToolSyntax::Llama3Json => {
+                let start = if auto {
+                    "start: call | TEXT"
+                } else {
+                    "start: call"
+                };
+                format!("{start}\ncall: %json {schema}\nTEXT: /(?s:[^{{\\s].*)/\n")
+            }
+        })
+    }
+}
+
+/// A parsed call as the API sends it, with a fresh id.
+pub fn call_out(c: ParsedCall) -> ToolCallOut {
+    ToolCallOut {
+        id: new_id("call"),
+        kind: "function",
+        function: FunctionCallJson {
+            name: c.name,
+            arguments: c.arguments,
+        },
     }
 }
 
@@ -250,279 +317,6 @@ pub fn tool_responses(results: &[String]) -> String {
         .join("\n")
 }
 
-/// Splits a reply into text and tool calls. Calls are well-formed `<tool_call>` blocks
-/// whose JSON has a `name` among `names` and object `arguments`; when there is none the
-/// whole reply is text.
-pub fn parse_calls(text: &str, names: &[&str]) -> (Option<String>, Vec<ToolCallOut>) {
-    let mut calls = Vec::new();
-    let mut rest = text;
-    let mut content_end = None;
-    while let Some(i) = rest.find(OPEN) {
-        let after = &rest[i + OPEN.len()..];
-        let Some(j) = after.find(CLOSE) else { break };
-        let body = after[..j].trim();
-        let Some(call) = parse_one(body, names) else {
-            break;
-        };
-        if content_end.is_none() {
-            content_end = Some(text.len() - rest.len() + i);
-        }
-        calls.push(call);
-        rest = &after[j + CLOSE.len()..];
-    }
-    match content_end {
-        None => (Some(text.to_string()), Vec::new()),
-        Some(end) => {
-            let before = text[..end].trim();
-            ((!before.is_empty()).then(|| before.to_string()), calls)
-        }
-    }
-}
-
-fn parse_one(body: &str, names: &[&str]) -> Option<ToolCallOut> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let name = v.get("name")?.as_str()?;
-    if !names.contains(&name) {
-        return None;
-    }
-    let args = v.get("arguments")?;
-    if !args.is_object() {
-        return None;
-    }
-    Some(ToolCallOut {
-        id: new_id("call"),
-        kind: "function",
-        function: FunctionCallJson {
-            name: name.to_string(),
-            arguments: args.to_string(),
-        },
-    })
-}
-
-/// Streaming: holds text back while it may be the start of a call, and turns call text
-/// into `delta.tool_calls` as it arrives: the id and name once `"arguments": ` is seen,
-/// then argument fragments (the grammar writes a call on one line,
-/// `{"name": "f", "arguments": {...}}`, so its first raw newline ends the arguments; the
-/// last byte is held back until then, as it may be the call's closing brace). A call
-/// laid out otherwise is sent whole once its `</tool_call>` arrives.
-#[derive(Debug, Default)]
-pub struct ToolStream {
-    names: Vec<String>,
-    buf: String,
-    /// The reply is calls (it began with `<tool_call>`).
-    calls_mode: bool,
-    /// Text already sent as content.
-    sent_text: bool,
-    /// The call being streamed: where its arguments start in `buf`, and the end of
-    /// what was sent.
-    cur: Option<(usize, usize)>,
-    /// Calls started so far (the next call's index).
-    pub calls: u32,
-}
-
-/// What the stream should send for a piece.
-#[derive(Debug, PartialEq)]
-pub enum StreamOut {
-    Text(String),
-    Calls(Vec<ToolCallDelta>),
-}
-
-/// Argument text is streamed in fragments of about this many bytes.
-const FRAGMENT: usize = 32;
-
-/// OpenAI's `delta.tool_calls` entries for one call: the first carries `index`, `id`,
-/// `type`, the name and no arguments; the next ones argument fragments (index only).
-pub fn call_deltas(index: u32, call: ToolCallOut) -> Vec<ToolCallDelta> {
-    let mut out = vec![ToolCallDelta {
-        index,
-        id: Some(call.id),
-        kind: Some("function"),
-        function: FunctionDelta {
-            name: Some(call.function.name),
-            arguments: String::new(),
-        },
-    }];
-    let args = call.function.arguments;
-    let mut start = 0;
-    while start < args.len() {
-        let mut end = (start + FRAGMENT).min(args.len());
-        while !args.is_char_boundary(end) {
-            end += 1;
-        }
-        out.push(ToolCallDelta {
-            index,
-            id: None,
-            kind: None,
-            function: FunctionDelta {
-                name: None,
-                arguments: args[start..end].to_string(),
-            },
-        });
-        start = end;
-    }
-    out
-}
-
-impl ToolStream {
-    pub fn new(tools: &Tools) -> ToolStream {
-        ToolStream {
-            names: tools.functions.iter().map(|f| f.name.clone()).collect(),
-            ..ToolStream::default()
-        }
-    }
-
-    /// Feeds generated text; returns what can be sent now.
-    pub fn push(&mut self, text: &str) -> Vec<StreamOut> {
-        self.buf.push_str(text);
-        let mut outs = Vec::new();
-        if !self.calls_mode {
-            let head = self.buf.trim_start();
-            if !self.sent_text && OPEN.starts_with(head) {
-                return outs; // may still become a call
-            }
-            if !self.sent_text && head.starts_with(OPEN) {
-                self.calls_mode = true;
-            } else if let Some(i) = self.buf.find(OPEN) {
-                // Text, then calls (`auto`): the text before the call, without the
-                // whitespace that separates them (as `parse_calls` reads it).
-                let text = self.buf[..i].trim_end().to_string();
-                self.buf.drain(..i);
-                self.calls_mode = true;
-                if !text.is_empty() {
-                    self.sent_text = true;
-                    outs.push(StreamOut::Text(text));
-                }
-            } else {
-                // Hold back trailing whitespace and anything that may begin a call.
-                let keep = held_back(&self.buf);
-                let text: String = self.buf.drain(..self.buf.len() - keep).collect();
-                if !text.is_empty() {
-                    self.sent_text = true;
-                    outs.push(StreamOut::Text(text));
-                }
-                return outs;
-            }
-        }
-        let mut deltas = Vec::new();
-        while self.step(&mut deltas) {}
-        if !deltas.is_empty() {
-            outs.push(StreamOut::Calls(deltas));
-        }
-        outs
-    }
-
-    /// Makes what progress the buffer allows; true to be called again.
-    fn step(&mut self, out: &mut Vec<ToolCallDelta>) -> bool {
-        let Some((start, sent)) = self.cur else {
-            return self.start_call(out);
-        };
-        let index = self.calls.saturating_sub(1);
-        let (upto, done) = match self.buf[start..].find('\n') {
-            // The byte before the newline closes the call object.
-            Some(p) => (start + p.saturating_sub(1), true),
-            None => {
-                let mut e = self.buf.len().saturating_sub(1).max(sent);
-                while !self.buf.is_char_boundary(e) {
-                    e -= 1;
-                }
-                (e.max(sent), false)
-            }
-        };
-        if upto > sent {
-            out.push(args_delta(index, &self.buf[sent..upto]));
-        }
-        self.cur = Some((start, upto.max(sent)));
-        if !done {
-            return false;
-        }
-        let Some(end) = self.buf[start..].find(CLOSE) else {
-            return false;
-        };
-        self.buf.drain(..start + end + CLOSE.len());
-        self.cur = None;
-        true
-    }
-
-    /// At a call's start: sends its id and name once `"arguments": ` is there, or the
-    /// whole call once complete if it is laid out otherwise.
-    fn start_call(&mut self, out: &mut Vec<ToolCallDelta>) -> bool {
-        let lead = self.buf.len() - self.buf.trim_start().len();
-        let prefix = format!("{OPEN}\n{{\"name\": \"");
-        let sep = "\", \"arguments\": ";
-        if let Some(rest) = self.buf[lead..].strip_prefix(prefix.as_str()) {
-            if let Some(k) = rest.find(sep) {
-                let name = &rest[..k];
-                if self.names.iter().any(|n| n == name) {
-                    out.push(ToolCallDelta {
-                        index: self.calls,
-                        id: Some(new_id("call")),
-                        kind: Some("function"),
-                        function: FunctionDelta {
-                            name: Some(name.to_string()),
-                            arguments: String::new(),
-                        },
-                    });
-                    self.calls += 1;
-                    let start = lead + prefix.len() + k + sep.len();
-                    self.cur = Some((start, start));
-                    return true;
-                }
-            }
-        }
-        let Some(end) = self.buf.find(CLOSE) else {
-            return false;
-        };
-        let block: String = self.buf.drain(..end + CLOSE.len()).collect();
-        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        for call in parse_calls(&block, &names).1 {
-            out.extend(call_deltas(self.calls, call));
-            self.calls += 1;
-        }
-        true
-    }
-
-    /// At the end: whatever is held back (text that only looked like a call start, or
-    /// the last bytes of a call cut short).
-    pub fn finish(&mut self) -> Option<StreamOut> {
-        if let Some((_, sent)) = self.cur.take() {
-            let rest = self.buf[sent..].to_string();
-            self.buf.clear();
-            let index = self.calls.saturating_sub(1);
-            return (!rest.is_empty()).then(|| StreamOut::Calls(vec![args_delta(index, &rest)]));
-        }
-        // Text, or the start of a call that never completed (as `parse_calls` reads it).
-        let rest = std::mem::take(&mut self.buf);
-        (!rest.trim().is_empty()).then_some(StreamOut::Text(rest))
-    }
-}
-
-/// Bytes at the end of streamed text to hold back: a partial call opening and the
-/// whitespace before it (or trailing whitespace that may precede one).
-fn held_back(buf: &str) -> usize {
-    let partial = (1..OPEN.len())
-        .rev()
-        .find(|&n| {
-            buf.len() >= n
-                && buf.is_char_boundary(buf.len() - n)
-                && OPEN.starts_with(&buf[buf.len() - n..])
-        })
-        .unwrap_or(0);
-    let before = &buf[..buf.len() - partial];
-    partial + (before.len() - before.trim_end().len())
-}
-
-fn args_delta(index: u32, args: &str) -> ToolCallDelta {
-    ToolCallDelta {
-        index,
-        id: None,
-        kind: None,
-        function: FunctionDelta {
-            name: None,
-            arguments: args.to_string(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,24 +333,105 @@ mod tests {
             functions: vec![t.function],
             mode: Mode::Auto,
             parallel: true,
+            syntax: ToolSyntax::Hermes,
+            native: false,
         }
+    }
+
+    fn llama3() -> Tools {
+        Tools {
+            syntax: ToolSyntax::Llama3Json,
+            native: true,
+            ..weather()
+        }
+    }
+
+    /// Feeds `reply` one character at a time; returns the text and the calls' name and
+    /// assembled arguments.
+    fn stream_all(tools: &Tools, reply: &str) -> (String, Vec<(String, String)>) {
+        let mut s = ToolStream::new(tools);
+        let mut text = String::new();
+        let mut calls: Vec<(String, String)> = Vec::new();
+        let mut take = |outs: Vec<StreamOut>| {
+            for out in outs {
+                match out {
+                    StreamOut::Text(t) => text.push_str(&t),
+                    StreamOut::Calls(ds) => {
+                        for d in ds {
+                            if let Some(n) = d.function.name {
+                                calls.push((n, String::new()));
+                            }
+                            calls[d.index as usize].1.push_str(&d.function.arguments);
+                        }
+                    }
+                }
+            }
+        };
+        for (i, c) in reply.char_indices() {
+            take(s.push(&reply[i..i + c.len_utf8()]));
+        }
+        take(s.finish().into_iter().collect());
+        (text, calls)
+    }
+
+    #[test]
+    fn llama3_json_calls() {
+        let t = llama3();
+        let call = r#"{"name": "get_weather", "parameters": {"city": "Oslo"}}"#;
+        assert!(grammar_accepts(&t, call));
+        assert!(grammar_accepts(&t, "It is sunny."));
+        assert!(
+            !grammar_accepts(&t, &format!("{call}\n{call}")),
+            "one call per turn"
+        );
+        assert!(!grammar_accepts(
+            &t,
+            r#"{"name": "get_weather", "arguments": {"city": "Oslo"}}"#
+        ));
+        assert!(!grammar_accepts(
+            &t,
+            r#"{"name": "nope", "parameters": {}}"#
+        ));
+        let (content, calls) = t.parse_calls(call);
+        assert_eq!(
+            (content, calls[0].function.arguments.as_str()),
+            (None, r#"{"city":"Oslo"}"#)
+        );
+        assert_eq!(
+            stream_all(&t, call),
+            (
+                String::new(),
+                vec![("get_weather".into(), r#"{"city":"Oslo"}"#.into())]
+            )
+        );
+        assert_eq!(
+            stream_all(&t, "It is sunny."),
+            ("It is sunny.".into(), vec![])
+        );
+        // A reply that looks like JSON but is no call is text in the end.
+        assert_eq!(stream_all(&t, "{1}"), ("{1}".into(), vec![]));
+        let required = Tools {
+            mode: Mode::Required,
+            ..llama3()
+        };
+        assert!(!grammar_accepts(&required, "It is sunny."));
+        assert!(grammar_accepts(&required, call));
     }
 
     #[test]
     fn parses_calls_and_text() {
-        let names = ["get_weather"];
-        let (c, calls) = parse_calls(
+        let t = weather();
+        let (c, calls) = t.parse_calls(
             "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>",
-            &names,
         );
         assert_eq!(c, None);
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[1].function.arguments, "{\"city\":\"Rome\"}");
-        let (c, calls) = parse_calls("It is sunny.", &names);
+        let (c, calls) = t.parse_calls("It is sunny.");
         assert_eq!((c.as_deref(), calls.len()), (Some("It is sunny."), 0));
         // An unknown tool or broken JSON is text.
         let bad = "<tool_call>\n{\"name\": \"nope\", \"arguments\": {}}\n</tool_call>";
-        assert_eq!(parse_calls(bad, &names).1.len(), 0);
+        assert_eq!(t.parse_calls(bad).1.len(), 0);
     }
 
     #[test]
@@ -585,7 +460,7 @@ mod tests {
             .collect();
         assert_eq!(args, "{\"city\": \"Oslo\"}");
         // parse_calls reads the same reply the same way.
-        let (c, parsed) = parse_calls(reply, &["get_weather"]);
+        let (c, parsed) = tools.parse_calls(reply);
         assert_eq!((c.as_deref(), parsed.len()), (Some("Let me check."), 1));
         // Text that only looks like the start of a call is sent in the end.
         let mut s = ToolStream::new(&tools);
