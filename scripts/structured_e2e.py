@@ -170,6 +170,26 @@ class E2E:
         return (f"{calls} valid calls ({mixed} after text) + {texts} text answers of {self.n} "
                 "(auto: the model chooses)")
 
+    def tools_with_response_format(self):
+        calls = answers = 0
+        schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 80}},
+                  "required": ["answer"], "additionalProperties": False}
+        rf = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        for seed in range(self.n):
+            r = self.chat(messages=ASK_WEATHER, tools=[WEATHER], response_format=rf,
+                          temperature=0.8, seed=seed, max_tokens=200)
+            c = r.choices[0]
+            if c.message.tool_calls:
+                for call in c.message.tool_calls:
+                    self.check_call(call)
+                calls += 1
+            else:
+                require(c.finish_reason == "stop", f"seed {seed}: {c}")
+                v = json.loads(c.message.content)
+                require(set(v) == {"answer"} and isinstance(v["answer"], str), f"{v}")
+                answers += 1
+        return f"{calls} valid calls + {answers} schema-valid answers of {self.n}"
+
     def tools_streamed(self):
         ok = 0
         for seed in range(self.n):
@@ -317,6 +337,7 @@ def main():
         ck.run("tools: tool_choice required (arguments validated)", t.tools_required)
         ck.run("tools: named function, parallel_tool_calls false", t.tools_named)
         ck.run("tools: auto", t.tools_auto)
+        ck.run("tools: auto with response_format (calls or a schema-valid answer)", t.tools_with_response_format)
         ck.run("tools: streamed delta.tool_calls assembled", t.tools_streamed)
         ck.run("tools: round trip (call → tool result → answer)", t.round_trip)
         ck.run("400: control-token text in a tool description", t.control_text)
@@ -330,6 +351,7 @@ def main():
     ck.run("tools: tool_choice required (arguments validated)", t.tools_required)
     ck.run("tools: named function, parallel_tool_calls false", t.tools_named)
     ck.run("tools: auto", t.tools_auto)
+    ck.run("tools: auto with response_format (calls or a schema-valid answer)", t.tools_with_response_format)
     ck.run("tools: streamed delta.tool_calls assembled", t.tools_streamed)
     ck.run("tools: round trip (call → tool result → answer)", t.round_trip)
     ck.run("concurrency: constrained, tool and free requests mixed", t.concurrent_mixed)

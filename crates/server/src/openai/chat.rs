@@ -46,7 +46,7 @@ pub async fn chat_completions(
             } else {
                 tools::add_system_text(&mut messages, t);
             }
-            None // compiled by `tools_constraint`
+            None // compiled by `tools_constraint` (with response_format, if any)
         }
         None => structured::response_grammar(&c)?,
     };

@@ -27,8 +27,9 @@
 //! matches the tool's parameters schema; with `auto` it may also be text. In the Hermes
 //! syntax that is calls, text without `<tool_call>`, or text and then calls (the text
 //! ends lazily at the first `<tool_call>`, as llama.cpp's lazily triggered grammars do);
-//! in Llama 3's, the one call object or text that does not start with `{`. With `none`
-//! nothing is constrained and no tools are shown.
+//! in Llama 3's, the one call object or text that does not start with `{`. With
+//! `response_format` asking for JSON, an `auto` reply is calls or the JSON answer. With
+//! `none` nothing is constrained by the tools and no tools are shown.
 
 use serde_json::{json, Value};
 use wren_core::chat::tool_syntax::{ParsedCall, HERMES_CLOSE as CLOSE, HERMES_OPEN as OPEN};
@@ -64,6 +65,8 @@ pub struct Tools {
     pub syntax: ToolSyntax,
     /// The model's template shows the tools (else [`Tools::system_text`] does).
     pub native: bool,
+    /// With `auto`: the schema a text answer must match (`response_format`), if any.
+    pub answer: Option<Value>,
 }
 
 impl Tools {
@@ -147,18 +150,20 @@ impl Tools {
         let Some(mode) = mode else {
             return Ok(None);
         };
-        if c.response_format.is_some() {
-            return Err(ApiError::invalid_param(
-                "response_format",
-                "response_format together with tools is not supported (use tool_choice: \"none\" or drop one of them)",
-            ));
-        }
+        // A text answer (with `auto`) follows `response_format` when it asks for JSON.
+        let answer = match super::structured::response_grammar(c)? {
+            None => None,
+            Some(Grammar::JsonObject) => Some(json!({"type": "object"})),
+            Some(Grammar::JsonSchema(s)) => Some(s),
+            Some(other) => unreachable!("response_format gave a {}", other.kind()),
+        };
         Ok(Some(Tools {
             functions,
             mode,
             parallel: c.parallel_tool_calls.unwrap_or(true),
             syntax: native.unwrap_or(ToolSyntax::Hermes),
             native: native.is_some(),
+            answer,
         }))
     }
 
@@ -234,6 +239,23 @@ impl Tools {
         };
         let schema = compact(schema);
         let auto = self.mode == Mode::Auto;
+        if let (true, Some(answer)) = (auto, &self.answer) {
+            // Calls, or an answer in the response format (no text before calls).
+            let answer = compact(answer.clone());
+            return Grammar::Lark(match self.syntax {
+                ToolSyntax::Hermes => {
+                    let more = if self.parallel { "(\"\\n\" call)*" } else { "" };
+                    format!(
+                        "start: calls | answer\ncalls: call {more}\n\
+                         call: \"{OPEN}\\n\" %json {schema} \"\\n{CLOSE}\"\n\
+                         answer: %json {answer}\n"
+                    )
+                }
+                ToolSyntax::Llama3Json => {
+                    format!("start: call | answer\ncall: %json {schema}\nanswer: %json {answer}\n")
+                }
+            });
+        }
         Grammar::Lark(match self.syntax {
             ToolSyntax::Hermes => {
                 let more = if self.parallel { "(\"\\n\" call)*" } else { "" };
@@ -335,6 +357,7 @@ mod tests {
             parallel: true,
             syntax: ToolSyntax::Hermes,
             native: false,
+            answer: None,
         }
     }
 
@@ -372,6 +395,31 @@ mod tests {
         }
         take(s.finish().into_iter().collect());
         (text, calls)
+    }
+
+    #[test]
+    fn response_format_shapes_the_text_answer() {
+        let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
+        for syntax in [ToolSyntax::Hermes, ToolSyntax::Llama3Json] {
+            let t = Tools {
+                syntax,
+                answer: Some(
+                    json!({"type": "object", "properties": {"temp": {"type": "number"}},
+                    "required": ["temp"], "additionalProperties": false}),
+                ),
+                ..weather()
+            };
+            assert!(grammar_accepts(&t, r#"{"temp": 3}"#), "{syntax:?}");
+            assert!(!grammar_accepts(&t, "It is sunny."), "{syntax:?}");
+            assert!(!grammar_accepts(&t, r#"{"sky": "blue"}"#), "{syntax:?}");
+            let c = match syntax {
+                ToolSyntax::Hermes => call.to_string(),
+                ToolSyntax::Llama3Json => {
+                    r#"{"name": "get_weather", "parameters": {"city": "Oslo"}}"#.to_string()
+                }
+            };
+            assert!(grammar_accepts(&t, &c), "{syntax:?}");
+        }
     }
 
     #[test]
