@@ -55,12 +55,21 @@ pub fn main(a: Args) -> Result<()> {
         .and_then(|v| v.as_array())
         .map(|a| a.len() as u64);
     row("vocabulary", opt(vocab));
-    let template = if f.get("tokenizer.chat_template").is_some() {
-        "yes (tokenizer.chat_template)"
-    } else {
-        "no"
+    let template = match f.get("tokenizer.chat_template").and_then(|v| v.as_str()) {
+        Some(src) => {
+            // Tool support as `wren serve` will use it (the probe render needs only the
+            // template; architecture and BOS/EOS texts do not change the answer).
+            let tools = wren_core::chat::ChatTemplate::new(Some(src), "", "", "")
+                .ok()
+                .and_then(|t| t.tool_syntax())
+                .map_or("tools in the system turn".to_string(), |s| {
+                    format!("renders tools, calls in {} syntax", s.name())
+                });
+            format!("yes (tokenizer.chat_template; {tools})")
+        }
+        None => "no".to_string(),
     };
-    row("chat template", template.to_string());
+    row("chat template", template);
     row("file size", format!("{:.1} MB", f.file_size() as f64 / 1e6));
     if a.verbose {
         println!();
