@@ -27,7 +27,10 @@ pub async fn apply_template(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ApplyTemplateRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let messages = super::chat::convert_messages(req.messages, false)?;
+    // Earlier calls and results as `/v1/chat/completions` renders them (no tool list:
+    // this endpoint takes messages only).
+    let native = state.engine.tool_syntax().is_some();
+    let messages = super::chat::convert_messages(req.messages, native)?;
     let prompt = crate::offload::run(&state, move |e| e.render_chat(&messages, None)).await??;
     Ok(Json(json!({ "prompt": prompt })))
 }
