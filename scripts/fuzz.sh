@@ -11,7 +11,7 @@
 #                                       at the lowest CPU priority
 #   either may be followed by target names to run only those.
 #   WREN_FUZZ_SANITIZER=none runs without AddressSanitizer: panics, aborts, hangs and
-#   memory limits are still caught, at 6-10x the executions per second (what the 1M-run
+#   memory limits are still caught, at several times the executions per second (what the 1M-run
 #   counts in the closing notes used; safe Rust needs ASan only around `unsafe`).
 #
 # Prints one line per target: "fuzz: <target>: <N> executions, <crashes>". Every target
