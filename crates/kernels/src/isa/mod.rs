@@ -16,6 +16,7 @@ pub mod aarch64;
 pub mod multi;
 pub mod packed;
 pub mod quant;
+pub mod rowwise;
 pub mod table;
 #[cfg(target_arch = "aarch64")]
 mod table_arm;
@@ -35,6 +36,7 @@ pub use packed::{
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };
+pub use rowwise::{vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, RowwiseTables};
 pub use tables::TokenTables;
 
 /// A kernel tier. Ordered within one architecture: a higher tier implies the lower ones of

@@ -76,7 +76,7 @@ fn corr128(y: __m512i) -> __m512i {
 /// The quants of blocks `i` and `i + 1` of `b` (zeros past the end).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn q8_pair(b: &[BlockQ8_0], i: usize) -> __m512i {
+pub(crate) fn q8_pair(b: &[BlockQ8_0], i: usize) -> __m512i {
     let hi = match b.get(i + 1) {
         Some(x) => ld32(&x.qs, 0),
         None => _mm256_setzero_si256(),
