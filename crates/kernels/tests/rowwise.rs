@@ -148,7 +148,9 @@ fn q8_0_scalar_twin_matches_vnni() {
         for tk in 0..3 {
             let at = &a[tk * ab..(tk + 1) * ab];
             let mut want = vec![0f32; 9];
-            vec_dot_rows_with(Isa::Avx512Vnni, ty, n, &w, at, &mut want);
+            assert!(wren_kernels::isa::vec_dot_rows_vnni_per_row(
+                ty, n, &w, at, &mut want
+            ));
             for (r, want) in want.iter().enumerate() {
                 let wr: &[BlockQ8_0] = cast_blocks(&w[r * ab..(r + 1) * ab]);
                 let twin = q8_0_one_token_order(wr, cast_blocks(at));
@@ -157,6 +159,35 @@ fn q8_0_scalar_twin_matches_vnni() {
                     want.to_bits(),
                     "nb={nb} row {r}: {twin} vs {want}"
                 );
+            }
+        }
+    }
+}
+
+/// The rows kernels of Q8_0, Q4_0, Q5_0 at the VNNI tier (the rowwise kernel for one token)
+/// equal the per-row VNNI kernels bit for bit.
+#[test]
+fn vnni_rows_equal_the_per_row_kernels() {
+    let mut rng = Rng::new(9);
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+        for nb in [1usize, 2, 3, 5, 20, 21, 64] {
+            let n = nb * 32;
+            let rows = 37;
+            let w = weights(ty, rows, n, &mut rng);
+            let a = activations(ty, 3, n, &mut rng);
+            let ab = row_bytes(vec_dot_type(ty), n);
+            for tk in 0..3 {
+                let at = &a[tk * ab..(tk + 1) * ab];
+                let mut want = vec![0f32; rows];
+                if !wren_kernels::isa::vec_dot_rows_vnni_per_row(ty, n, &w, at, &mut want) {
+                    eprintln!("no AVX-512 VNNI: skipped");
+                    return;
+                }
+                let mut got = vec![0f32; rows];
+                vec_dot_rows_with(Isa::Avx512Vnni, ty, n, &w, at, &mut got);
+                for r in 0..rows {
+                    assert_eq!(got[r].to_bits(), want[r].to_bits(), "{ty} nb={nb} row {r}");
+                }
             }
         }
     }
@@ -181,9 +212,10 @@ fn rowwise_throughput() {
     let t = wren_kernels::isa::isa();
     for (ty, n) in [
         (GgmlType::Q8_0, 640usize),
-        (GgmlType::Q4K, 640),
-        (GgmlType::Q6K, 640),
+        (GgmlType::Q5_0, 640),
         (GgmlType::Q4_1, 576),
+        (GgmlType::Q4K, 1024),
+        (GgmlType::Q6K, 2048),
     ] {
         let rows = 16384;
         let mut rng = Rng::new(3);
@@ -192,7 +224,7 @@ fn rowwise_throughput() {
         let ab = row_bytes(vec_dot_type(ty), n);
         let chunk = 128;
         let mut base = 0.0;
-        for tokens in [1usize, 2, 4, 8, 16] {
+        for tokens in [1usize, 2, 4, 8] {
             let a = activations(ty, tokens, n, &mut rng);
             let mut tables = RowwiseTables::new();
             tables.prepare(ty, n, &a, tokens);
@@ -223,6 +255,27 @@ fn rowwise_throughput() {
             }
             if tokens == 1 {
                 base = one;
+                let mut refr = f64::INFINITY;
+                for _ in 0..5 {
+                    let t0 = Instant::now();
+                    for wc in w.chunks(chunk * rb) {
+                        let r = wc.len() / rb;
+                        if !wren_kernels::isa::vec_dot_rows_vnni_per_row(
+                            ty,
+                            n,
+                            wc,
+                            &a[..ab],
+                            &mut out[..r],
+                        ) {
+                            break;
+                        }
+                    }
+                    refr = refr.min(t0.elapsed().as_secs_f64());
+                }
+                println!(
+                    "{ty:>5} per-row VNNI kernel (the previous decode kernel): {:.3} ms",
+                    refr * 1e3
+                );
             }
             println!(
                 "{ty:>5} {rows}x{n} {} tokens={tokens:2}: one-token x{tokens} {:.3} ms, rowwise {:.3} ms ({:.2} one-token calls; accelerated {})",

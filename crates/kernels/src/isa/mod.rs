@@ -21,7 +21,7 @@ pub mod table;
 #[cfg(target_arch = "aarch64")]
 mod table_arm;
 #[cfg(target_arch = "x86_64")]
-mod table_x86;
+pub(crate) mod table_x86;
 pub mod tables;
 #[cfg(target_arch = "x86_64")]
 mod widths_x86;
@@ -36,7 +36,9 @@ pub use packed::{
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };
-pub use rowwise::{vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, RowwiseTables};
+pub use rowwise::{
+    vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, vec_dot_rows_vnni_per_row, RowwiseTables,
+};
 pub use tables::TokenTables;
 
 /// A kernel tier. Ordered within one architecture: a higher tier implies the lower ones of

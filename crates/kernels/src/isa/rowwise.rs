@@ -12,13 +12,18 @@
 //!
 //! | format · activation | avx512-vnni |
 //! |---|---|
-//! | Q8_0 · Q8_0 | `x86_64::avx512_rowwise::q8_0_rows_tokens` (up to 8 tokens per weight load) |
+//! | Q8_0, Q4_0, Q5_0 · Q8_0 | `x86_64::avx512_rowwise::pair_rows_tokens` (up to 8 tokens per weight load) |
+//! | Q4_1, Q5_1 · Q8_1 | `x86_64::avx512_rowwise::q8_1_rows_tokens` (up to 8 tokens, two per register) |
 
 use super::quant::{prefetch_bytes, row_bytes, rows_checked, Proven};
 #[cfg(target_arch = "x86_64")]
-use super::x86_64::avx512_rowwise::{self as rw, Q8Pair};
+use super::x86_64::avx512_rowwise::{self as rw, Q8Pair, Q8_1Pair};
 use super::Isa;
+#[cfg(target_arch = "x86_64")]
+use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{cast_blocks, vec_dot_type};
+#[cfg(target_arch = "x86_64")]
+use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
 use crate::GgmlType;
 
 /// Tokens per kernel call.
@@ -31,15 +36,23 @@ pub struct RowwiseTables {
     /// What the tables hold: (tier, weight format, row length, tokens); `None` when no
     /// kernel applies (the products then run the one-token kernel per token).
     key: Option<(Isa, GgmlType, usize, usize)>,
-    /// Q8_0 at the VNNI tier: per token, `nb.div_ceil(2)` block pairs.
+    /// Q8_0 activations at the VNNI tier: per token, `nb.div_ceil(2)` block pairs.
     #[cfg(target_arch = "x86_64")]
     q8: Vec<Q8Pair>,
+    /// Q8_1 activations at the VNNI tier: per pair of tokens, `nb` blocks.
+    #[cfg(target_arch = "x86_64")]
+    q81: Vec<Q8_1Pair>,
 }
 
 /// Whether tier `t` has a rowwise kernel for `ty`.
 fn has_kernel(t: Isa, ty: GgmlType) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if t.at_least(Isa::Avx512Vnni) && ty == GgmlType::Q8_0 {
+    if t.at_least(Isa::Avx512Vnni)
+        && matches!(
+            ty,
+            GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
+        )
+    {
         return true;
     }
     let _ = (t, ty);
@@ -52,6 +65,8 @@ impl RowwiseTables {
             key: None,
             #[cfg(target_arch = "x86_64")]
             q8: Vec::new(),
+            #[cfg(target_arch = "x86_64")]
+            q81: Vec::new(),
         }
     }
 
@@ -81,13 +96,36 @@ impl RowwiseTables {
             return;
         }
         #[cfg(target_arch = "x86_64")]
-        if ty == GgmlType::Q8_0 {
-            let np = (n / 32).div_ceil(2);
-            self.q8.clear();
-            self.q8.resize(np * tokens, Q8Pair::ZERO);
-            for (row, out) in a.chunks_exact(ab).zip(self.q8.chunks_exact_mut(np)) {
-                // SAFETY: `t` proves the VNNI tier (`has_kernel`); the kernel bounds-checks.
-                unsafe { rw::q8_0_pairs(cast_blocks(row), out) };
+        {
+            let nb = n / 32;
+            let np = nb.div_ceil(2);
+            // SAFETY (the kernel calls below): `t` proves the VNNI tier (`has_kernel`);
+            // the kernels bounds-check their slices.
+            match ty {
+                GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
+                    self.q8.clear();
+                    self.q8.resize(np * tokens, Q8Pair::ZERO);
+                    for (row, out) in a.chunks_exact(ab).zip(self.q8.chunks_exact_mut(np)) {
+                        let row = cast_blocks(row);
+                        unsafe {
+                            match ty {
+                                GgmlType::Q8_0 => rw::q8_0_pairs::<BlockQ8_0>(row, out),
+                                GgmlType::Q4_0 => rw::q8_0_pairs::<BlockQ4_0>(row, out),
+                                _ => rw::q8_0_pairs::<BlockQ5_0>(row, out),
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let pairs = tokens.div_ceil(2);
+                    self.q81.clear();
+                    self.q81.resize(nb * pairs, Q8_1Pair::ZERO);
+                    for (j, out) in self.q81.chunks_exact_mut(nb).enumerate() {
+                        let row = |t: usize| cast_blocks(&a[t * ab..(t + 1) * ab]);
+                        let second = (2 * j + 1 < tokens).then(|| row(2 * j + 1));
+                        unsafe { rw::q8_1_pairs(row(2 * j), second, out) };
+                    }
+                }
             }
         }
         self.key = Some((t.0, ty, n, tokens));
@@ -172,33 +210,13 @@ fn rowwise_checked(
     );
     if tables.key == Some((t.0, ty, n, tokens)) {
         #[cfg(target_arch = "x86_64")]
-        if ty == GgmlType::Q8_0 {
-            let nb = n / 32;
-            let np = nb.div_ceil(2);
-            let w = cast_blocks(w_rows);
-            let pf = prefetch_bytes();
-            let mut t0 = 0;
-            while t0 < tokens {
-                let width = (tokens - t0).min(ROWWISE_TOKENS);
-                let tab = |j: usize| &tables.q8[(t0 + j) * np..(t0 + j + 1) * np];
-                let o = &mut out[t0 * ld..];
-                // The first group streams the weights; the later ones find them cached.
-                let pf = if t0 == 0 { pf } else { 0 };
-                macro_rules! call {
-                    ($($w:literal)*) => {
-                        match width {
-                            // SAFETY: the key proves the VNNI tier; the kernel
-                            // bounds-checks its slices.
-                            $($w => unsafe {
-                                rw::q8_0_rows_tokens::<$w>(w, nb, std::array::from_fn(tab), o, ld, pf)
-                            },)*
-                            _ => unreachable!(),
-                        }
-                    };
-                }
-                call!(1 2 3 4 5 6 7 8);
-                t0 += width;
-            }
+        {
+            // One token of Q4_1/Q5_1 (two tokens per register): the one-token kernel is
+            // cheaper than a half-used pair.
+            let one = |tk: usize, o: &mut [f32]| {
+                rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], &mut o[..rows])
+            };
+            rowwise_x86(ty, n, w_rows, tokens, out, ld, tables, one);
             return;
         }
     }
@@ -212,4 +230,132 @@ fn rowwise_checked(
             &mut out[tk * ld..tk * ld + rows],
         );
     }
+}
+
+/// The VNNI rowwise kernels over token groups of up to [`ROWWISE_TOKENS`] (tables checked
+/// by the caller: prepared at a proven VNNI tier for this `ty`, `n` and `tokens`); `one(t,
+/// out)` is the one-token kernel for token `t`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn rowwise_x86(
+    ty: GgmlType,
+    n: usize,
+    w_rows: &[u8],
+    tokens: usize,
+    out: &mut [f32],
+    ld: usize,
+    tables: &RowwiseTables,
+    one: impl Fn(usize, &mut [f32]),
+) {
+    let nb = n / 32;
+    let pf0 = prefetch_bytes();
+    let mut t0 = 0;
+    while t0 < tokens {
+        let width = (tokens - t0).min(ROWWISE_TOKENS);
+        let o = &mut out[t0 * ld..];
+        // The first group streams the weights; the later ones find them cached.
+        let pf = if t0 == 0 { pf0 } else { 0 };
+        match ty {
+            GgmlType::Q8_0 => pairs::<BlockQ8_0>(w_rows, nb, tables, t0, width, o, ld, pf),
+            GgmlType::Q4_0 => pairs::<BlockQ4_0>(w_rows, nb, tables, t0, width, o, ld, pf),
+            GgmlType::Q5_0 => pairs::<BlockQ5_0>(w_rows, nb, tables, t0, width, o, ld, pf),
+            GgmlType::Q4_1 | GgmlType::Q5_1 if width == 1 => one(t0, o),
+            GgmlType::Q4_1 => mins::<BlockQ4_1>(w_rows, nb, tables, t0, width, o, ld, pf),
+            GgmlType::Q5_1 => mins::<BlockQ5_1>(w_rows, nb, tables, t0, width, o, ld, pf),
+            _ => unreachable!("no rowwise kernel for {ty}"),
+        }
+        t0 += width;
+    }
+}
+
+/// Tokens `t0..t0 + width` of a [`rw::PairBlock`] format.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn pairs<X: rw::PairBlock + crate::formats::Block>(
+    w_rows: &[u8],
+    nb: usize,
+    tables: &RowwiseTables,
+    t0: usize,
+    width: usize,
+    o: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    let w: &[X] = cast_blocks(w_rows);
+    let np = nb.div_ceil(2);
+    let tab = |j: usize| &tables.q8[(t0 + j) * np..(t0 + j + 1) * np];
+    macro_rules! call {
+        ($($k:literal)*) => {
+            match width {
+                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
+                // its slices.
+                $($k => unsafe {
+                    rw::pair_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), o, ld, pf)
+                },)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    call!(1 2 3 4 5 6 7 8)
+}
+
+/// Tokens `t0..t0 + width` of a [`rw::MinBlock`] format (`t0` even).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn mins<X: rw::MinBlock + crate::formats::Block>(
+    w_rows: &[u8],
+    nb: usize,
+    tables: &RowwiseTables,
+    t0: usize,
+    width: usize,
+    o: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    let w: &[X] = cast_blocks(w_rows);
+    let j0 = t0 / 2;
+    let tab = |j: usize| &tables.q81[(j0 + j) * nb..(j0 + j + 1) * nb];
+    macro_rules! call {
+        ($($k:literal)*) => {
+            match width.div_ceil(2) {
+                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
+                // its slices.
+                $($k => unsafe {
+                    rw::q8_1_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), width, o, ld, pf)
+                },)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    call!(1 2 3 4)
+}
+
+/// The per-row VNNI kernels of Q8_0, Q4_0 and Q5_0 (one row at a time), which the rows
+/// kernels of that tier (the rowwise kernels for one token) must equal bit for bit: for
+/// tests. Returns `false` (nothing written) where there is no such kernel or the CPU lacks
+/// VNNI. Panics on a length mismatch.
+#[doc(hidden)]
+pub fn vec_dot_rows_vnni_per_row(
+    ty: GgmlType,
+    n: usize,
+    w_rows: &[u8],
+    a: &[u8],
+    out: &mut [f32],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::Avx512Vnni.supported() {
+        if let Some(k) = super::table_x86::vnni_rows_reference(ty) {
+            let rb = row_bytes("vec_dot_rows_vnni_per_row", ty, n);
+            assert_eq!(w_rows.len(), rb * out.len());
+            assert_eq!(
+                a.len(),
+                row_bytes("vec_dot_rows_vnni_per_row", vec_dot_type(ty), n)
+            );
+            // SAFETY: VNNI is supported (checked above); the kernel bounds-checks.
+            unsafe { k(w_rows, a, out) };
+            return true;
+        }
+    }
+    let _ = (ty, n, w_rows, a, out);
+    false
 }

@@ -21,10 +21,87 @@
 
 use std::arch::x86_64::*;
 
-use super::avx512::{hsum512, q8_pair};
+use super::avx2_quant::{hsum_ps, ld32};
+use super::avx512::{bit4s, hsum512, join, nibbles, q8_pair};
 use super::avx512_multi::prefetch_ahead;
 use crate::formats::f16::F16Le;
+use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q4_1::BlockQ4_1;
+use crate::formats::q5_0::BlockQ5_0;
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
+
+/// A 32-element weight format whose one-token VNNI kernel (`super::avx512`) takes two
+/// blocks per register against Q8_0 activations: Q8_0 (`w + 128`, two accumulators by
+/// pair parity), Q4_0 and Q5_0 (stored unsigned quants with offset 8 / 16, one
+/// accumulator).
+pub trait PairBlock: Sized {
+    /// The offset `o` of the unsigned quants (`Σ (q − o)·y` is the block sum).
+    const OFF: u8;
+    /// Accumulators of the one-token kernel (pair `p` goes to `p mod ACCS`).
+    const ACCS: usize;
+    fn d(&self) -> F16Le;
+    /// # Safety
+    /// AVX-512 F/BW/VL and AVX2 must be available.
+    unsafe fn unsigned(&self) -> __m256i;
+}
+
+impl PairBlock for BlockQ8_0 {
+    const OFF: u8 = 128;
+    const ACCS: usize = 2;
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn unsigned(&self) -> __m256i {
+        _mm256_xor_si256(ld32(&self.qs, 0), _mm256_set1_epi8(-128))
+    }
+}
+
+impl PairBlock for BlockQ4_0 {
+    const OFF: u8 = 8;
+    const ACCS: usize = 1;
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn unsigned(&self) -> __m256i {
+        nibbles(&self.qs)
+    }
+}
+
+impl PairBlock for BlockQ5_0 {
+    const OFF: u8 = 16;
+    const ACCS: usize = 1;
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn unsigned(&self) -> __m256i {
+        _mm256_or_si256(nibbles(&self.qs), bit4s(self.qh))
+    }
+}
+
+/// The unsigned quants of blocks `i`, `i + 1` of `b` (zeros for a missing second block:
+/// the one-token kernels' products of it are zero, as here).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+fn unsigned_pair<X: PairBlock>(b: &[X], i: usize) -> __m512i {
+    // SAFETY: this function's features cover `unsigned`'s.
+    unsafe {
+        let hi = b
+            .get(i + 1)
+            .map_or(_mm256_setzero_si256(), |x| x.unsigned());
+        join(b[i].unsigned(), hi)
+    }
+}
 
 /// One token's block pair `2p, 2p + 1` laid out for [`q8_0_rows_tokens`] (a missing
 /// second block of an odd row is zeros, as the one-token kernel reads it).
@@ -33,7 +110,8 @@ use crate::formats::q8_0::BlockQ8_0;
 pub struct Q8Pair {
     /// The two blocks' quants (signed bytes).
     pub y: [u8; 64],
-    /// `−128·Σ y` per 4-quant group (the correction of the unsigned weights `w + 128`).
+    /// `−o·Σ y` per 4-quant group (the correction of the unsigned weights, `o` =
+    /// [`PairBlock::OFF`] of the format the pairs were laid out for).
     pub nc: [i32; 16],
     /// The two block scales, eight lanes each.
     pub dy: [f32; 16],
@@ -57,30 +135,32 @@ fn scale_lanes(a: F16Le, b: F16Le) -> __m512 {
     _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(v))
 }
 
-/// The scales of block pair `2p` of `b` (zero for a missing second block).
+/// The scales of block pair `i`, `i + 1` of `b` (zero for a missing second block).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn pair_d(b: &[BlockQ8_0], i: usize) -> __m512 {
-    scale_lanes(b[i].d, b.get(i + 1).map_or(F16Le::ZERO, |x| x.d))
+fn pair_d<X: PairBlock>(b: &[X], i: usize) -> __m512 {
+    scale_lanes(b[i].d(), b.get(i + 1).map_or(F16Le::ZERO, |x| x.d()))
 }
 
-/// Lays out one activation row `a` as `a.len().div_ceil(2)` pairs in `out`.
+/// Lays out one Q8_0 activation row `a` as `a.len().div_ceil(2)` pairs in `out`, for
+/// weights of format `X`.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if `out` is
 /// too short.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn q8_0_pairs(a: &[BlockQ8_0], out: &mut [Q8Pair]) {
+pub unsafe fn q8_0_pairs<X: PairBlock>(a: &[BlockQ8_0], out: &mut [Q8Pair]) {
     let np = a.len().div_ceil(2);
     for (p, o) in out[..np].iter_mut().enumerate() {
         let y = q8_pair(a, 2 * p);
-        let corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(-128), y);
+        let corr = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(X::OFF as i8), y);
         let nc = _mm512_sub_epi32(_mm512_setzero_si512(), corr);
         // SAFETY: each field is 64 writable bytes; unaligned stores.
         unsafe {
             _mm512_storeu_si512(o.y.as_mut_ptr().cast(), y);
             _mm512_storeu_si512(o.nc.as_mut_ptr().cast(), nc);
-            _mm512_storeu_ps(o.dy.as_mut_ptr(), pair_d(a, 2 * p));
+            let d = scale_lanes(a[2 * p].d, a.get(2 * p + 1).map_or(F16Le::ZERO, |x| x.d));
+            _mm512_storeu_ps(o.dy.as_mut_ptr(), d);
         }
     }
 }
@@ -107,15 +187,16 @@ fn ld_f(v: &[f32; 16]) -> __m512 {
 }
 
 /// Every row of `w` (`nb` blocks each) against `T` tokens (`tabs[t]`: token `t`'s
-/// [`q8_0_pairs`], at least `nb.div_ceil(2)` of them): `out[t·ld + r]` gets exactly
-/// `vec_dot_q8_0_q8_0_vnni(row r, token t)`. Prefetches `pf` bytes ahead of each row.
+/// [`q8_0_pairs`]`::<X>`, at least `nb.div_ceil(2)` of them): `out[t·ld + r]` gets
+/// exactly the one-token VNNI kernel's `row r · token t` (`vec_dot_q8_0_q8_0_vnni`,
+/// `vec_dot_q4_0_q8_0_vnni`, `vec_dot_q5_0_q8_0_vnni`). Prefetches `pf` bytes ahead.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
 /// too short.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn q8_0_rows_tokens<const T: usize>(
-    w: &[BlockQ8_0],
+pub unsafe fn pair_rows_tokens<X: PairBlock, const T: usize>(
+    w: &[X],
     nb: usize,
     tabs: [&[Q8Pair]; T],
     out: &mut [f32],
@@ -133,12 +214,10 @@ pub unsafe fn q8_0_rows_tokens<const T: usize>(
         let mut acc = [[_mm512_setzero_ps(); 2]; T];
         for p in 0..np {
             let i = 2 * p;
-            if i % 4 == 0 {
-                prefetch_ahead(&row[i], pf);
-            }
-            let xu = _mm512_xor_si512(q8_pair(row, i), _mm512_set1_epi8(-128));
+            prefetch_ahead(&row[i], pf);
+            let xu = unsigned_pair(row, i);
             let dx = pair_d(row, i);
-            let k = p & 1;
+            let k = if X::ACCS == 2 { p & 1 } else { 0 };
             for t in 0..T {
                 let e = &tabs[t][p];
                 let s = _mm512_dpbusd_epi32(ld_nc(&e.nc), xu, ld_i(&e.y));
@@ -147,9 +226,46 @@ pub unsafe fn q8_0_rows_tokens<const T: usize>(
             }
         }
         for (t, a) in acc.iter().enumerate() {
-            out[t * ld + r] = hsum512(_mm512_add_ps(a[0], a[1]));
+            // (One accumulator: summed alone, as `+0.0` would turn a `−0.0` sum into `+0.0`.)
+            let v = if X::ACCS == 2 {
+                _mm512_add_ps(a[0], a[1])
+            } else {
+                a[0]
+            };
+            out[t * ld + r] = hsum512(v);
         }
     }
+}
+
+/// One token against every row of `w`: [`pair_rows_tokens`] with the token's pairs laid out
+/// in per-thread scratch: the one-token kernel's bits (it is the decode kernel of these
+/// formats at this tier), with the activation side (`−o·Σy`, scales) prepared once per
+/// call instead of once per row.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics unless `w` is
+/// `out.len()` rows of `a.len()` blocks.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn pair_rows_one<X: PairBlock>(w: &[X], a: &[BlockQ8_0], out: &mut [f32], pf: usize) {
+    thread_local! {
+        static PAIRS: std::cell::RefCell<Vec<Q8Pair>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let nb = a.len();
+    assert_eq!(
+        w.len(),
+        nb * out.len(),
+        "pair_rows_one: weights are not out.len() rows"
+    );
+    PAIRS.with(|p| {
+        let p = &mut *p.borrow_mut();
+        p.resize(nb.div_ceil(2), Q8Pair::ZERO);
+        // SAFETY: this function's features.
+        unsafe {
+            q8_0_pairs::<X>(a, p);
+            let ld = out.len();
+            pair_rows_tokens::<X, 1>(w, nb, [&p[..]], out, ld, pf)
+        }
+    })
 }
 
 /// The one-token kernel's arithmetic in scalar code, lane by lane (the twin the tests
@@ -181,4 +297,148 @@ pub fn q8_0_one_token_order(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     let h4: [f32; 4] = std::array::from_fn(|l| h8[l] + h8[l + 4]);
     let (s0, s1) = (h4[0] + h4[2], h4[1] + h4[3]);
     s0 + s1
+}
+
+// ---------------------------------------------------------------------------------------
+// Q4_1 / Q5_1 · Q8_1: the one-token kernel (`avx2_quant::sum_q8_1_blocks` with `vpdpbusd`)
+// takes one block per 256-bit register: block `b`'s eight i32 lanes, converted, times the
+// broadcast `dx·dy` into accumulator `b mod 2` (8 lanes), and `m·s` added into a scalar
+// chain `b mod 2`; the end is `hsum_ps(acc0 + acc1) + (m0 + m1)`. Here a 512-bit register
+// holds two tokens' copies of those 8 lanes (token `2j` low, `2j + 1` high).
+
+/// A pair of tokens' block `b` laid out for [`q8_1_rows_tokens`].
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug)]
+pub struct Q8_1Pair {
+    /// Token `2j`'s 32 quants, then token `2j + 1`'s.
+    pub y: [u8; 64],
+    /// Their scales `d`, eight lanes each.
+    pub dy: [f32; 16],
+    /// Their `s = d·Σ q` (as stored, f16 → f32), eight lanes each.
+    pub s: [f32; 16],
+}
+
+impl Q8_1Pair {
+    pub const ZERO: Q8_1Pair = Q8_1Pair {
+        y: [0; 64],
+        dy: [0.0; 16],
+        s: [0.0; 16],
+    };
+}
+
+/// Q4_1 / Q5_1 weights for [`q8_1_rows_tokens`].
+pub trait MinBlock {
+    fn dm(&self) -> (F16Le, F16Le);
+    /// # Safety
+    /// AVX-512 F/BW/VL and AVX2 must be available.
+    unsafe fn unsigned(&self) -> __m256i;
+}
+
+impl MinBlock for BlockQ4_1 {
+    #[inline]
+    fn dm(&self) -> (F16Le, F16Le) {
+        (self.d, self.m)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn unsigned(&self) -> __m256i {
+        nibbles(&self.qs)
+    }
+}
+
+impl MinBlock for BlockQ5_1 {
+    #[inline]
+    fn dm(&self) -> (F16Le, F16Le) {
+        (self.d, self.m)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn unsigned(&self) -> __m256i {
+        _mm256_or_si256(nibbles(&self.qs), bit4s(self.qh))
+    }
+}
+
+/// Lays out token rows `a` and `b` (Q8_1, same length; `b` absent: zeros) as one
+/// [`Q8_1Pair`] per block in `out`.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if `out` is
+/// too short.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn q8_1_pairs(a: &[BlockQ8_1], b: Option<&[BlockQ8_1]>, out: &mut [Q8_1Pair]) {
+    for (i, o) in out[..a.len()].iter_mut().enumerate() {
+        let x = &a[i];
+        let y = b.map(|b| &b[i]);
+        let qy = y.map_or(_mm256_setzero_si256(), |y| ld32(&y.qs, 0));
+        let z = F16Le::ZERO;
+        // SAFETY: each field is 64 writable bytes; unaligned stores.
+        unsafe {
+            _mm512_storeu_si512(o.y.as_mut_ptr().cast(), join(ld32(&x.qs, 0), qy));
+            _mm512_storeu_ps(o.dy.as_mut_ptr(), scale_lanes(x.d, y.map_or(z, |y| y.d)));
+            _mm512_storeu_ps(o.s.as_mut_ptr(), scale_lanes(x.s, y.map_or(z, |y| y.s)));
+        }
+    }
+}
+
+/// Every row of `w` (`nb` blocks each) against `2·J` tokens in pairs (`tabs[j]`: the
+/// [`q8_1_pairs`] of tokens `2j`, `2j + 1`): `out[t·ld + r]` gets exactly the one-token
+/// kernel's `row r · token t` for `t < width` (the tokens past `width` are not written).
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
+/// too short.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn q8_1_rows_tokens<X: MinBlock, const J: usize>(
+    w: &[X],
+    nb: usize,
+    tabs: [&[Q8_1Pair]; J],
+    width: usize,
+    out: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    if nb == 0 {
+        return;
+    }
+    let tabs: [&[Q8_1Pair]; J] = std::array::from_fn(|j| &tabs[j][..nb]);
+    let rows = w.len() / nb;
+    for r in 0..rows {
+        let row = &w[r * nb..(r + 1) * nb];
+        let mut acc = [[_mm512_setzero_ps(); 2]; J];
+        let mut accm = [[_mm512_setzero_ps(); 2]; J];
+        for (b, x) in row.iter().enumerate() {
+            if b % 2 == 0 {
+                prefetch_ahead(x, pf);
+            }
+            // SAFETY: this function's features cover `unsigned`'s.
+            let q = unsafe { x.unsigned() };
+            let q = join(q, q);
+            let (d, m) = x.dm();
+            let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(
+                u16::from_le_bytes(d.0) as i32 | (u16::from_le_bytes(m.0) as i32) << 16,
+            ));
+            let dx = _mm512_broadcastss_ps(dm);
+            let mx = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
+            let k = b & 1;
+            for j in 0..J {
+                let e = &tabs[j][b];
+                let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld_i(&e.y));
+                let dd = _mm512_mul_ps(dx, ld_f(&e.dy));
+                acc[j][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), dd, acc[j][k]);
+                accm[j][k] = _mm512_add_ps(accm[j][k], _mm512_mul_ps(mx, ld_f(&e.s)));
+            }
+        }
+        for j in 0..J {
+            let v = _mm512_add_ps(acc[j][0], acc[j][1]);
+            let m = _mm512_add_ps(accm[j][0], accm[j][1]);
+            let lo = hsum_ps(_mm512_castps512_ps256(v)) + _mm512_cvtss_f32(m);
+            out[2 * j * ld + r] = lo;
+            if 2 * j + 1 < width {
+                let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+                let mh = _mm512_extractf32x4_ps(m, 2);
+                out[(2 * j + 1) * ld + r] = hsum_ps(hi) + _mm_cvtss_f32(mh);
+            }
+        }
+    }
 }
