@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use super::ngram;
-use super::spec::{SpecConfig, SpecMode};
+use super::spec::SpecConfig;
 use crate::error::Result;
 use crate::sample::Sampler;
 use crate::session::Session;
@@ -29,9 +29,18 @@ use crate::session::Session;
 const MAX_PAUSE: usize = 16;
 
 /// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine: each row runs the one-token kernels over weights read once). A draft
-/// pays when more than this share of it is accepted.
-const ROW_COST: f64 = 0.65;
+/// test machine with `core/tests/verify_cost.rs`: Gemma 3 0.17–0.28, SmolLM2 0.29–0.36
+/// with the rowwise kernels, which share each weight load among up to 8 tokens and keep
+/// every row bit-identical to a one-token step; 0.65 before them). A draft pays when more
+/// than this share of it is accepted.
+const ROW_COST: f64 = 0.3;
+
+/// FR drafting goes on while the reduced head's probability of its argmax is at least
+/// this. A rejected FR draft costs its trunk step and reduced head (Gemma 3: ~0.4 of a
+/// decode step), an accepted one saves a full head less a rowwise row (~0.4), so drafts
+/// pay above even odds; the reduced head's softmax overrates its argmax (the rest of the
+/// vocabulary is missing), hence the margin.
+pub const FR_CONFIDENCE: f32 = 0.6;
 
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +77,9 @@ pub struct Step {
     /// time, and resumes at once after a draft that paid.
     pause: usize,
     backoff: usize,
+    /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
+    fr_pause: usize,
+    fr_backoff: usize,
     /// Sampled, not yet handed out. All but the last are already in the cache.
     queue: VecDeque<u32>,
     /// The token handed out last: in the cache iff `queue` is not empty.
@@ -88,6 +100,8 @@ impl Step {
             k: spec.n_max,
             pause: 0,
             backoff: 1,
+            fr_pause: 0,
+            fr_backoff: 1,
             queue: VecDeque::from([first]),
             last: first,
             tokens: Vec::new(),
@@ -127,7 +141,7 @@ impl Step {
         self.tokens.clear();
         if self.pause > 0 {
             self.pause -= 1;
-        } else if self.spec.mode == SpecMode::Ngram && max > 0 {
+        } else if self.spec.mode.ngram() && max > 0 {
             ngram::lookup(history, self.last, max, &mut self.tokens);
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
@@ -154,8 +168,7 @@ impl Step {
     /// Ends the pass: drops the rejected draft tokens from the cache and adapts the draft
     /// length (longer after a fully accepted draft, shorter after a rejection).
     pub fn settle_pass(&mut self, session: &mut Session) -> Result<()> {
-        let drafted = self.tokens.len() - 1;
-        let accepted = self.queue.len().saturating_sub(1);
+        let (drafted, accepted) = self.tally();
         self.stats.passes += 1;
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
@@ -173,18 +186,85 @@ impl Step {
                 self.backoff = 1;
             }
         }
-        session.truncate_to(self.base + 1 + accepted)
+        // The pass's first token and every queued token but the last stay.
+        session.truncate_to(self.base + self.queue.len())
+    }
+
+    /// Drafted tokens of this pass, and how many of them the picks confirmed.
+    fn tally(&self) -> (usize, usize) {
+        let drafted = self.tokens.len() - 1;
+        let accepted = self
+            .queue
+            .iter()
+            .zip(&self.tokens[1..])
+            .take_while(|(q, t)| q == t)
+            .count();
+        (drafted, accepted)
     }
 
     /// One pass for this sequence alone.
     pub fn advance(&mut self, session: &mut Session, budget: usize) -> Result<()> {
         self.plan(session, budget);
+        if self.tokens.len() == 1 && self.spec.mode.fr() && session.fr_draft().is_some() {
+            if self.fr_pause > 0 {
+                self.fr_pause -= 1;
+            } else {
+                return self.advance_fr(session, budget);
+            }
+        }
         let tokens = std::mem::take(&mut self.tokens);
         let (sampler, queue) = (&mut self.sampler, &mut self.queue);
         let r = session.verify(&tokens, |i, l, h| pick(sampler, queue, &tokens, i, l, h));
         self.tokens = tokens;
         r?;
         self.settle_pass(session)
+    }
+
+    /// One FR pass: the trunk steps of the last token and of each draft but the last
+    /// ([`Session::eval_trunk`], the decode steps themselves), drafting while the reduced
+    /// head is confident, then the full head over all of them at once
+    /// ([`Session::verify_hidden`]), picked row by row as plain decoding picks.
+    fn advance_fr(&mut self, session: &mut Session, budget: usize) -> Result<()> {
+        self.base = session.history().len();
+        let room = session.ctx().saturating_sub(self.base + 1);
+        let max = self.spec.n_max.min(budget.saturating_sub(1)).min(room);
+        self.tokens.clear();
+        self.tokens.push(self.last);
+        let r = (|| {
+            session.eval_trunk(self.last)?;
+            while self.tokens.len() <= max {
+                match session.fr_propose() {
+                    Some((d, p)) if p >= FR_CONFIDENCE => self.tokens.push(d),
+                    _ => break,
+                }
+                if self.tokens.len() > max {
+                    // The last draft's trunk step is the next pass's first, if accepted.
+                    break;
+                }
+                session.eval_trunk(*self.tokens.last().unwrap())?;
+            }
+            let tokens = std::mem::take(&mut self.tokens);
+            let (sampler, queue) = (&mut self.sampler, &mut self.queue);
+            let r = session.verify_hidden(|i, l, h| pick(sampler, queue, &tokens, i, l, h));
+            self.tokens = tokens;
+            r
+        })();
+        if let Err(e) = r {
+            let _ = session.truncate_to(self.base);
+            self.queue.clear();
+            return Err(e);
+        }
+        let (drafted, accepted) = self.tally();
+        self.stats.passes += 1;
+        self.stats.drafted += drafted;
+        self.stats.accepted += accepted;
+        if drafted > 0 && accepted == 0 {
+            self.fr_pause = self.fr_backoff;
+            self.fr_backoff = (self.fr_backoff * 2).min(MAX_PAUSE);
+        } else if accepted > 0 {
+            self.fr_backoff = 1;
+        }
+        session.truncate_to(self.base + self.queue.len())
     }
 
     /// At the end of a generation: drops from the cache the tokens evaluated after the
@@ -218,6 +298,7 @@ fn pick(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generate::SpecMode;
     use crate::sample::SamplingParams;
 
     /// Pearson's chi-square of `counts` against probabilities `p` (cells with p = 0 must
