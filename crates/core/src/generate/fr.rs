@@ -54,6 +54,23 @@ pub struct FrDraft {
     norm: Vec<f32>,
     eps: f32,
     pub source: FrSource,
+    /// The output head's share of the weight bytes read per decoded token.
+    pub head_share: f64,
+    /// Draft acceptance at which a draft breaks even ([`break_even`]).
+    pub break_even: f64,
+    /// Drafting goes on while the reduced head's probability of its argmax is at least
+    /// this ([`FrDraft::threshold_for`]).
+    pub threshold: f32,
+}
+
+/// Acceptance at which an FR draft breaks even, in decode steps for a model whose head
+/// is `share` of the bytes read per token: a rejected draft wastes its trunk step and the
+/// reduced head (`1 − share + share·v/vocab`), an accepted one saves a full head less a
+/// verified row (`share·(1 − row_cost)`).
+pub fn break_even(share: f64, v: usize, vocab: usize, row_cost: f64) -> f64 {
+    let waste = 1.0 - share + share * v as f64 / vocab as f64;
+    let save = share * (1.0 - row_cost);
+    waste / (waste + save)
 }
 
 /// The default draft vocabulary for a vocabulary of `vocab` tokens: a sixteenth (16,384
@@ -82,13 +99,45 @@ impl FrDraft {
         if keep.is_empty() {
             return Err(Error::Invalid("FR-Spec: no draft tokens".into()));
         }
+        let head_share = head.output.n_bytes() as f64 / model.info().weight_bytes.max(1) as f64;
+        let be = break_even(
+            head_share.min(1.0),
+            keep.len(),
+            vocab,
+            super::step::ROW_COST,
+        );
         Ok(FrDraft {
             head: head.output.gather_rows(&keep, "fr_draft_head"),
             ids: keep,
             norm: head.norm.clone(),
             eps: head.eps,
             source,
+            head_share,
+            break_even: be,
+            threshold: FrDraft::threshold_for(be),
         })
+    }
+
+    /// The confidence threshold for a break-even acceptance `be`: `be − 0.14` within
+    /// 0.25..=0.95 (`WREN_FR_CONFIDENCE` overrides it). Tuned on Gemma 3 270M (head 72%
+    /// of the bytes, break-even 0.39): 0.25 drafted best of 0.1–0.6 on free text; the
+    /// reduced head's softmax overrates its argmax, as the rest of the vocabulary is
+    /// missing from it.
+    pub fn threshold_for(be: f64) -> f32 {
+        static ENV: std::sync::OnceLock<Option<f32>> = std::sync::OnceLock::new();
+        let env = *ENV.get_or_init(|| {
+            std::env::var("WREN_FR_CONFIDENCE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        });
+        env.unwrap_or(((be - 0.14) as f32).clamp(0.25, 0.95))
+    }
+
+    /// Whether drafting is expected to pay at all: a draft accepted as often as not
+    /// breaks even (`auto` drafts with FR only then; SmolLM2's head is 31% of its bytes,
+    /// which needs 76% acceptance).
+    pub fn pays(&self) -> bool {
+        self.break_even <= 0.5
     }
 
     /// The draft head for `model`: from the frequency table `table` if it exists, else from

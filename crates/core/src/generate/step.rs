@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use super::ngram;
-use super::spec::SpecConfig;
+use super::spec::{SpecConfig, SpecMode};
 use crate::error::Result;
 use crate::sample::Sampler;
 use crate::session::Session;
@@ -33,14 +33,15 @@ const MAX_PAUSE: usize = 16;
 /// with the rowwise kernels, which share each weight load among up to 8 tokens and keep
 /// every row bit-identical to a one-token step; 0.65 before them). A draft pays when more
 /// than this share of it is accepted.
-const ROW_COST: f64 = 0.3;
+pub(super) const ROW_COST: f64 = 0.3;
 
-/// FR drafting goes on while the reduced head's probability of its argmax is at least
-/// this. A rejected FR draft costs its trunk step and reduced head (Gemma 3: ~0.4 of a
-/// decode step), an accepted one saves a full head less a rowwise row (~0.4), so drafts
-/// pay above even odds; the reduced head's softmax overrates its argmax (the rest of the
-/// vocabulary is missing), hence the margin.
-pub const FR_CONFIDENCE: f32 = 0.6;
+/// FR drafting on Gemma 3 goes on while the reduced head's probability of its argmax is
+/// at least this. A rejected FR draft costs its trunk step and reduced head (Gemma 3: ~0.3
+/// of a decode step), an accepted one saves a full head less a rowwise row (~0.5), so
+/// drafts pay above ~0.39 acceptance; the reduced head's softmax overrates its argmax (the
+/// rest of the vocabulary is missing from it).
+/// (The threshold in use is the draft head's, [`super::FrDraft::threshold_for`].)
+pub const FR_CONFIDENCE: f32 = 0.25;
 
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -205,11 +206,18 @@ impl Step {
     /// One pass for this sequence alone.
     pub fn advance(&mut self, session: &mut Session, budget: usize) -> Result<()> {
         self.plan(session, budget);
-        if self.tokens.len() == 1 && self.spec.mode.fr() && session.fr_draft().is_some() {
+        let fr = session.fr_draft().map(|d| (d.threshold, d.pays()));
+        let use_fr = match (self.spec.mode, fr) {
+            (SpecMode::Fr, Some(_)) => true,
+            (SpecMode::Auto, Some((_, pays))) => pays,
+            _ => false,
+        };
+        if self.tokens.len() == 1 && use_fr {
             if self.fr_pause > 0 {
                 self.fr_pause -= 1;
             } else {
-                return self.advance_fr(session, budget);
+                let threshold = fr.map_or(FR_CONFIDENCE, |f| f.0);
+                return self.advance_fr(session, budget, threshold);
             }
         }
         let tokens = std::mem::take(&mut self.tokens);
@@ -224,7 +232,7 @@ impl Step {
     /// ([`Session::eval_trunk`], the decode steps themselves), drafting while the reduced
     /// head is confident, then the full head over all of them at once
     /// ([`Session::verify_hidden`]), picked row by row as plain decoding picks.
-    fn advance_fr(&mut self, session: &mut Session, budget: usize) -> Result<()> {
+    fn advance_fr(&mut self, session: &mut Session, budget: usize, threshold: f32) -> Result<()> {
         self.base = session.history().len();
         let room = session.ctx().saturating_sub(self.base + 1);
         let max = self.spec.n_max.min(budget.saturating_sub(1)).min(room);
@@ -234,7 +242,7 @@ impl Step {
             session.eval_trunk(self.last)?;
             while self.tokens.len() <= max {
                 match session.fr_propose() {
-                    Some((d, p)) if p >= FR_CONFIDENCE => self.tokens.push(d),
+                    Some((d, p)) if p >= threshold => self.tokens.push(d),
                     _ => break,
                 }
                 if self.tokens.len() > max {
@@ -298,7 +306,6 @@ fn pick(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::SpecMode;
     use crate::sample::SamplingParams;
 
     /// Pearson's chi-square of `counts` against probabilities `p` (cells with p = 0 must
