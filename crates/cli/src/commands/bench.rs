@@ -797,15 +797,22 @@ mod tests {
             n: 128,
             depth: 4096,
             seqs: 1,
+            spec: None,
         };
         assert_eq!(t.name(), "tg128@d4096");
         let b = Test { seqs: 8, ..t };
         assert_eq!(b.name(), "tg128x8@d4096");
+        let f = Test {
+            spec: Some(SpecMode::Fr),
+            ..t
+        };
+        assert_eq!(f.name(), "tg128+fr@d4096");
         let p = Test {
             kind: Kind::Prompt,
             n: 512,
             depth: 0,
             seqs: 1,
+            spec: None,
         };
         assert_eq!(p.name(), "pp512");
     }

@@ -218,8 +218,8 @@ pub unsafe fn pair_rows_tokens<X: PairBlock, const T: usize>(
             let xu = unsigned_pair(row, i);
             let dx = pair_d(row, i);
             let k = if X::ACCS == 2 { p & 1 } else { 0 };
-            for t in 0..T {
-                let e = &tabs[t][p];
+            for (t, tab) in tabs.iter().enumerate() {
+                let e = &tab[p];
                 let s = _mm512_dpbusd_epi32(ld_nc(&e.nc), xu, ld_i(&e.y));
                 let d = _mm512_mul_ps(dx, ld_f(&e.dy));
                 acc[t][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc[t][k]);
@@ -276,7 +276,7 @@ pub fn q8_0_one_token_order(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
     let mut i = 0;
     while i < n {
         let k = (i / 2) & 1;
-        for lane in 0..16 {
+        for (lane, acc) in acc[k].iter_mut().enumerate() {
             let b = i + lane / 8;
             let g = lane % 8;
             let (s, d) = if b < n {
@@ -287,7 +287,7 @@ pub fn q8_0_one_token_order(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
             } else {
                 (0, 0.0)
             };
-            acc[k][lane] = (s as f32).mul_add(d, acc[k][lane]);
+            *acc = (s as f32).mul_add(d, *acc);
         }
         i += 2;
     }
