@@ -80,7 +80,7 @@ def main():
     p.add_argument("-n", type=int, default=128)
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--draft-max", type=int, default=16)
+    p.add_argument("--draft-max", type=int, default=8)
     p.add_argument("--specs", default="off,ngram",
                    help="wren settings, comma-separated (the first is the baseline)")
     p.add_argument("--no-llama", action="store_true")

@@ -43,6 +43,39 @@ pub(super) const ROW_COST: f64 = 0.3;
 /// (The threshold in use is the draft head's, [`super::FrDraft::threshold_for`].)
 pub const FR_CONFIDENCE: f32 = 0.25;
 
+/// Shortest prompt-lookup match `auto` drafts from (plain `ngram`: [`ngram::NGRAM_MIN`]).
+const AUTO_NGRAM_MIN: usize = 3;
+
+/// Passes `auto` skips drafting of a kind after its drafts were measured to lose.
+const GATE_PAUSE: usize = 32;
+
+/// Wall time per emitted token of passes with drafts against passes without (exponential
+/// means): `auto` stops drafting of a kind where it is measured to be slower than plain
+/// decoding on this machine and model (SmolLM2's free text: prompt lookup drafts with ~30%
+/// acceptance and loses ~8%), and tries again after [`GATE_PAUSE`] passes. Timing decides
+/// only whether to draft, never which tokens come out.
+#[derive(Clone, Copy, Debug, Default)]
+struct Gate {
+    draft: Option<f64>,
+    samples: usize,
+}
+
+impl Gate {
+    fn mean(m: &mut Option<f64>, x: f64) {
+        *m = Some(m.map_or(x, |m| 0.7 * m + 0.3 * x));
+    }
+
+    fn record(&mut self, per_token: f64) {
+        Gate::mean(&mut self.draft, per_token);
+        self.samples += 1;
+    }
+
+    /// Whether drafting is measured slower than `plain` per token.
+    fn losing(&self, plain: Option<f64>) -> bool {
+        matches!((self.draft, plain), (Some(d), Some(p)) if self.samples >= 3 && d > p)
+    }
+}
+
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpecStats {
@@ -81,6 +114,10 @@ pub struct Step {
     /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
     fr_pause: usize,
     fr_backoff: usize,
+    /// `auto`: seconds per token of plain passes, and of each drafter's passes.
+    plain_time: Option<f64>,
+    ngram_gate: Gate,
+    fr_gate: Gate,
     /// Sampled, not yet handed out. All but the last are already in the cache.
     queue: VecDeque<u32>,
     /// The token handed out last: in the cache iff `queue` is not empty.
@@ -103,6 +140,9 @@ impl Step {
             backoff: 1,
             fr_pause: 0,
             fr_backoff: 1,
+            plain_time: None,
+            ngram_gate: Gate::default(),
+            fr_gate: Gate::default(),
             queue: VecDeque::from([first]),
             last: first,
             tokens: Vec::new(),
@@ -143,7 +183,12 @@ impl Step {
         if self.pause > 0 {
             self.pause -= 1;
         } else if self.spec.mode.ngram() && max > 0 {
-            ngram::lookup(history, self.last, max, &mut self.tokens);
+            let min_n = if self.spec.mode == SpecMode::Auto {
+                AUTO_NGRAM_MIN
+            } else {
+                ngram::NGRAM_MIN
+            };
+            ngram::lookup_min(history, self.last, max, min_n, &mut self.tokens);
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
             }
@@ -205,7 +250,14 @@ impl Step {
 
     /// One pass for this sequence alone.
     pub fn advance(&mut self, session: &mut Session, budget: usize) -> Result<()> {
+        let auto = self.spec.mode == SpecMode::Auto;
+        let t0 = std::time::Instant::now();
         self.plan(session, budget);
+        if auto && self.tokens.len() > 1 && self.ngram_gate.losing(self.plain_time) {
+            self.tokens.truncate(1);
+            self.pause = GATE_PAUSE;
+            self.ngram_gate.samples = 0;
+        }
         let fr = session.fr_draft().map(|d| (d.threshold, d.pays()));
         let use_fr = match (self.spec.mode, fr) {
             (SpecMode::Fr, Some(_)) => true,
@@ -213,11 +265,17 @@ impl Step {
             _ => false,
         };
         if self.tokens.len() == 1 && use_fr {
+            if auto && self.fr_gate.losing(self.plain_time) {
+                self.fr_pause = GATE_PAUSE;
+                self.fr_gate.samples = 0;
+            }
             if self.fr_pause > 0 {
                 self.fr_pause -= 1;
             } else {
                 let threshold = fr.map_or(FR_CONFIDENCE, |f| f.0);
-                return self.advance_fr(session, budget, threshold);
+                self.advance_fr(session, budget, threshold)?;
+                self.time_pass(t0, true);
+                return Ok(());
             }
         }
         let tokens = std::mem::take(&mut self.tokens);
@@ -225,7 +283,25 @@ impl Step {
         let r = session.verify(&tokens, |i, l, h| pick(sampler, queue, &tokens, i, l, h));
         self.tokens = tokens;
         r?;
+        self.time_pass(t0, false);
         self.settle_pass(session)
+    }
+
+    /// Records the pass's time per emitted token for `auto`'s gates: a pass without drafts
+    /// (an FR pass whose first draft was not confident counts: a plain step and the
+    /// reduced head) is the plain reference.
+    fn time_pass(&mut self, t0: std::time::Instant, fr: bool) {
+        if self.spec.mode != SpecMode::Auto || self.queue.is_empty() {
+            return;
+        }
+        let per = t0.elapsed().as_secs_f64() / self.queue.len() as f64;
+        if self.tokens.len() <= 1 {
+            Gate::mean(&mut self.plain_time, per);
+        } else if fr {
+            self.fr_gate.record(per);
+        } else {
+            self.ngram_gate.record(per);
+        }
     }
 
     /// One FR pass: the trunk steps of the last token and of each draft but the last
