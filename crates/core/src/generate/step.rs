@@ -132,10 +132,17 @@ pub struct Step {
 impl Step {
     /// A sequence whose first token `first` was sampled from the prompt's logits.
     pub fn new(sampler: Sampler, spec: SpecConfig, first: u32) -> Step {
+        // `auto` starts prompt lookup short (a match on free text is often wrong) and
+        // lengthens it after full acceptances.
+        let k = if spec.mode == SpecMode::Auto {
+            spec.n_max.min(2).max(spec.n_min)
+        } else {
+            spec.n_max
+        };
         Step {
             sampler,
             spec,
-            k: spec.n_max,
+            k,
             pause: 0,
             backoff: 1,
             fr_pause: 0,
