@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Speculative decoding: wren plain vs prompt lookup, and llama.cpp (llama-cpp-python)
-plain vs its prompt-lookup decoding, on the same raw-completion prompts, greedy.
+"""Speculative decoding: wren plain vs its drafters (prompt lookup `ngram`, FR-Spec
+self-drafting `fr`, `auto`), and llama.cpp (llama-cpp-python) plain vs its prompt-lookup
+decoding, on the same raw-completion prompts, greedy.
 
     flock /tmp/wren-bench.lock ~/.cache/wren/bench-venv/bin/python scripts/bench_spec.py \
-        [--wren target/release/wren] [--models gemma3-270m,smollm2-135m-instruct] [-n 128] [--reps 2]
+        [--wren target/release/wren] [--models gemma3-270m,smollm2-135m-instruct] [-n 128] [--reps 2] \
+        [--specs off,ngram,fr,auto] [--prompts free,essay,explain,news] [--no-llama]
 
 Decode speed = (generated tokens − 1) / time from the first generated token to the last
 (wren's `decode_tps`; for llama.cpp the same measure over its token stream). Rounds
@@ -26,7 +28,11 @@ PROMPTS = {
     "extract": "Email: Hello Anna, the shipment of 40 oak chairs left Rotterdam on 3 May and should arrive in Leeds on 9 May. The invoice number is INV-2291 and the total is 3,480 euros. Please confirm the delivery address: 14 Mill Lane, Leeds LS2 7QT. Regards, Tom.\n\nExtracted fields, quoted from the email:\n- Goods: \"40 oak chairs\"\n- Left from:",
     "quote-summary": "Article: The city council voted on Monday to close Elm Street to cars every Sunday from June to September. \"We want families to walk and cycle safely,\" said councillor Maria Lopez. Shop owners were divided: some expect more customers on foot, while others fear losing drivers from nearby towns. The trial will be reviewed in October.\n\nSummary with quotes: The council voted to close Elm Street to cars every Sunday from June to September. Councillor Maria Lopez said: \"",
     "free": "Once upon a time, in a small village at the edge of a great forest, there lived",
+    "essay": "Write a short essay about the history of the printing press and its effect on European society.\n\n",
+    "explain": "Explain to a twelve-year-old how the heart pumps blood through the body.\n\n",
+    "news": "The following is a news report about a storm that hit a coastal town last night.\n\n",
 }
+FREE = ["free", "essay", "explain", "news"]
 GROUNDED = ["copy", "spelling", "rename", "extract", "quote-summary"]
 
 MODEL_FILES = {
@@ -74,7 +80,9 @@ def main():
     p.add_argument("-n", type=int, default=128)
     p.add_argument("--reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--draft-max", type=int, default=16)
+    p.add_argument("--draft-max", type=int, default=8)
+    p.add_argument("--specs", default="off,ngram",
+                   help="wren settings, comma-separated (the first is the baseline)")
     p.add_argument("--no-llama", action="store_true")
     p.add_argument("--llama-n", type=int, default=48,
                    help="tokens per llama-cpp-python run (its Python layer is slow)")
@@ -85,15 +93,15 @@ def main():
         llama = None if a.no_llama else Llama(MODEL_FILES[model], a.threads)
         for name in a.prompts.split(","):
             prompt = PROMPTS[name]
-            r = {"off": [], "ngram": [], "ll": [], "ll_lookup": []}
-            acc, texts, same_ll = 0.0, {}, True
+            specs = a.specs.split(",")
+            r = {k: [] for k in specs + ["ll", "ll_lookup"]}
+            acc, texts, same_ll = {}, {}, True
             for _ in range(a.reps):
-                for spec in ["off", "ngram"]:
+                for spec in specs:
                     tps, text, ac, gen = wren_run(a, model, prompt, spec)
                     r[spec].append(tps)
                     texts.setdefault(spec, text)
-                    if spec == "ngram":
-                        acc = ac
+                    acc[spec] = ac
             for _ in range(a.llama_reps if llama else 0):
                 tps, t1 = llama.run(prompt, a.llama_n, False)
                 r["ll"].append(tps)
@@ -101,19 +109,33 @@ def main():
                 r["ll_lookup"].append(tps)
                 same_ll = same_ll and t1 == t2
             row = {"model": model, "prompt": name, "acceptance": acc,
-                   "identical": texts["off"] == texts["ngram"], "llama_identical": same_ll,
-                   **{k: v for k, v in r.items()}}
+                   "identical": {k: texts[k] == texts[specs[0]] for k in specs},
+                   "llama_identical": same_ll, **{k: v for k, v in r.items()}}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     med = lambda xs: statistics.median(xs) if xs else float("nan")
-    print("| model | prompt | wren plain tok/s | wren ngram tok/s | speedup | acceptance | same text | llama-cpp-python plain | lookup | speedup | same text |")
-    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
+    rng = lambda xs: f"{min(xs):.1f}–{max(xs):.1f}" if xs else ""
+    specs = a.specs.split(",")
+    base = specs[0]
+    head = f"| model | prompt | wren {base} tok/s (min–max) |"
+    for k in specs[1:]:
+        head += f" {k} tok/s (min–max) | speedup | acceptance | same text |"
+    if not a.no_llama:
+        head += " llama-cpp-python plain | lookup | speedup | same text |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
     for r in rows:
-        o, g, lp, ll = med(r["off"]), med(r["ngram"]), med(r["ll"]), med(r["ll_lookup"])
-        print(f"| {r['model']} | {r['prompt']} | {o:.1f} | {g:.1f} | {g / o:.2f}x | "
-              f"{100 * r['acceptance']:.0f}% | {'yes' if r['identical'] else 'NO'} | "
-              f"{lp:.1f} | {ll:.1f} | {ll / lp if lp else float('nan'):.2f}x | "
-              f"{'yes' if r['llama_identical'] else 'NO'} |")
+        o = med(r[base])
+        line = f"| {r['model']} | {r['prompt']} | {o:.1f} ({rng(r[base])}) |"
+        for k in specs[1:]:
+            g = med(r[k])
+            line += (f" {g:.1f} ({rng(r[k])}) | {g / o:.2f}x | {100 * r['acceptance'][k]:.0f}% | "
+                     f"{'yes' if r['identical'][k] else 'NO'} |")
+        if not a.no_llama:
+            lp, ll = med(r["ll"]), med(r["ll_lookup"])
+            line += (f" {lp:.1f} | {ll:.1f} | {ll / lp if lp else float('nan'):.2f}x | "
+                     f"{'yes' if r['llama_identical'] else 'NO'} |")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -399,13 +399,19 @@ pub fn tokenize_segments(tok: &Tokenizer, segs: &[wren_core::chat::Segment]) -> 
 /// `--spec` and `--draft-max`: speculative decoding (the text is the same with or without).
 #[derive(clap::Args, Clone, Debug)]
 pub struct SpecOpts {
-    /// Speculative decoding: off, or ngram (prompt lookup: drafts the tokens that followed
-    /// the latest earlier occurrence of the last few tokens, verified in one pass).
+    /// Speculative decoding: off; ngram (prompt lookup: drafts the tokens that followed
+    /// the latest earlier occurrence of the last few tokens, verified in one pass); fr
+    /// (FR-Spec: the model drafts with its own trunk and an output head restricted to its
+    /// most frequent tokens, see `wren fr-table`); auto (ngram when it matches, else fr).
     #[arg(long = "spec", default_value = "off", value_parser = parse_spec)]
     pub spec: SpecMode,
     /// Most tokens drafted per step (1..=32).
     #[arg(long = "draft-max", default_value_t = 8)]
     pub draft_max: usize,
+    /// FR drafting: tokens of the reduced head (default: a sixteenth of the vocabulary,
+    /// 2,048..=32,768).
+    #[arg(long = "draft-vocab", default_value_t = 0)]
+    pub draft_vocab: usize,
 }
 
 impl SpecOpts {
@@ -413,6 +419,34 @@ impl SpecOpts {
         let c = SpecConfig::new(self.spec, self.draft_max);
         c.validate()?;
         Ok(c)
+    }
+
+    /// Sets up FR drafting on `session` when the mode uses it: the frequency table beside
+    /// the model (`<model>.fr`, from `wren fr-table`) if there is one, else the
+    /// tokenizer's ranking. Returns a line saying which.
+    pub fn prepare(
+        &self,
+        l: &Loaded,
+        session: &mut wren_core::session::Session,
+    ) -> Result<Option<String>> {
+        if !self.spec.fr() {
+            return Ok(None);
+        }
+        let table = wren_core::generate::FrTable::path_for(&l.source.path);
+        let d = wren_core::generate::FrDraft::load(
+            l.model.as_ref(),
+            &l.tok,
+            Some(&table),
+            self.draft_vocab,
+        )?;
+        let line = format!(
+            "fr draft head: {} of {} tokens, ranked by {}",
+            d.len(),
+            l.model.info().vocab_size,
+            d.source
+        );
+        session.set_fr_draft(Some(Arc::new(d)));
+        Ok(Some(line))
     }
 }
 

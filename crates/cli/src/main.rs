@@ -45,6 +45,9 @@ enum Command {
     Tokenize(commands::tokenize::Args),
     /// Print the text of token ids.
     Detokenize(commands::detokenize::Args),
+    /// Count the model's tokens over a text corpus and save the most frequent beside the
+    /// model (`<model>.fr`), for FR-Spec drafting (`--spec fr`).
+    FrTable(commands::fr_table::Args),
     /// Print the top logits at every position as JSON.
     Logits(commands::logits::Args),
     /// Perplexity of a text file (llama-perplexity's method).
@@ -73,6 +76,7 @@ fn main() {
         Command::Rm(a) => commands::rm::main(a),
         Command::Detokenize(a) => commands::detokenize::main(a),
         Command::Tokenize(a) => commands::tokenize::main(a),
+        Command::FrTable(a) => commands::fr_table::main(a),
         Command::Logits(a) => commands::logits::main(a),
         Command::Perplexity(a) => commands::perplexity::main(a),
         Command::Fetch(a) => commands::fetch_cmd::main(a),

@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
-use wren_kernels::isa::TokenTables;
+use wren_kernels::isa::{RowwiseTables, TokenTables};
 use wren_kernels::ops;
 
 use crate::tensor::QMatrix;
@@ -74,6 +74,8 @@ pub struct LinearScratch {
     yt: Vec<f32>,
     /// Activation tables of the matrices of one [`matmul_many`] call.
     tables: Vec<TokenTables>,
+    /// Activation tables of the rowwise kernels (one matrix at a time).
+    rw: RowwiseTables,
 }
 
 thread_local! {
@@ -266,6 +268,13 @@ fn quantized_rowwise(
         );
     }
     let xq = &s.xq[..arb * tokens];
+    // Formats with a rowwise kernel (`wren_kernels::isa::rowwise`): several tokens per
+    // weight load, each (row, token) still the one-token kernel's bits.
+    if w.packing().is_none() {
+        s.rw.prepare(w.ty, k, xq, tokens);
+    }
+    let fast = w.packing().is_none() && s.rw.accelerated();
+    let tables = &s.rw;
     let (n, cr, rb) = (w.rows, chunk_rows(w.rows), w.row_bytes());
     let mut rows: Vec<_> = job.1.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
     let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = Vec::with_capacity(n.div_ceil(cr));
@@ -282,12 +291,38 @@ fn quantized_rowwise(
         while a < here {
             let b = (a + ROWWISE_ROWS).min(here);
             let w_rows = &w.data()[(*r0 + a) * rb..(*r0 + b) * rb];
-            for (t, d) in dest.iter_mut().enumerate() {
-                w.dot_rows(w_rows, &xq[t * arb..(t + 1) * arb], &mut d[a..b]);
+            if fast {
+                RW_OUT.with(|buf| {
+                    let buf = &mut *buf.borrow_mut();
+                    buf.resize(tokens * ROWWISE_ROWS, 0.0);
+                    wren_kernels::isa::vec_dot_rows_rowwise(
+                        w.ty,
+                        k,
+                        w_rows,
+                        xq,
+                        tokens,
+                        buf,
+                        ROWWISE_ROWS,
+                        tables,
+                    );
+                    for (t, d) in dest.iter_mut().enumerate() {
+                        let at = t * ROWWISE_ROWS;
+                        d[a..b].copy_from_slice(&buf[at..at + (b - a)]);
+                    }
+                });
+            } else {
+                for (t, d) in dest.iter_mut().enumerate() {
+                    w.dot_rows(w_rows, &xq[t * arb..(t + 1) * arb], &mut d[a..b]);
+                }
             }
             a = b;
         }
     });
+}
+
+thread_local! {
+    /// Per-thread results of one step of [`quantized_rowwise`] (`[tokens, ROWWISE_ROWS]`).
+    static RW_OUT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The exact path: weight rows dequantized a tile at a time, f32 products.

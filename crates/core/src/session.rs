@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::attention::sparse::{SparseParams, SparseSettings};
 use crate::error::{Error, Result};
+use crate::generate::FrDraft;
 use crate::kv::{CacheOptions, KvCache, KvType};
 use crate::linear::Compute;
 use crate::models::{Model, SeqBatch, Workspace};
@@ -28,6 +29,14 @@ pub struct Session {
     pool: Arc<rayon::ThreadPool>,
     pub compute: Compute,
     progress: Option<Progress>,
+    /// FR-Spec draft head ([`Session::set_fr_draft`]).
+    fr: Option<Arc<FrDraft>>,
+    /// Final hidden states (before the output norm) of the tokens [`Session::eval_trunk`]
+    /// evaluated since the last [`Session::verify_hidden`], `n_embd` each.
+    hidden: Vec<f32>,
+    /// Draft scratch: the normed row and the reduced head's logits.
+    draft_hin: Vec<f32>,
+    draft_logits: Vec<f32>,
 }
 
 /// How a session is set up.
@@ -108,6 +117,10 @@ impl Session {
             pool,
             compute: opts.compute,
             progress: None,
+            fr: None,
+            hidden: Vec::new(),
+            draft_hin: Vec::new(),
+            draft_logits: Vec::new(),
         })
     }
 
@@ -163,6 +176,112 @@ impl Session {
     pub fn truncate_to(&mut self, len: usize) -> Result<()> {
         self.cache.truncate(len)?;
         self.history.truncate(len);
+        self.hidden.clear();
+        Ok(())
+    }
+
+    /// Sets (or clears) the FR-Spec draft head this session drafts with.
+    pub fn set_fr_draft(&mut self, d: Option<Arc<FrDraft>>) {
+        self.fr = d;
+    }
+
+    pub fn fr_draft(&self) -> Option<&Arc<FrDraft>> {
+        self.fr.as_ref()
+    }
+
+    /// Evaluates `token` through the trunk only: exactly a one-token decode step (same
+    /// arithmetic, same cache writes) without the output head. Its final hidden state is
+    /// kept for [`Session::verify_hidden`] and [`Session::fr_propose`].
+    pub fn eval_trunk(&mut self, token: u32) -> Result<()> {
+        let compute = self.compute;
+        if self.cache.pos + 1 > self.cache.ctx {
+            return Err(Error::ContextFull {
+                needed: self.cache.pos + 1,
+                ctx: self.cache.ctx,
+                max: self.model.info().n_ctx_train,
+            });
+        }
+        let model = &self.model;
+        let (cache, ws, logits) = (&mut self.cache, &mut self.ws, &mut self.logits);
+        self.pool
+            .install(|| model.forward(cache, &[token], 0..0, logits, ws, compute))?;
+        self.history.push(token);
+        let e = self.model.info().n_embd;
+        self.hidden.extend_from_slice(&self.ws.x[..e]);
+        Ok(())
+    }
+
+    /// Hidden states kept by [`Session::eval_trunk`] and not verified yet.
+    pub fn pending_hidden(&self) -> usize {
+        self.hidden.len() / self.model.info().n_embd
+    }
+
+    /// The FR draft after the last kept hidden state: the reduced head's argmax and its
+    /// probability there (`None` without a draft head or a kept state).
+    pub fn fr_propose(&mut self) -> Option<(u32, f32)> {
+        let fr = self.fr.clone()?;
+        let e = self.model.info().n_embd;
+        if self.hidden.len() < e {
+            return None;
+        }
+        let x = &self.hidden[self.hidden.len() - e..];
+        let (hin, logits, lin) = (
+            &mut self.draft_hin,
+            &mut self.draft_logits,
+            &mut self.ws.lin,
+        );
+        Some(self.pool.install(|| fr.draft(x, hin, logits, lin)))
+    }
+
+    /// The full output head over the hidden states kept by [`Session::eval_trunk`], in one
+    /// product: `f(i, logits, history)` as [`Session::verify`] gives it, each row
+    /// bit-identical to the logits of a one-token decode step of that token (the head's
+    /// rows computed rowwise). The kept states are dropped.
+    pub fn verify_hidden(
+        &mut self,
+        mut f: impl FnMut(usize, &[f32], &[u32]) -> bool,
+    ) -> Result<()> {
+        let head = self
+            .model
+            .output_head()
+            .ok_or_else(|| Error::Invalid("this model does not expose its output head".into()))?;
+        let e = self.model.info().n_embd;
+        let m = self.hidden.len() / e;
+        if m == 0 {
+            return Ok(());
+        }
+        let compute = self.compute.for_decode();
+        let vocab = head.output.rows;
+        let ws = &mut self.ws;
+        let hin = crate::models::sized(&mut ws.head_in, m * e);
+        for (src, dst) in self.hidden.chunks_exact(e).zip(hin.chunks_exact_mut(e)) {
+            crate::layers::norm::rms_norm_rows(src, &head.norm, head.eps, dst);
+        }
+        self.logits.resize(m * vocab, 0.0);
+        ws.lin.rowwise = true;
+        let (lin, logits) = (&mut ws.lin, &mut self.logits);
+        self.pool
+            .install(|| crate::linear::matmul(&head.output, hin, m, logits, compute, lin));
+        ws.lin.rowwise = false;
+        if let Some(s) = head.scale {
+            self.logits.iter_mut().for_each(|l| *l *= s);
+        }
+        if let Some(c) = head.softcap {
+            self.logits
+                .iter_mut()
+                .for_each(|l| *l = c * (*l / c).tanh());
+        }
+        self.hidden.clear();
+        let base = self.history.len() - m;
+        for i in 0..m {
+            if !f(
+                i,
+                &self.logits[i * vocab..(i + 1) * vocab],
+                &self.history[..base + i + 1],
+            ) {
+                break;
+            }
+        }
         Ok(())
     }
 
@@ -246,6 +365,7 @@ impl Session {
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<()> {
         let compute = self.compute;
+        self.hidden.clear();
         let needed = self.cache.pos + tokens.len();
         if needed > self.cache.ctx {
             return Err(Error::ContextFull {
@@ -412,6 +532,7 @@ impl Session {
         if result.is_ok() {
             for (s, t) in sessions.iter_mut().zip(tokens) {
                 s.history.extend_from_slice(t);
+                s.hidden.clear();
             }
         }
         result

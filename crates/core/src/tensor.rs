@@ -29,6 +29,9 @@ pub struct QMatrix {
     index: usize,
     file: Arc<GgufFile>,
     packed: Option<(Packing, Arc<Vec<u8>>)>,
+    /// Rows gathered from another matrix ([`QMatrix::gather_rows`]): these bytes, in the
+    /// packing of [`QMatrix::packing`].
+    owned: Option<Arc<Vec<u8>>>,
 }
 
 impl QMatrix {
@@ -132,14 +135,16 @@ impl QMatrix {
             index,
             file: file.clone(),
             packed,
+            owned: None,
         })
     }
 
     /// All rows' bytes: the file's, or the repacked copy (see [`QMatrix::packing`]).
     pub fn data(&self) -> &[u8] {
-        let all = match &self.packed {
-            Some((_, b)) => &b[..],
-            None => self.file.tensor_data(&self.file.tensors()[self.index]),
+        let all = match (&self.owned, &self.packed) {
+            (Some(b), _) => &b[..],
+            (None, Some((_, b))) => &b[..],
+            (None, None) => self.file.tensor_data(&self.file.tensors()[self.index]),
         };
         &all[self.row0 * self.row_bytes..(self.row0 + self.rows) * self.row_bytes]
     }
@@ -160,6 +165,26 @@ impl QMatrix {
             row0: self.row0 + rows.start,
             ..self.clone()
         })
+    }
+
+    /// A matrix of rows `ids` of this one, in that order, copied into memory of its own
+    /// (same format and packing: rows are independent). FR-Spec's draft head is the
+    /// frequent tokens' rows of the output head. Panics on a row out of range.
+    pub fn gather_rows(&self, ids: &[u32], name: &str) -> QMatrix {
+        let (rb, data) = (self.row_bytes, self.data());
+        let mut bytes = Vec::with_capacity(ids.len() * rb);
+        for &r in ids {
+            let r = r as usize;
+            assert!(r < self.rows, "gather_rows: row {r} of {}", self.rows);
+            bytes.extend_from_slice(&data[r * rb..(r + 1) * rb]);
+        }
+        QMatrix {
+            name: name.into(),
+            rows: ids.len(),
+            row0: 0,
+            owned: Some(Arc::new(bytes)),
+            ..self.clone()
+        }
     }
 
     /// The load-time packing of [`QMatrix::data`], if the rows were repacked.

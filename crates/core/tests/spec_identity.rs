@@ -336,3 +336,106 @@ fn speculative_generation_is_token_for_token_plain_generation() {
         }
     }
 }
+
+/// FR-Spec's verification: the full head over the hidden states kept by `eval_trunk`
+/// gives each row the logits of a one-token decode step, bit for bit (1..=9 rows, both
+/// compute paths, both models); the trunk steps leave the cache as decode steps do.
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn verify_hidden_rows_are_bit_identical_to_decode_steps() {
+    for sub in [gemma3(), smollm2()] {
+        let (_f, model) = sub.load();
+        let vocab = model.info().vocab_size;
+        for compute in [Compute::Auto, Compute::Exact] {
+            let prompt = tokens(40, 3, vocab);
+            let seq = tokens(9, 4, vocab);
+            let mut a = open(&model, compute, None);
+            a.eval_last(&prompt).unwrap();
+            let single = decode_steps(&mut a, &seq);
+            let mut b = open(&model, compute, None);
+            b.eval_last(&prompt).unwrap();
+            for k in 1..=seq.len() {
+                for &t in &seq[..k] {
+                    b.eval_trunk(t).unwrap();
+                }
+                assert_eq!(b.pending_hidden(), k);
+                let mut rows = 0;
+                b.verify_hidden(|i, l, h| {
+                    assert!(
+                        same_bits(l, &single[i]),
+                        "{} {compute:?}: row {i} of {k} differs from its decode step",
+                        sub.name
+                    );
+                    assert_eq!(h.last(), Some(&seq[i]));
+                    rows += 1;
+                    true
+                })
+                .unwrap();
+                assert_eq!(rows, k);
+                assert_eq!(b.pending_hidden(), 0);
+                b.truncate_to(prompt.len()).unwrap();
+            }
+            // After trunk steps and a rollback, decoding goes on exactly as plain decoding.
+            for &t in &seq[..3] {
+                b.eval_trunk(t).unwrap();
+            }
+            b.truncate_to(prompt.len() + 2).unwrap();
+            let l = b.eval_last(&seq[2..3]).unwrap().to_vec();
+            assert!(
+                same_bits(&l, &single[2]),
+                "{} {compute:?}: after rollback",
+                sub.name
+            );
+        }
+    }
+}
+
+/// FR drafting (`fr`) and `auto` (prompt lookup, else FR) produce exactly the tokens plain
+/// decoding produces, greedy and sampled, on both models and both compute paths, and
+/// leave the same history; the drafts are both accepted and rejected.
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn fr_and_auto_generation_is_token_for_token_plain_generation() {
+    use wren_core::generate::{SpecConfig, SpecMode};
+    use wren_core::sample::SamplingParams;
+    for sub in [gemma3(), smollm2()] {
+        let (file, model) = sub.load();
+        let tok = wren_core::tokenizer::Tokenizer::from_gguf(&file).unwrap();
+        for compute in [Compute::Auto, Compute::Exact] {
+            let (mut drafted, mut accepted) = (0, 0);
+            for (pi, prompt) in PROMPTS.iter().enumerate() {
+                for temp in [0.0f32, 0.8] {
+                    let params = SamplingParams {
+                        temperature: temp,
+                        seed: 7 + pi as u64,
+                        ..SamplingParams::default()
+                    };
+                    let off = SpecConfig::new(SpecMode::Off, 8);
+                    let (want, want_hist, _) =
+                        generate_ids(&model, &tok, compute, prompt, params.clone(), off);
+                    for (mode, n) in [(SpecMode::Fr, 4), (SpecMode::Auto, 8)] {
+                        let spec = SpecConfig::new(mode, n);
+                        let (got, hist, st) =
+                            generate_ids(&model, &tok, compute, prompt, params.clone(), spec);
+                        assert_eq!(
+                            got,
+                            want,
+                            "{} {compute:?} prompt {pi} temp {temp} {}: tokens differ",
+                            sub.name,
+                            mode.name()
+                        );
+                        assert_eq!(hist, want_hist, "session histories differ");
+                        drafted += st.spec.drafted;
+                        accepted += st.spec.accepted;
+                    }
+                }
+            }
+            eprintln!(
+                "{} {compute:?}: identical; fr/auto accepted {accepted}/{drafted} drafted",
+                sub.name
+            );
+            assert!(accepted > 20, "the test prompts should exercise acceptance");
+            assert!(accepted < drafted, "and rejection");
+        }
+    }
+}

@@ -12,6 +12,12 @@
 //!   decode steps, each computing the logits, feeding a random token every step (the first
 //!   one is BOS when `D` is 0, as llama-bench does).
 //!
+//! - `tgN+MODE` (`--spec off,ngram,fr,auto`): reset, fill `D` tokens, then time the greedy
+//!   generation of `N` tokens after a fixed free-text prompt (`--spec-prompt`) with that
+//!   speculative decoding (`off`: plain greedy decoding, sampling included), through the
+//!   CLI's generation loop; tokens/s is the loop's decode speed, and the draft acceptance
+//!   is reported beside it (every mode produces the same text).
+//!
 //! Token ids are drawn from a fixed-seed generator in 1000..200000 (clamped to the
 //! vocabulary), skipping control tokens, so every run evaluates the same sequences.
 
@@ -21,6 +27,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use serde_json::json;
+use wren_core::generate::{FrDraft, FrTable, SpecConfig, SpecMode, SpecStats};
 use wren_core::linear::Compute;
 use wren_core::session::{thread_pool, Session};
 use wren_core::tokenizer::Tokenizer;
@@ -74,6 +81,28 @@ pub struct Args {
     /// Same as `-o json`.
     #[arg(long, conflicts_with = "output")]
     pub json: bool,
+    /// Generation tests with speculative decoding, comma-separated modes (off, ngram, fr,
+    /// auto): each `-n` runs as real greedy generation after `--spec-prompt` per mode
+    /// (`tgN+MODE`), with the draft acceptance reported; without `--spec` the `tgN` tests
+    /// feed random tokens.
+    #[arg(long = "spec", value_delimiter = ',', value_parser = parse_spec)]
+    pub spec: Vec<SpecMode>,
+    /// Most tokens drafted per step in the `--spec` tests.
+    #[arg(long = "draft-max", default_value_t = 8)]
+    pub draft_max: usize,
+    /// FR drafting: tokens of the reduced head (0: the default).
+    #[arg(long = "draft-vocab", default_value_t = 0)]
+    pub draft_vocab: usize,
+    /// The prompt of the `--spec` generation tests.
+    #[arg(
+        long = "spec-prompt",
+        default_value = "Write a short essay about the history of the printing press and its effect on European society.\n\n"
+    )]
+    pub spec_prompt: String,
+}
+
+fn parse_spec(s: &str) -> Result<SpecMode, String> {
+    SpecMode::from_name(s).map_err(|e| e.to_string())
 }
 
 fn parse_compute(s: &str) -> Result<Compute, String> {
@@ -104,6 +133,8 @@ struct Test {
     depth: usize,
     /// Sequences decoded together (generation tests).
     seqs: usize,
+    /// Real greedy generation with this speculative decoding (`tgN+MODE`).
+    spec: Option<SpecMode>,
 }
 
 impl Test {
@@ -115,6 +146,9 @@ impl Test {
         let mut name = format!("{k}{}", self.n);
         if self.seqs > 1 {
             name += &format!("x{}", self.seqs);
+        }
+        if let Some(m) = self.spec {
+            name += &format!("+{}", m.name());
         }
         if self.depth > 0 {
             name += &format!("@d{}", self.depth);
@@ -236,7 +270,9 @@ fn needed_ctx(a: &Args) -> usize {
     let d = a.n_depth.iter().copied().max().unwrap_or(0);
     let p = a.n_prompt.iter().copied().max().unwrap_or(0);
     let g = a.n_gen.iter().copied().max().unwrap_or(0);
-    d + p.max(g)
+    // A `--spec` test's prompt comes before its tokens (a free-text prompt: 64 is ample).
+    let sp = if a.spec.is_empty() { 0 } else { 64 };
+    d + p.max(g + sp)
 }
 
 /// Without `--ctx`, a depth that leaves no room for the longest test within the trained
@@ -305,6 +341,13 @@ fn validate(a: &Args) -> Result<()> {
     Ok(())
 }
 
+/// A `--spec` test's settings.
+struct SpecTest<'a> {
+    prompt: &'a str,
+    draft_max: usize,
+    stats: SpecStats,
+}
+
 /// Run one repetition of `t`; returns tokens per second of the timed part.
 fn run_once(
     s: &mut Session,
@@ -313,11 +356,27 @@ fn run_once(
     gen: &mut TokenGen,
     t: Test,
     bos: Option<u32>,
+    sp: &mut SpecTest<'_>,
 ) -> Result<f64> {
     s.reset();
     if t.depth > 0 {
         let fill = gen.take(tok, t.depth);
         s.eval_with(&fill, 0..0, |_, _| {})?;
+    }
+    if let (Kind::Gen, Some(mode)) = (t.kind, t.spec) {
+        let ids = tok.encode(sp.prompt, t.depth == 0 && tok.add_bos_default(), false);
+        let params = wren_core::sample::SamplingParams {
+            temperature: 0.0,
+            ..Default::default()
+        };
+        let mut sampler = wren_core::sample::Sampler::new(params, s.model().info().vocab_size);
+        let cfg = SpecConfig::new(mode, sp.draft_max);
+        let (_, st) =
+            wren_core::generate::generate(s, tok, &mut sampler, cfg, &ids, t.n, |_, _| {
+                wren_core::generate::Flow::Continue
+            })?;
+        sp.stats = st.spec;
+        return Ok(st.decode_tps());
     }
     match t.kind {
         Kind::Prompt => {
@@ -487,22 +546,57 @@ fn bench_model(
                     n,
                     depth,
                     seqs: 1,
+                    spec: None,
                 });
             }
         }
         for &n in &a.n_gen {
             for &seqs in &a.sequences {
-                if n > 0 {
+                if n > 0 && a.spec.is_empty() {
                     tests.push(Test {
                         kind: Kind::Gen,
                         n,
                         depth,
                         seqs,
+                        spec: None,
                     });
                 }
             }
         }
     }
+
+    for &depth in &a.n_depth {
+        for &n in a.n_gen.iter().filter(|&&n| n > 0) {
+            for &m in &a.spec {
+                tests.push(Test {
+                    kind: Kind::Gen,
+                    n,
+                    depth,
+                    seqs: 1,
+                    spec: Some(m),
+                });
+            }
+        }
+    }
+    let fr = if a.spec.iter().any(|m| m.fr()) {
+        let table = FrTable::path_for(&path);
+        let d = FrDraft::load(l.model.as_ref(), &l.tok, Some(&table), a.draft_vocab)?;
+        eprintln!(
+            "[wren] fr draft head: {} tokens, ranked by {}; confidence threshold {:.2}",
+            d.len(),
+            d.source,
+            d.threshold
+        );
+        Some(std::sync::Arc::new(d))
+    } else {
+        None
+    };
+    let mut sp = SpecTest {
+        prompt: &a.spec_prompt,
+        draft_max: a.draft_max,
+        stats: SpecStats::default(),
+    };
+    let mut spec_stats = vec![SpecStats::default(); tests.len()];
 
     // Settings are checked (and the KV cache reported) before any output.
     let probe = Session::with_options(l.model.clone(), l.pool.clone(), &sopts)?;
@@ -539,6 +633,7 @@ fn bench_model(
             thread_pool(threads)?
         };
         let mut session = Session::with_options(l.model.clone(), pool.clone(), &sopts)?;
+        session.set_fr_draft(fr.clone());
         let mut others: Vec<Session> = Vec::new();
         // Warm-ups first, then the repetitions round-robin over the tests: a noisy
         // machine's slow drift then hits every test alike, and ratios between tests (one
@@ -555,12 +650,20 @@ fn bench_model(
             if !a.no_warmup {
                 // Same token sequences for every thread count and repetition of a test.
                 let mut gen = TokenGen::new(info.vocab_size, seed_of(t));
-                run_once(&mut session, &mut others, &l.tok, &mut gen, *t, bos)?;
+                run_once(
+                    &mut session,
+                    &mut others,
+                    &l.tok,
+                    &mut gen,
+                    *t,
+                    bos,
+                    &mut sp,
+                )?;
             }
         }
         let mut all_samples = vec![Vec::with_capacity(a.reps); tests.len()];
         for _ in 0..a.reps {
-            for (t, samples) in tests.iter().zip(&mut all_samples) {
+            for (ti, (t, samples)) in tests.iter().zip(&mut all_samples).enumerate() {
                 let mut gen = TokenGen::new(info.vocab_size, seed_of(t));
                 samples.push(run_once(
                     &mut session,
@@ -569,11 +672,27 @@ fn bench_model(
                     &mut gen,
                     *t,
                     bos,
+                    &mut sp,
                 )?);
+                spec_stats[ti] = sp.stats;
             }
         }
-        for (&t, samples) in tests.iter().zip(&all_samples) {
+        for (ti, (&t, samples)) in tests.iter().zip(&all_samples).enumerate() {
             let st = stats(samples);
+            let sst = spec_stats[ti];
+            if let Some(m) = t.spec {
+                eprintln!(
+                    "[wren] {} ({} threads): {}: accepted {}/{} drafted ({:.1}%), {} passes for {} tokens",
+                    t.name(),
+                    threads,
+                    m.name(),
+                    sst.accepted,
+                    sst.drafted,
+                    sst.acceptance(),
+                    sst.passes,
+                    t.n
+                );
+            }
             let rss = peak_rss_bytes();
             let v = json!({
                 "test": t.name(),
@@ -598,6 +717,10 @@ fn bench_model(
                 "ctx": ctx,
                 "kv_type": a.kv.kv_type.name(),
                 "sparse": session.sparse().is_some(),
+                "spec": t.spec.map(|m| m.name()),
+                "spec_drafted": t.spec.map(|_| sst.drafted),
+                "spec_accepted": t.spec.map(|_| sst.accepted),
+                "spec_passes": t.spec.map(|_| sst.passes),
                 "wren_version": env!("CARGO_PKG_VERSION"),
             });
             let cells = [
@@ -648,6 +771,10 @@ mod tests {
             no_warmup: false,
             output: Format::Md,
             json: false,
+            spec: Vec::new(),
+            draft_max: 8,
+            draft_vocab: 0,
+            spec_prompt: String::new(),
         }
     }
 
@@ -670,15 +797,22 @@ mod tests {
             n: 128,
             depth: 4096,
             seqs: 1,
+            spec: None,
         };
         assert_eq!(t.name(), "tg128@d4096");
         let b = Test { seqs: 8, ..t };
         assert_eq!(b.name(), "tg128x8@d4096");
+        let f = Test {
+            spec: Some(SpecMode::Fr),
+            ..t
+        };
+        assert_eq!(f.name(), "tg128+fr@d4096");
         let p = Test {
             kind: Kind::Prompt,
             n: 512,
             depth: 0,
             seqs: 1,
+            spec: None,
         };
         assert_eq!(p.name(), "pp512");
     }

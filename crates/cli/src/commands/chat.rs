@@ -106,6 +106,9 @@ pub fn main(a: Args) -> Result<()> {
     let mut session = a.model.session(&l)?;
     session.set_progress(Some(crate::progress::prefill_progress()));
     eprintln!("[wren] {}", describe_kv(&session));
+    if let Some(line) = a.spec.prepare(&l, &mut session)? {
+        eprintln!("[wren] {line}");
+    }
     let tmpl = l.chat_template(&a.template)?;
     eprintln!("[wren] chat template: {}", tmpl.describe());
     let mut reader = Reader::new();

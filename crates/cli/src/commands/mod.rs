@@ -3,6 +3,7 @@ pub mod bench_out;
 pub mod chat;
 pub mod detokenize;
 pub mod fetch_cmd;
+pub mod fr_table;
 pub mod info;
 pub mod list;
 pub mod logits;

@@ -112,6 +112,9 @@ pub fn main(a: Args) -> Result<()> {
     eprintln!("[wren] model: {}", l.source.describe());
     let mut session = a.model.session(&l)?;
     eprintln!("[wren] {}", describe_kv(&session));
+    if let Some(line) = a.spec.prepare(&l, &mut session)? {
+        eprintln!("[wren] {line}");
+    }
     session.set_progress(Some(crate::progress::prefill_progress()));
     let tokens = match &a.system {
         Some(sys) => {

@@ -2,12 +2,14 @@
 //! is one [`Step`] (shared with the server): with speculation it may yield several tokens,
 //! always the ones plain decoding yields.
 
+mod fr;
 mod ngram;
 mod spec;
 mod step;
 
 use std::time::{Duration, Instant};
 
+pub use fr::{default_draft_vocab, FrDraft, FrSource, FrTable};
 pub use spec::{SpecConfig, SpecMode, MAX_DRAFT};
 pub use step::{SpecStats, Step};
 
@@ -76,6 +78,11 @@ pub fn generate(
         return Err(Error::Invalid("the prompt is empty (no tokens)".into()));
     }
     spec.validate()?;
+    if spec.mode.fr() && session.fr_draft().is_none() {
+        // No draft head set by the caller: the tokenizer's ranking (no frequency table).
+        let d = FrDraft::load(session.model().as_ref(), tok, None, 0)?;
+        session.set_fr_draft(Some(std::sync::Arc::new(d)));
+    }
     let mut stats = GenStats {
         prompt_tokens: prompt.len(),
         ..Default::default()

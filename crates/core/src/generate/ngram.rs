@@ -10,7 +10,14 @@ pub const NGRAM_MIN: usize = 2;
 
 /// Drafts up to `max` tokens to follow `context` (the history, then the pending token)
 /// into `out` (cleared first).
+#[cfg(test)]
 pub fn lookup(history: &[u32], pending: u32, max: usize, out: &mut Vec<u32>) {
+    lookup_min(history, pending, max, NGRAM_MIN, out)
+}
+
+/// [`lookup`] with suffixes of at least `min_n` tokens (`auto` asks for 3: on free text
+/// two-token matches predict too little to pay).
+pub fn lookup_min(history: &[u32], pending: u32, max: usize, min_n: usize, out: &mut Vec<u32>) {
     out.clear();
     if max == 0 {
         return;
@@ -23,7 +30,7 @@ pub fn lookup(history: &[u32], pending: u32, max: usize, out: &mut Vec<u32>) {
             pending
         }
     };
-    for n in (NGRAM_MIN..=NGRAM_MAX).rev() {
+    for n in (min_n.max(1)..=NGRAM_MAX).rev() {
         if n >= len {
             continue;
         }

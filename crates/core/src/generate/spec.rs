@@ -11,16 +11,34 @@ pub enum SpecMode {
     /// Prompt lookup: the tokens that followed the latest earlier occurrence of the last
     /// few tokens, in the prompt or the text generated so far.
     Ngram,
+    /// FR-Spec self-drafting: the model's own trunk and an output head restricted to the
+    /// most frequent tokens ([`super::FrDraft`]); drafts while the reduced head is
+    /// confident.
+    Fr,
+    /// Prompt lookup when it finds a match, FR drafting otherwise.
+    Auto,
 }
 
 impl SpecMode {
-    pub const ALL: [SpecMode; 2] = [SpecMode::Off, SpecMode::Ngram];
+    pub const ALL: [SpecMode; 4] = [SpecMode::Off, SpecMode::Ngram, SpecMode::Fr, SpecMode::Auto];
 
     pub fn name(self) -> &'static str {
         match self {
             SpecMode::Off => "off",
             SpecMode::Ngram => "ngram",
+            SpecMode::Fr => "fr",
+            SpecMode::Auto => "auto",
         }
+    }
+
+    /// Whether the mode drafts by prompt lookup.
+    pub fn ngram(self) -> bool {
+        matches!(self, SpecMode::Ngram | SpecMode::Auto)
+    }
+
+    /// Whether the mode drafts with an FR draft head.
+    pub fn fr(self) -> bool {
+        matches!(self, SpecMode::Fr | SpecMode::Auto)
     }
 
     pub fn from_name(s: &str) -> Result<SpecMode> {
@@ -98,7 +116,7 @@ mod tests {
             assert_eq!(SpecMode::from_name(m.name()).unwrap(), m);
         }
         let e = SpecMode::from_name("medusa").unwrap_err().to_string();
-        assert!(e.contains("off, ngram"), "{e}");
+        assert!(e.contains("off, ngram, fr, auto"), "{e}");
         assert!(SpecConfig::new(SpecMode::Ngram, 8).validate().is_ok());
         assert!(SpecConfig::new(SpecMode::Ngram, 0).validate().is_err());
         assert!(SpecConfig::new(SpecMode::Ngram, MAX_DRAFT + 1)

@@ -29,9 +29,52 @@ use crate::session::Session;
 const MAX_PAUSE: usize = 16;
 
 /// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine: each row runs the one-token kernels over weights read once). A draft
-/// pays when more than this share of it is accepted.
-const ROW_COST: f64 = 0.65;
+/// test machine with `core/tests/verify_cost.rs`: Gemma 3 0.17–0.28, SmolLM2 0.29–0.36
+/// with the rowwise kernels, which share each weight load among up to 8 tokens and keep
+/// every row bit-identical to a one-token step; 0.65 before them). A draft pays when more
+/// than this share of it is accepted.
+pub(super) const ROW_COST: f64 = 0.3;
+
+/// FR drafting on Gemma 3 goes on while the reduced head's probability of its argmax is
+/// at least this. A rejected FR draft costs its trunk step and reduced head (Gemma 3: ~0.3
+/// of a decode step), an accepted one saves a full head less a rowwise row (~0.5), so
+/// drafts pay above ~0.39 acceptance; the reduced head's softmax overrates its argmax (the
+/// rest of the vocabulary is missing from it).
+/// (The threshold in use is the draft head's, [`super::FrDraft::threshold_for`].)
+pub const FR_CONFIDENCE: f32 = 0.25;
+
+/// Shortest prompt-lookup match `auto` drafts from (plain `ngram`: [`ngram::NGRAM_MIN`]).
+const AUTO_NGRAM_MIN: usize = 3;
+
+/// Passes `auto` skips drafting of a kind after its drafts were measured to lose.
+const GATE_PAUSE: usize = 32;
+
+/// Wall time per emitted token of passes with drafts against passes without (exponential
+/// means): `auto` stops drafting of a kind where it is measured to be slower than plain
+/// decoding on this machine and model (SmolLM2's free text: prompt lookup drafts with ~30%
+/// acceptance and loses ~8%), and tries again after [`GATE_PAUSE`] passes. Timing decides
+/// only whether to draft, never which tokens come out.
+#[derive(Clone, Copy, Debug, Default)]
+struct Gate {
+    draft: Option<f64>,
+    samples: usize,
+}
+
+impl Gate {
+    fn mean(m: &mut Option<f64>, x: f64) {
+        *m = Some(m.map_or(x, |m| 0.7 * m + 0.3 * x));
+    }
+
+    fn record(&mut self, per_token: f64) {
+        Gate::mean(&mut self.draft, per_token);
+        self.samples += 1;
+    }
+
+    /// Whether drafting is measured slower than `plain` per token.
+    fn losing(&self, plain: Option<f64>) -> bool {
+        matches!((self.draft, plain), (Some(d), Some(p)) if self.samples >= 3 && d > p)
+    }
+}
 
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +111,13 @@ pub struct Step {
     /// time, and resumes at once after a draft that paid.
     pause: usize,
     backoff: usize,
+    /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
+    fr_pause: usize,
+    fr_backoff: usize,
+    /// `auto`: seconds per token of plain passes, and of each drafter's passes.
+    plain_time: Option<f64>,
+    ngram_gate: Gate,
+    fr_gate: Gate,
     /// Sampled, not yet handed out. All but the last are already in the cache.
     queue: VecDeque<u32>,
     /// The token handed out last: in the cache iff `queue` is not empty.
@@ -82,12 +132,24 @@ pub struct Step {
 impl Step {
     /// A sequence whose first token `first` was sampled from the prompt's logits.
     pub fn new(sampler: Sampler, spec: SpecConfig, first: u32) -> Step {
+        // `auto` starts prompt lookup short (a match on free text is often wrong) and
+        // lengthens it after full acceptances.
+        let k = if spec.mode == SpecMode::Auto {
+            spec.n_max.min(2).max(spec.n_min)
+        } else {
+            spec.n_max
+        };
         Step {
             sampler,
             spec,
-            k: spec.n_max,
+            k,
             pause: 0,
             backoff: 1,
+            fr_pause: 0,
+            fr_backoff: 1,
+            plain_time: None,
+            ngram_gate: Gate::default(),
+            fr_gate: Gate::default(),
             queue: VecDeque::from([first]),
             last: first,
             tokens: Vec::new(),
@@ -127,8 +189,13 @@ impl Step {
         self.tokens.clear();
         if self.pause > 0 {
             self.pause -= 1;
-        } else if self.spec.mode == SpecMode::Ngram && max > 0 {
-            ngram::lookup(history, self.last, max, &mut self.tokens);
+        } else if self.spec.mode.ngram() && max > 0 {
+            let min_n = if self.spec.mode == SpecMode::Auto {
+                AUTO_NGRAM_MIN
+            } else {
+                ngram::NGRAM_MIN
+            };
+            ngram::lookup_min(history, self.last, max, min_n, &mut self.tokens);
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
             }
@@ -154,8 +221,7 @@ impl Step {
     /// Ends the pass: drops the rejected draft tokens from the cache and adapts the draft
     /// length (longer after a fully accepted draft, shorter after a rejection).
     pub fn settle_pass(&mut self, session: &mut Session) -> Result<()> {
-        let drafted = self.tokens.len() - 1;
-        let accepted = self.queue.len().saturating_sub(1);
+        let (drafted, accepted) = self.tally();
         self.stats.passes += 1;
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
@@ -173,18 +239,123 @@ impl Step {
                 self.backoff = 1;
             }
         }
-        session.truncate_to(self.base + 1 + accepted)
+        // The pass's first token and every queued token but the last stay.
+        session.truncate_to(self.base + self.queue.len())
+    }
+
+    /// Drafted tokens of this pass, and how many of them the picks confirmed.
+    fn tally(&self) -> (usize, usize) {
+        let drafted = self.tokens.len() - 1;
+        let accepted = self
+            .queue
+            .iter()
+            .zip(&self.tokens[1..])
+            .take_while(|(q, t)| q == t)
+            .count();
+        (drafted, accepted)
     }
 
     /// One pass for this sequence alone.
     pub fn advance(&mut self, session: &mut Session, budget: usize) -> Result<()> {
+        let auto = self.spec.mode == SpecMode::Auto;
+        let t0 = std::time::Instant::now();
         self.plan(session, budget);
+        if auto && self.tokens.len() > 1 && self.ngram_gate.losing(self.plain_time) {
+            self.tokens.truncate(1);
+            self.pause = GATE_PAUSE;
+            self.ngram_gate.samples = 0;
+        }
+        let fr = session.fr_draft().map(|d| (d.threshold, d.pays()));
+        let use_fr = match (self.spec.mode, fr) {
+            (SpecMode::Fr, Some(_)) => true,
+            (SpecMode::Auto, Some((_, pays))) => pays,
+            _ => false,
+        };
+        if self.tokens.len() == 1 && use_fr {
+            if auto && self.fr_gate.losing(self.plain_time) {
+                self.fr_pause = GATE_PAUSE;
+                self.fr_gate.samples = 0;
+            }
+            if self.fr_pause > 0 {
+                self.fr_pause -= 1;
+            } else {
+                let threshold = fr.map_or(FR_CONFIDENCE, |f| f.0);
+                self.advance_fr(session, budget, threshold)?;
+                self.time_pass(t0, true);
+                return Ok(());
+            }
+        }
         let tokens = std::mem::take(&mut self.tokens);
         let (sampler, queue) = (&mut self.sampler, &mut self.queue);
         let r = session.verify(&tokens, |i, l, h| pick(sampler, queue, &tokens, i, l, h));
         self.tokens = tokens;
         r?;
+        self.time_pass(t0, false);
         self.settle_pass(session)
+    }
+
+    /// Records the pass's time per emitted token for `auto`'s gates: a pass without drafts
+    /// (an FR pass whose first draft was not confident counts: a plain step and the
+    /// reduced head) is the plain reference.
+    fn time_pass(&mut self, t0: std::time::Instant, fr: bool) {
+        if self.spec.mode != SpecMode::Auto || self.queue.is_empty() {
+            return;
+        }
+        let per = t0.elapsed().as_secs_f64() / self.queue.len() as f64;
+        if self.tokens.len() <= 1 {
+            Gate::mean(&mut self.plain_time, per);
+        } else if fr {
+            self.fr_gate.record(per);
+        } else {
+            self.ngram_gate.record(per);
+        }
+    }
+
+    /// One FR pass: the trunk steps of the last token and of each draft but the last
+    /// ([`Session::eval_trunk`], the decode steps themselves), drafting while the reduced
+    /// head is confident, then the full head over all of them at once
+    /// ([`Session::verify_hidden`]), picked row by row as plain decoding picks.
+    fn advance_fr(&mut self, session: &mut Session, budget: usize, threshold: f32) -> Result<()> {
+        self.base = session.history().len();
+        let room = session.ctx().saturating_sub(self.base + 1);
+        let max = self.spec.n_max.min(budget.saturating_sub(1)).min(room);
+        self.tokens.clear();
+        self.tokens.push(self.last);
+        let r = (|| {
+            session.eval_trunk(self.last)?;
+            while self.tokens.len() <= max {
+                match session.fr_propose() {
+                    Some((d, p)) if p >= threshold => self.tokens.push(d),
+                    _ => break,
+                }
+                if self.tokens.len() > max {
+                    // The last draft's trunk step is the next pass's first, if accepted.
+                    break;
+                }
+                session.eval_trunk(*self.tokens.last().unwrap())?;
+            }
+            let tokens = std::mem::take(&mut self.tokens);
+            let (sampler, queue) = (&mut self.sampler, &mut self.queue);
+            let r = session.verify_hidden(|i, l, h| pick(sampler, queue, &tokens, i, l, h));
+            self.tokens = tokens;
+            r
+        })();
+        if let Err(e) = r {
+            let _ = session.truncate_to(self.base);
+            self.queue.clear();
+            return Err(e);
+        }
+        let (drafted, accepted) = self.tally();
+        self.stats.passes += 1;
+        self.stats.drafted += drafted;
+        self.stats.accepted += accepted;
+        if drafted > 0 && accepted == 0 {
+            self.fr_pause = self.fr_backoff;
+            self.fr_backoff = (self.fr_backoff * 2).min(MAX_PAUSE);
+        } else if accepted > 0 {
+            self.fr_backoff = 1;
+        }
+        session.truncate_to(self.base + self.queue.len())
     }
 
     /// At the end of a generation: drops from the cache the tokens evaluated after the

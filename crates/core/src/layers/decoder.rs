@@ -201,6 +201,10 @@ impl Decoder {
 }
 
 impl Model for Decoder {
+    fn output_head(&self) -> Option<&OutputHead> {
+        Some(&self.head)
+    }
+
     fn info(&self) -> &ModelInfo {
         &self.info
     }

@@ -155,6 +155,10 @@ impl Gemma3 {
 }
 
 impl Model for Gemma3 {
+    fn output_head(&self) -> Option<&OutputHead> {
+        Some(&self.head)
+    }
+
     fn info(&self) -> &ModelInfo {
         &self.info
     }

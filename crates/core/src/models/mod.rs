@@ -81,6 +81,12 @@ pub trait Model: Send + Sync {
         None
     }
 
+    /// The output head (final norm and vocabulary projection), for drafting with a part of
+    /// it (FR-Spec, [`crate::generate::FrDraft`]); `None` where a model does not expose it.
+    fn output_head(&self) -> Option<&crate::layers::head::OutputHead> {
+        None
+    }
+
     /// Process several sequences in one pass: every sequence's `tokens` go at positions
     /// `cache.pos..` of its own cache; the matrix products run over all rows at once.
     /// `logits` receives `[Σ want.len(), vocab]`: each sequence's wanted rows, in order.

@@ -16,11 +16,12 @@ pub mod aarch64;
 pub mod multi;
 pub mod packed;
 pub mod quant;
+pub mod rowwise;
 pub mod table;
 #[cfg(target_arch = "aarch64")]
 mod table_arm;
 #[cfg(target_arch = "x86_64")]
-mod table_x86;
+pub(crate) mod table_x86;
 pub mod tables;
 #[cfg(target_arch = "x86_64")]
 mod widths_x86;
@@ -34,6 +35,9 @@ pub use packed::{
 };
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
+};
+pub use rowwise::{
+    vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, vec_dot_rows_vnni_per_row, RowwiseTables,
 };
 pub use tables::TokenTables;
 

@@ -76,7 +76,7 @@ fn corr128(y: __m512i) -> __m512i {
 /// The quants of blocks `i` and `i + 1` of `b` (zeros past the end).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn q8_pair(b: &[BlockQ8_0], i: usize) -> __m512i {
+pub(crate) fn q8_pair(b: &[BlockQ8_0], i: usize) -> __m512i {
     let hi = match b.get(i + 1) {
         Some(x) => ld32(&x.qs, 0),
         None => _mm256_setzero_si256(),
@@ -129,7 +129,7 @@ pub unsafe fn vec_dot_q8_0_q8_0_vnni(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 /// The 32 nibbles of a 16-byte `qs` in element order (low nibbles, then high).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn nibbles(qs: &[u8; 16]) -> __m256i {
+pub(crate) fn nibbles(qs: &[u8; 16]) -> __m256i {
     let v = super::avx2_quant::ld16(qs, 0);
     let both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
     _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
@@ -138,7 +138,7 @@ fn nibbles(qs: &[u8; 16]) -> __m256i {
 /// Byte `j` = 0x10 where bit `j` of the little-endian `qh` is set, else 0.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn bit4s(qh: [u8; 4]) -> __m256i {
+pub(crate) fn bit4s(qh: [u8; 4]) -> __m256i {
     let m = _mm256_movm_epi8(u32::from_le_bytes(qh));
     _mm256_and_si256(m, _mm256_set1_epi8(0x10))
 }

@@ -15,3 +15,4 @@ pub mod avx512_gemm;
 pub mod avx512_kquants;
 pub mod avx512_multi;
 pub mod avx512_multi_k;
+pub mod avx512_rowwise;

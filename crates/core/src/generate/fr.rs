@@ -1,0 +1,342 @@
+//! FR-Spec self-drafting: the model drafts with its own trunk and an output head cut
+//! down to the `V` most frequent token ids (Zhao et al. 2025, "FR-Spec: Accelerating
+//! Large-Vocabulary Language Models via Frequency-Ranked Speculative Sampling").
+//!
+//! A draft step is a one-token decode step of the trunk ([`Session::eval_trunk`]): its
+//! KV writes are exactly what decoding writes, so an accepted draft's trunk work is never
+//! repeated. Its final hidden state goes through the reduced head ([`FrDraft::draft`]:
+//! `V` rows instead of the vocabulary), whose argmax is the next draft token. The full
+//! head then runs once over all the drafted positions' hidden states
+//! ([`Session::verify_hidden`]: a rowwise multi-token product, each row bit-identical to
+//! a one-token head), and the sampler picks row by row exactly as plain decoding would;
+//! a rejected tail is cut from the cache. See ARCHITECTURE.md (Speculative decoding) for
+//! the cost model.
+//!
+//! The frequent ids come from a table counted over a text corpus (`wren fr-table`, saved
+//! next to the model as `<model>.fr`; [`FrTable`]) or, without one, from the tokenizer:
+//! SentencePiece scores (higher first), else token ids (byte-level BPE ids follow merge
+//! order, roughly frequency).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::linear::{matmul, Compute, LinearScratch};
+use crate::models::Model;
+use crate::tensor::QMatrix;
+use crate::tokenizer::{TokenType, Tokenizer};
+
+/// Where the frequent ids came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrSource {
+    /// A frequency table counted over a corpus (its file).
+    Table(PathBuf),
+    /// The tokenizer's SentencePiece scores (no table).
+    Scores,
+    /// Token ids in order (byte-level BPE merge order; no table).
+    Ids,
+}
+
+impl std::fmt::Display for FrSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrSource::Table(p) => write!(f, "frequency table {}", p.display()),
+            FrSource::Scores => write!(f, "tokenizer scores (no frequency table)"),
+            FrSource::Ids => write!(f, "token ids / merge order (no frequency table)"),
+        }
+    }
+}
+
+/// The reduced draft head: the output head's rows of the frequent ids.
+pub struct FrDraft {
+    /// Token id of each row of `head`.
+    pub ids: Vec<u32>,
+    head: QMatrix,
+    norm: Vec<f32>,
+    eps: f32,
+    pub source: FrSource,
+    /// The output head's share of the weight bytes read per decoded token.
+    pub head_share: f64,
+    /// Draft acceptance at which a draft breaks even ([`break_even`]).
+    pub break_even: f64,
+    /// Drafting goes on while the reduced head's probability of its argmax is at least
+    /// this ([`FrDraft::threshold_for`]).
+    pub threshold: f32,
+}
+
+/// Acceptance at which an FR draft breaks even, in decode steps for a model whose head
+/// is `share` of the bytes read per token: a rejected draft wastes its trunk step and the
+/// reduced head (`1 − share + share·v/vocab`), an accepted one saves a full head less a
+/// verified row (`share·(1 − row_cost)`).
+pub fn break_even(share: f64, v: usize, vocab: usize, row_cost: f64) -> f64 {
+    let waste = 1.0 - share + share * v as f64 / vocab as f64;
+    let save = share * (1.0 - row_cost);
+    waste / (waste + save)
+}
+
+/// The default draft vocabulary for a vocabulary of `vocab` tokens: a sixteenth (16,384
+/// of Gemma 3's 262,144; 3,072 of SmolLM2's 49,152), at least 2,048 and at most 32,768.
+pub fn default_draft_vocab(vocab: usize) -> usize {
+    (vocab / 16).clamp(2048, 32768).min(vocab)
+}
+
+impl FrDraft {
+    /// The draft head of `model` over `ids` (the first `v` distinct ids in range are kept).
+    pub fn new(model: &dyn Model, ids: &[u32], v: usize, source: FrSource) -> Result<FrDraft> {
+        let head = model.output_head().ok_or_else(|| {
+            Error::Invalid("FR-Spec: this model does not expose its output head".into())
+        })?;
+        let vocab = head.output.rows;
+        let mut seen = vec![false; vocab];
+        let mut keep = Vec::with_capacity(v);
+        for &id in ids {
+            if keep.len() >= v {
+                break;
+            }
+            if (id as usize) < vocab && !std::mem::replace(&mut seen[id as usize], true) {
+                keep.push(id);
+            }
+        }
+        if keep.is_empty() {
+            return Err(Error::Invalid("FR-Spec: no draft tokens".into()));
+        }
+        let head_share = head.output.n_bytes() as f64 / model.info().weight_bytes.max(1) as f64;
+        let be = break_even(
+            head_share.min(1.0),
+            keep.len(),
+            vocab,
+            super::step::ROW_COST,
+        );
+        Ok(FrDraft {
+            head: head.output.gather_rows(&keep, "fr_draft_head"),
+            ids: keep,
+            norm: head.norm.clone(),
+            eps: head.eps,
+            source,
+            head_share,
+            break_even: be,
+            threshold: FrDraft::threshold_for(be),
+        })
+    }
+
+    /// The confidence threshold for a break-even acceptance `be`: `be − 0.14` within
+    /// 0.25..=0.95 (`WREN_FR_CONFIDENCE` overrides it). Tuned on Gemma 3 270M (head 72%
+    /// of the bytes, break-even 0.39): 0.25 drafted best of 0.1–0.6 on free text; the
+    /// reduced head's softmax overrates its argmax, as the rest of the vocabulary is
+    /// missing from it.
+    pub fn threshold_for(be: f64) -> f32 {
+        static ENV: std::sync::OnceLock<Option<f32>> = std::sync::OnceLock::new();
+        let env = *ENV.get_or_init(|| {
+            std::env::var("WREN_FR_CONFIDENCE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        });
+        env.unwrap_or(((be - 0.14) as f32).clamp(0.25, 0.95))
+    }
+
+    /// Whether drafting is expected to pay at all: a draft accepted as often as not
+    /// breaks even (`auto` drafts with FR only then; SmolLM2's head is 31% of its bytes,
+    /// which needs 76% acceptance).
+    pub fn pays(&self) -> bool {
+        self.break_even <= 0.5
+    }
+
+    /// The draft head for `model`: from the frequency table `table` if it exists, else from
+    /// the tokenizer (see the module docs). `v`: draft vocabulary (0: the default).
+    pub fn load(
+        model: &dyn Model,
+        tok: &Tokenizer,
+        table: Option<&Path>,
+        v: usize,
+    ) -> Result<FrDraft> {
+        let vocab = model.info().vocab_size;
+        let v = if v == 0 {
+            default_draft_vocab(vocab)
+        } else {
+            v.min(vocab)
+        };
+        // End-of-generation ids first: every generation ends with one.
+        let mut ids: Vec<u32> = tok.eog_ids().to_vec();
+        if let Some(p) = table.filter(|p| p.is_file()) {
+            let t = FrTable::read(p)?;
+            if t.vocab != vocab {
+                return Err(Error::Invalid(format!(
+                    "{}: counted for a vocabulary of {}, the model has {vocab}",
+                    p.display(),
+                    t.vocab
+                )));
+            }
+            ids.extend(t.ids);
+            return FrDraft::new(model, &ids, v, FrSource::Table(p.to_path_buf()));
+        }
+        let (ranked, source) = tokenizer_ranking(tok);
+        ids.extend(ranked);
+        FrDraft::new(model, &ids, v, source)
+    }
+
+    /// Draft vocabulary size.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The draft after a final hidden state `x` (before the output norm): the argmax of
+    /// the reduced head, and its probability under a softmax over the reduced head (the
+    /// drafter's confidence). `hin`, `logits`: scratch. Run inside the session's pool.
+    pub fn draft(
+        &self,
+        x: &[f32],
+        hin: &mut Vec<f32>,
+        logits: &mut Vec<f32>,
+        lin: &mut LinearScratch,
+    ) -> (u32, f32) {
+        hin.resize(x.len(), 0.0);
+        crate::layers::norm::rms_norm_rows(x, &self.norm, self.eps, hin);
+        logits.resize(self.head.rows, 0.0);
+        matmul(&self.head, hin, 1, logits, Compute::Quantized, lin);
+        let (mut best, mut bi) = (f32::NEG_INFINITY, 0);
+        for (i, &l) in logits.iter().enumerate() {
+            if l > best {
+                best = l;
+                bi = i;
+            }
+        }
+        let z: f32 = logits.iter().map(|&l| (l - best).exp()).sum();
+        (self.ids[bi], 1.0 / z)
+    }
+}
+
+/// Ids ranked by the tokenizer alone: ordinary and byte tokens by SentencePiece score
+/// (when the scores differ), else by id.
+fn tokenizer_ranking(tok: &Tokenizer) -> (Vec<u32>, FrSource) {
+    let n = tok.vocab_size() as u32;
+    let mut ids: Vec<u32> = (0..n)
+        .filter(|&i| matches!(tok.token_type(i), Some(TokenType::Normal | TokenType::Byte)))
+        .collect();
+    let score = |i: u32| tok.token_score(i).unwrap_or(0.0);
+    let varied = ids.iter().any(|&i| score(i) != score(ids[0]));
+    if varied && !tok.is_bpe() {
+        ids.sort_by(|&a, &b| score(b).total_cmp(&score(a)).then(a.cmp(&b)));
+        (ids, FrSource::Scores)
+    } else {
+        (ids, FrSource::Ids)
+    }
+}
+
+/// Token counts over a corpus, most frequent first: the `<model>.fr` file
+/// (`# wren fr-table v1 vocab=<n> tokens=<counted>` then `id count` lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrTable {
+    pub vocab: usize,
+    /// Tokens counted.
+    pub tokens: u64,
+    pub ids: Vec<u32>,
+    pub counts: Vec<u64>,
+}
+
+impl FrTable {
+    /// The table's file for the model file `model`: `<model>.fr` beside it.
+    pub fn path_for(model: &Path) -> PathBuf {
+        let mut s = model.as_os_str().to_owned();
+        s.push(".fr");
+        PathBuf::from(s)
+    }
+
+    /// Counts `tokens` (ids below `vocab`), keeping the `keep` most frequent (ties: lower
+    /// id first).
+    pub fn count(tokens: impl IntoIterator<Item = u32>, vocab: usize, keep: usize) -> FrTable {
+        let mut c = vec![0u64; vocab];
+        let mut total = 0;
+        for t in tokens {
+            if let Some(x) = c.get_mut(t as usize) {
+                *x += 1;
+                total += 1;
+            }
+        }
+        let mut ids: Vec<u32> = (0..vocab as u32).filter(|&i| c[i as usize] > 0).collect();
+        ids.sort_by(|&a, &b| c[b as usize].cmp(&c[a as usize]).then(a.cmp(&b)));
+        ids.truncate(keep);
+        FrTable {
+            vocab,
+            tokens: total,
+            counts: ids.iter().map(|&i| c[i as usize]).collect(),
+            ids,
+        }
+    }
+
+    pub fn write(&self, p: &Path) -> Result<()> {
+        let mut s = format!(
+            "# wren fr-table v1 vocab={} tokens={}\n",
+            self.vocab, self.tokens
+        );
+        for (i, c) in self.ids.iter().zip(&self.counts) {
+            s.push_str(&format!("{i} {c}\n"));
+        }
+        std::fs::write(p, s)
+            .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", p.display())))
+    }
+
+    pub fn read(p: &Path) -> Result<FrTable> {
+        let bad = |m: &str| Error::Invalid(format!("{}: {m}", p.display()));
+        let s = std::fs::read_to_string(p).map_err(|e| bad(&e.to_string()))?;
+        let mut lines = s.lines();
+        let head = lines.next().ok_or_else(|| bad("empty"))?;
+        if !head.starts_with("# wren fr-table v1") {
+            return Err(bad("not a wren fr-table v1 file"));
+        }
+        let field = |k: &str| -> Result<u64> {
+            head.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(&format!("header has no {k}<n>")))
+        };
+        let mut t = FrTable {
+            vocab: field("vocab=")? as usize,
+            tokens: field("tokens=")?,
+            ..FrTable::default()
+        };
+        for l in lines.filter(|l| !l.trim().is_empty()) {
+            let mut w = l.split_whitespace();
+            let (Some(i), Some(c)) = (w.next(), w.next()) else {
+                return Err(bad(&format!("bad line {l:?}")));
+            };
+            let i: u32 = i.parse().map_err(|_| bad(&format!("bad id in {l:?}")))?;
+            if i as usize >= t.vocab {
+                return Err(bad(&format!("id {i} outside the vocabulary")));
+            }
+            t.ids.push(i);
+            t.counts
+                .push(c.parse().map_err(|_| bad(&format!("bad count in {l:?}")))?);
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_counts_ranks_and_round_trips() {
+        let t = FrTable::count([5, 3, 5, 9, 3, 5, 100, 1], 10, 3);
+        assert_eq!(t.ids, vec![5, 3, 1]);
+        assert_eq!(t.counts, vec![3, 2, 1]);
+        assert_eq!(t.tokens, 7);
+        let dir = std::env::temp_dir().join(format!("wren-fr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("m.gguf.fr");
+        t.write(&p).unwrap();
+        assert_eq!(FrTable::read(&p).unwrap(), t);
+        std::fs::write(&p, "# wren fr-table v1 vocab=10 tokens=1\n12 1\n").unwrap();
+        assert!(FrTable::read(&p).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            FrTable::path_for(Path::new("/a/m.gguf")),
+            Path::new("/a/m.gguf.fr")
+        );
+        assert_eq!(default_draft_vocab(262_144), 16_384);
+        assert_eq!(default_draft_vocab(49_152), 3072);
+    }
+}
