@@ -14,6 +14,7 @@
 //! |---|---|
 //! | Q8_0, Q4_0, Q5_0 · Q8_0 | `x86_64::avx512_rowwise::pair_rows_tokens` (up to 8 tokens per weight load) |
 //! | Q4_1, Q5_1 · Q8_1 | `x86_64::avx512_rowwise::q8_1_rows_tokens` (up to 8 tokens, two per register) |
+//! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) |
 
 use super::quant::{prefetch_bytes, row_bytes, rows_checked, Proven};
 #[cfg(target_arch = "x86_64")]
@@ -50,7 +51,12 @@ fn has_kernel(t: Isa, ty: GgmlType) -> bool {
     if t.at_least(Isa::Avx512Vnni)
         && matches!(
             ty,
-            GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
+            GgmlType::Q8_0
+                | GgmlType::Q4_0
+                | GgmlType::Q5_0
+                | GgmlType::Q4_1
+                | GgmlType::Q5_1
+                | GgmlType::Q6K
         )
     {
         return true;
@@ -102,6 +108,8 @@ impl RowwiseTables {
             // SAFETY (the kernel calls below): `t` proves the VNNI tier (`has_kernel`);
             // the kernels bounds-check their slices.
             match ty {
+                // Q6_K reads the activation rows as they are.
+                GgmlType::Q6K => {}
                 GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
                     self.q8.clear();
                     self.q8.resize(np * tokens, Q8Pair::ZERO);
@@ -216,7 +224,7 @@ fn rowwise_checked(
             let one = |tk: usize, o: &mut [f32]| {
                 rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], &mut o[..rows])
             };
-            rowwise_x86(ty, n, w_rows, tokens, out, ld, tables, one);
+            rowwise_x86(ty, n, w_rows, a, tokens, out, ld, tables, one);
             return;
         }
     }
@@ -241,6 +249,7 @@ fn rowwise_x86(
     ty: GgmlType,
     n: usize,
     w_rows: &[u8],
+    a: &[u8],
     tokens: usize,
     out: &mut [f32],
     ld: usize,
@@ -260,6 +269,7 @@ fn rowwise_x86(
             GgmlType::Q4_0 => pairs::<BlockQ4_0>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q5_0 => pairs::<BlockQ5_0>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q4_1 | GgmlType::Q5_1 if width == 1 => one(t0, o),
+            GgmlType::Q6K => q6k(w_rows, n, a, t0, width, o, ld, pf),
             GgmlType::Q4_1 => mins::<BlockQ4_1>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q5_1 => mins::<BlockQ5_1>(w_rows, nb, tables, t0, width, o, ld, pf),
             _ => unreachable!("no rowwise kernel for {ty}"),
@@ -358,4 +368,38 @@ pub fn vec_dot_rows_vnni_per_row(
     }
     let _ = (ty, n, w_rows, a, out);
     false
+}
+
+/// Tokens `t0..t0 + width` of Q6_K weights (`a`: all the Q8_K activation rows).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn q6k(
+    w_rows: &[u8],
+    n: usize,
+    a: &[u8],
+    t0: usize,
+    width: usize,
+    o: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    use super::x86_64::avx512_kquants::q6_k_rows_tokens;
+    use crate::formats::{q6_k::BlockQ6K, q8_k::BlockQ8K};
+    let nb = n / 256;
+    let w: &[BlockQ6K] = cast_blocks(w_rows);
+    let ab = nb * std::mem::size_of::<BlockQ8K>();
+    let tok = |j: usize| -> &[BlockQ8K] { cast_blocks(&a[(t0 + j) * ab..(t0 + j + 1) * ab]) };
+    macro_rules! call {
+        ($($k:literal)*) => {
+            match width {
+                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
+                // its slices.
+                $($k => unsafe {
+                    q6_k_rows_tokens::<$k>(w, nb, std::array::from_fn(tok), o, ld, pf)
+                },)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    call!(1 2 3 4 5 6 7 8)
 }

@@ -169,3 +169,84 @@ fn i16x4(v: i16) -> [u8; 8] {
     let b = v.to_le_bytes();
     [b[0], b[1], b[0], b[1], b[0], b[1], b[0], b[1]]
 }
+
+/// Every row of `w` (`nb` super-blocks each) against `T` Q8_K tokens `a[t]` (`nb`
+/// super-blocks each): `out[t·ld + r]` gets exactly [`vec_dot_q6_k_q8_k_vnni`]`(row r,
+/// a[t])`. The weights of a super-block are unpacked (quants to unsigned bytes, the
+/// sub-block scales spread for `vpdpwssd`) once for all tokens; each token then adds its
+/// `maddubs`/`vpdpwssd` products (integer, exact whatever their order), its offset term
+/// and the same float steps as the one-token kernel. Prefetches `pf` bytes ahead.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
+/// too short.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn q6_k_rows_tokens<const T: usize>(
+    w: &[BlockQ6K],
+    nb: usize,
+    a: [&[BlockQ8K]; T],
+    out: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    if nb == 0 {
+        return;
+    }
+    let a: [&[BlockQ8K]; T] = std::array::from_fn(|t| &a[t][..nb]);
+    let m4 = _mm512_set1_epi8(0x0F);
+    let m3 = _mm512_set1_epi8(0x03);
+    let cnt = |a: i16, b: i16| join(_mm256_set1_epi16(a), _mm256_set1_epi16(b));
+    let (cnt_a, cnt_b) = (cnt(0, 2), cnt(4, 6));
+    let rows = w.len() / nb;
+    for r in 0..rows {
+        let row = &w[r * nb..(r + 1) * nb];
+        let mut acc = [_mm512_setzero_ps(); T];
+        for (b, x) in row.iter().enumerate() {
+            super::avx512_multi::prefetch_ahead(x, pf);
+            let sc16 =
+                _mm512_castsi256_si512(_mm256_cvtepi8_epi16(super::avx2_quant::ld16(&x.scales, 0)));
+            let mut qs = [_mm512_setzero_si512(); 4];
+            let mut scs = [_mm512_setzero_si512(); 4];
+            for h in 0..2 {
+                let l = ld64(&x.ql, 64 * h);
+                let hb = _mm512_broadcast_i64x4(ld32(&x.qh, 32 * h));
+                let hi = |c: __m512i| {
+                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hb, c), m3), 4)
+                };
+                let qa = _mm512_or_si512(_mm512_and_si512(l, m4), hi(cnt_a));
+                let qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), hi(cnt_b));
+                for (k, q) in [qa, qb].into_iter().enumerate() {
+                    let g = (8 * h + 4 * k) as i16;
+                    let idx = _mm512_set_epi64(
+                        i64::from_le_bytes(i16x4(g + 3)),
+                        i64::from_le_bytes(i16x4(g + 3)),
+                        i64::from_le_bytes(i16x4(g + 2)),
+                        i64::from_le_bytes(i16x4(g + 2)),
+                        i64::from_le_bytes(i16x4(g + 1)),
+                        i64::from_le_bytes(i16x4(g + 1)),
+                        i64::from_le_bytes(i16x4(g)),
+                        i64::from_le_bytes(i16x4(g)),
+                    );
+                    scs[2 * h + k] = _mm512_permutexvar_epi16(idx, sc16);
+                    qs[2 * h + k] = q;
+                }
+            }
+            let dx = f16x16(x.d);
+            for (acc, a) in acc.iter_mut().zip(&a) {
+                let y = &a[b];
+                let mut sumi = _mm512_setzero_si512();
+                for j in 0..4 {
+                    let p = _mm512_maddubs_epi16(qs[j], ld64(&y.qs, 64 * j));
+                    sumi = _mm512_dpwssd_epi32(sumi, p, scs[j]);
+                }
+                let off = q6k_offset_term(x, y);
+                let isum = _mm512_sub_epi32(sumi, _mm512_zextsi128_si512(_mm_cvtsi32_si128(off)));
+                let d = _mm512_mul_ps(dx, _mm512_set1_ps(y.d()));
+                *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(isum), *acc);
+            }
+        }
+        for (t, acc) in acc.iter().enumerate() {
+            out[t * ld + r] = hsum512(*acc);
+        }
+    }
+}
