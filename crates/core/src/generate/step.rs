@@ -29,7 +29,7 @@ use crate::session::Session;
 const MAX_PAUSE: usize = 16;
 
 /// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine with `core/tests/verify_cost.rs`: Gemma 3 0.17–0.28, SmolLM2 0.29–0.36
+/// test machine with `core/examples/verify_cost.rs`: Gemma 3 0.17–0.28, SmolLM2 0.29–0.36
 /// with the rowwise kernels, which share each weight load among up to 8 tokens and keep
 /// every row bit-identical to a one-token step; 0.65 before them). A draft pays when more
 /// than this share of it is accepted.

@@ -1,7 +1,8 @@
 //! Helpers shared by the format tests.
 #![allow(dead_code)]
 
-use wren_kernels::GgmlType;
+use wren_kernels::formats::f16::F16Le;
+use wren_kernels::{quantize_row, vec_dot_type, GgmlType};
 
 /// Round-trip budget: `rms(dequantize(quantize(x)) − x) / rms(x)` must stay below this for
 /// every non-zero test row. About 1.3–1.7× the worst row seen on the test data (the
@@ -78,4 +79,51 @@ impl Rng {
     pub fn normals(&mut self, n: usize, scale: f32) -> Vec<f32> {
         (0..n).map(|_| self.normal() * scale).collect()
     }
+}
+
+// Random quantized weights and activations (rowwise tests and examples/rowwise_bench.rs).
+
+pub fn scale_fields(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
+        GgmlType::Q6K => &[208],
+        _ => unreachable!(),
+    }
+}
+
+/// `rows` random weight rows of `n` with random sane scales (some zero, some negative).
+pub fn weights(ty: GgmlType, rows: usize, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut w: Vec<u8> = (0..rows * row_bytes(ty, n))
+        .map(|_| rng.next_u64() as u8)
+        .collect();
+    for b in w.chunks_exact_mut(ty.type_size()) {
+        for &off in scale_fields(ty) {
+            let s = match rng.next_u64() % 16 {
+                0 => 0.0,
+                1 => -0.02,
+                _ => (rng.uniform() * 0.05) as f32,
+            };
+            b[off..off + 2].copy_from_slice(&F16Le::from_f32(s).0);
+        }
+    }
+    w
+}
+
+/// `tokens` activation rows; every third token's Q8_0 quants get some `-128`s.
+pub fn activations(ty: GgmlType, tokens: usize, n: usize, rng: &mut Rng) -> Vec<u8> {
+    let at = vec_dot_type(ty);
+    let ab = row_bytes(at, n);
+    let mut a = vec![0u8; ab * tokens];
+    for t in 0..tokens {
+        let x = rng.normals(n, 1.0 + t as f32);
+        let row = &mut a[t * ab..(t + 1) * ab];
+        quantize_row(at, &x, row);
+        if at == GgmlType::Q8_0 && t % 3 == 2 {
+            for b in row.chunks_exact_mut(34) {
+                b[2 + (rng.next_u64() % 32) as usize] = 0x80;
+            }
+        }
+    }
+    a
 }

@@ -1,8 +1,9 @@
 //! What a speculative verify pass costs, in decode steps: `Session::verify` of `k` tokens
 //! against `k` one-token `eval_last` steps, same session, medians of alternating rounds.
 //! `WREN_THREADS` (default 0 = all) sets the pool.
-//! `cargo test --release -p wren-core --test verify_cost -- --ignored --nocapture`
+//! `cargo run --release -p wren-core --example verify_cost`
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;
@@ -75,9 +76,7 @@ fn probe(name: &str, model: &Arc<dyn Model>) {
     println!();
 }
 
-#[test]
-#[ignore = "timing probe"]
-fn verify_cost_in_decode_steps() {
+fn main() {
     for subject in [gemma3(), smollm2()] {
         let (_f, model) = subject.load();
         probe(subject.name, &model);

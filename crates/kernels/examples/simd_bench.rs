@@ -1,6 +1,8 @@
 //! Single-thread throughput of `vec_dot_rows` per ISA tier (weights streamed once per pass).
-//! Run with `cargo test --release -p wren-kernels --test simd_bench -- --ignored --nocapture`.
+//! Run with `cargo run --release -p wren-kernels --example simd_bench [throughput|tokens]`
+//! (both by default).
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::Instant;
@@ -75,8 +77,6 @@ fn read_ceiling(w: &[u8]) -> f64 {
     w.len() as f64 / best / 1e9
 }
 
-#[test]
-#[ignore]
 fn vec_dot_rows_throughput() {
     let w = matrix(GgmlType::Q8_0, 262_144, 640, &[0]);
     println!(
@@ -100,8 +100,6 @@ fn vec_dot_rows_throughput() {
 /// `vec_dot_rows` for comparison. On a busy machine time one case under
 /// `perf stat -e cycles:u` instead: `WREN_BENCH_ONLY=Q8_0:8:multi` runs only that one; `WREN_BENCH_ROWS` sets the rows
 /// per call (16).
-#[test]
-#[ignore]
 fn tokens_in_cache() {
     use wren_kernels::isa::vec_dot_rows_tokens_with;
     let n = 640;
@@ -162,5 +160,15 @@ fn tokens_in_cache() {
             });
             eprintln!("{ty} tokens={tokens}: multi {multi:.3} ns/block·token, per-row {single:.3}");
         }
+    }
+}
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    if which.is_empty() || which == "throughput" {
+        vec_dot_rows_throughput();
+    }
+    if which.is_empty() || which == "tokens" {
+        tokens_in_cache();
     }
 }
