@@ -17,6 +17,7 @@ use wren_server::limits::Limits;
 use wren_server::AppState;
 
 use crate::common::{ModelOpts, SpecOpts, TemplateOpts};
+use wren_core::generate::SpecMode;
 use crate::logging::LogFormat;
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +92,20 @@ pub fn main(a: Args) -> Result<()> {
         anyhow::bail!("--parallel must be at least 1");
     }
     crate::logging::init(a.log_format);
+    // FR drafting needs a per-session draft head the server's slots do not set up yet:
+    // say so rather than serve `fr` as plain decoding.
+    match a.spec.spec {
+        SpecMode::Fr => anyhow::bail!(
+            "--spec fr is not available in the server yet (FR drafting runs in `wren run` and `wren chat`); use --spec ngram or auto"
+        ),
+        SpecMode::Auto => {
+            eprintln!("[wren] --spec auto: the server drafts by prompt lookup only (FR drafting runs in `wren run` and `wren chat`)")
+        }
+        _ => {}
+    }
+    if a.spec.draft_vocab != 0 {
+        anyhow::bail!("--draft-vocab sets FR drafting, which the server does not run");
+    }
     let api_key = checked_api_key(&a)?;
     let limits = limits(&a)?;
     // Resolve (and download, on first use) before listening: a bad -m fails at once.
