@@ -327,6 +327,14 @@ def main():
     print(f"openai {openai.__version__}, server {base}, model {a.model}", flush=True)
     t = E2E(openai, base, a.n)
     ck = Checks()
+    tool_checks = [
+        ("tools: tool_choice required (arguments validated)", t.tools_required),
+        ("tools: named function, parallel_tool_calls false", t.tools_named),
+        ("tools: auto", t.tools_auto),
+        ("tools: auto with response_format (calls or a schema-valid answer)", t.tools_with_response_format),
+        ("tools: streamed delta.tool_calls assembled", t.tools_streamed),
+        ("tools: round trip (call → tool result → answer)", t.round_trip),
+    ]
     if a.chat_template_file:
         if server:
             def syntax():
@@ -334,35 +342,23 @@ def main():
                 require("(tool calls: " in log, f"the server does not use the template for tools:\n{log}")
                 return log.split("(tool calls: ")[1].split(")")[0]
             ck.run("the template's tool syntax is used", syntax)
-        ck.run("tools: tool_choice required (arguments validated)", t.tools_required)
-        ck.run("tools: named function, parallel_tool_calls false", t.tools_named)
-        ck.run("tools: auto", t.tools_auto)
-        ck.run("tools: auto with response_format (calls or a schema-valid answer)", t.tools_with_response_format)
-        ck.run("tools: streamed delta.tool_calls assembled", t.tools_streamed)
-        ck.run("tools: round trip (call → tool result → answer)", t.round_trip)
-        ck.run("400: control-token text in a tool description", t.control_text)
-        if server:
-            code = server.stop()
-            ck.run("SIGTERM → exit 0", lambda: require(code == 0, f"exit {code}: {server.tail()}"))
-        print(f"total {time.time() - t0:.1f}s")
-        return ck.summary()
-    ck.run("json_schema: beta.chat.completions.parse(Pydantic)", t.pydantic_parse)
-    ck.run("json_object", t.json_object)
-    ck.run("tools: tool_choice required (arguments validated)", t.tools_required)
-    ck.run("tools: named function, parallel_tool_calls false", t.tools_named)
-    ck.run("tools: auto", t.tools_auto)
-    ck.run("tools: auto with response_format (calls or a schema-valid answer)", t.tools_with_response_format)
-    ck.run("tools: streamed delta.tool_calls assembled", t.tools_streamed)
-    ck.run("tools: round trip (call → tool result → answer)", t.round_trip)
-    ck.run("concurrency: constrained, tool and free requests mixed", t.concurrent_mixed)
-    ck.run("logit_bias bans the greedy token; echo", t.logit_bias_and_echo)
-    ck.run("400s: invalid schema, unknown tool, unknown field, suffix", t.bad_requests)
+        checks = tool_checks + [("400: control-token text in a tool description", t.control_text)]
+    else:
+        checks = [
+            ("json_schema: beta.chat.completions.parse(Pydantic)", t.pydantic_parse),
+            ("json_object", t.json_object),
+            *tool_checks,
+            ("concurrency: constrained, tool and free requests mixed", t.concurrent_mixed),
+            ("logit_bias bans the greedy token; echo", t.logit_bias_and_echo),
+            ("400s: invalid schema, unknown tool, unknown field, suffix", t.bad_requests),
+        ]
+    for name, fn in checks:
+        ck.run(name, fn)
     if server:
         code = server.stop()
         ck.run("SIGTERM → exit 0", lambda: require(code == 0, f"exit {code}: {server.tail()}"))
     print(f"total {time.time() - t0:.1f}s")
     return ck.summary()
-
 
 if __name__ == "__main__":
     sys.exit(main())
