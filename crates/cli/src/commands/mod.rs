@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod bench_out;
+pub mod bench_run;
 pub mod chat;
 pub mod detokenize;
 pub mod fetch_cmd;

@@ -17,8 +17,8 @@ use wren_server::limits::Limits;
 use wren_server::AppState;
 
 use crate::common::{ModelOpts, SpecOpts, TemplateOpts};
-use wren_core::generate::SpecMode;
 use crate::logging::LogFormat;
+use wren_core::generate::SpecMode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
