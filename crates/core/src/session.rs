@@ -253,24 +253,13 @@ impl Session {
         let compute = self.compute.for_decode();
         let vocab = head.output.rows;
         let ws = &mut self.ws;
-        let hin = crate::models::sized(&mut ws.head_in, m * e);
-        for (src, dst) in self.hidden.chunks_exact(e).zip(hin.chunks_exact_mut(e)) {
-            crate::layers::norm::rms_norm_rows(src, &head.norm, head.eps, dst);
-        }
-        self.logits.resize(m * vocab, 0.0);
         ws.lin.rowwise = true;
-        let (lin, logits) = (&mut ws.lin, &mut self.logits);
-        self.pool
-            .install(|| crate::linear::matmul(&head.output, hin, m, logits, compute, lin));
+        let (hidden, logits) = (&self.hidden, &mut self.logits);
+        self.pool.install(|| {
+            let rows = hidden.chunks_exact(e);
+            head.logits_of(rows, m, &mut ws.head_in, &mut ws.lin, logits, compute)
+        });
         ws.lin.rowwise = false;
-        if let Some(s) = head.scale {
-            self.logits.iter_mut().for_each(|l| *l *= s);
-        }
-        if let Some(c) = head.softcap {
-            self.logits
-                .iter_mut()
-                .for_each(|l| *l = c * (*l / c).tanh());
-        }
         self.hidden.clear();
         let base = self.history.len() - m;
         for i in 0..m {

@@ -7,7 +7,7 @@ use wren_gguf::GgufFile;
 use super::batch::BatchPlan;
 use super::norm::rms_norm_rows;
 use crate::error::Result;
-use crate::linear::{matmul, Compute};
+use crate::linear::{matmul, Compute, LinearScratch};
 use crate::models::{sized, SeqBatch, Workspace};
 use crate::tensor::{load_vector, QMatrix};
 
@@ -52,22 +52,35 @@ impl OutputHead {
     ) {
         let e = self.norm.len();
         let m: usize = seqs.iter().map(|s| s.want.len()).sum();
+        let x = &ws.x;
+        let rows = plan.wanted_rows(seqs).map(|t| &x[t * e..(t + 1) * e]);
+        self.logits_of(rows, m, &mut ws.head_in, &mut ws.lin, logits, compute);
+    }
+
+    /// Logits of `m` final hidden states (before the output norm), into `logits`
+    /// (`[m, vocab]`); `head_in` is scratch for the normed rows. Speculative verification
+    /// of FR drafts runs the head this way over hidden states kept from draft steps.
+    pub fn logits_of<'a>(
+        &self,
+        rows: impl Iterator<Item = &'a [f32]>,
+        m: usize,
+        head_in: &mut Vec<f32>,
+        lin: &mut LinearScratch,
+        logits: &mut Vec<f32>,
+        compute: Compute,
+    ) {
+        let e = self.norm.len();
         if m == 0 {
             logits.clear();
             return;
         }
-        let hin = sized(&mut ws.head_in, m * e);
-        for (i, t) in plan.wanted_rows(seqs).enumerate() {
-            rms_norm_rows(
-                &ws.x[t * e..(t + 1) * e],
-                &self.norm,
-                self.eps,
-                &mut hin[i * e..(i + 1) * e],
-            );
+        let hin = sized(head_in, m * e);
+        for (src, dst) in rows.zip(hin.chunks_exact_mut(e)) {
+            rms_norm_rows(src, &self.norm, self.eps, dst);
         }
         let vocab = self.output.rows;
         logits.resize(m * vocab, 0.0);
-        matmul(&self.output, hin, m, logits, compute, &mut ws.lin);
+        matmul(&self.output, hin, m, logits, compute, lin);
         if let Some(s) = self.scale {
             logits.iter_mut().for_each(|l| *l *= s);
         }
