@@ -22,6 +22,7 @@ fn main() {
         (GgmlType::Q5_0, 640),
         (GgmlType::Q4_1, 576),
         (GgmlType::Q4K, 1024),
+        (GgmlType::Q5K, 1024),
         (GgmlType::Q6K, 2048),
     ] {
         let rows = 16384;

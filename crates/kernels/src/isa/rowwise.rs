@@ -15,6 +15,7 @@
 //! | Q8_0, Q4_0, Q5_0 · Q8_0 | `x86_64::avx512_rowwise::pair_rows_tokens` (up to 8 tokens per weight load) |
 //! | Q4_1, Q5_1 · Q8_1 | `x86_64::avx512_rowwise::q8_1_rows_tokens` (up to 8 tokens, two per register) |
 //! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) |
+//! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) |
 
 use super::quant::{prefetch_bytes, row_bytes, rows_checked, Proven};
 #[cfg(target_arch = "x86_64")]
@@ -56,6 +57,8 @@ fn has_kernel(t: Isa, ty: GgmlType) -> bool {
                 | GgmlType::Q5_0
                 | GgmlType::Q4_1
                 | GgmlType::Q5_1
+                | GgmlType::Q4K
+                | GgmlType::Q5K
                 | GgmlType::Q6K
         )
     {
@@ -108,8 +111,8 @@ impl RowwiseTables {
             // SAFETY (the kernel calls below): `t` proves the VNNI tier (`has_kernel`);
             // the kernels bounds-check their slices.
             match ty {
-                // Q6_K reads the activation rows as they are.
-                GgmlType::Q6K => {}
+                // The k-quants read the activation rows as they are.
+                GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {}
                 GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
                     self.q8.clear();
                     self.q8.resize(np * tokens, Q8Pair::ZERO);
@@ -269,7 +272,9 @@ fn rowwise_x86(
             GgmlType::Q4_0 => pairs::<BlockQ4_0>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q5_0 => pairs::<BlockQ5_0>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q4_1 | GgmlType::Q5_1 if width == 1 => one(t0, o),
-            GgmlType::Q6K => q6k(w_rows, n, a, t0, width, o, ld, pf),
+            GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {
+                kquants(ty, w_rows, n, a, t0, width, o, ld, pf)
+            }
             GgmlType::Q4_1 => mins::<BlockQ4_1>(w_rows, nb, tables, t0, width, o, ld, pf),
             GgmlType::Q5_1 => mins::<BlockQ5_1>(w_rows, nb, tables, t0, width, o, ld, pf),
             _ => unreachable!("no rowwise kernel for {ty}"),
@@ -370,10 +375,12 @@ pub fn vec_dot_rows_vnni_per_row(
     false
 }
 
-/// Tokens `t0..t0 + width` of Q6_K weights (`a`: all the Q8_K activation rows).
+/// Tokens `t0..t0 + width` of k-quant weights (Q4_K, Q5_K, Q6_K; `a`: all the Q8_K
+/// activation rows).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn q6k(
+fn kquants(
+    ty: GgmlType,
     w_rows: &[u8],
     n: usize,
     a: &[u8],
@@ -383,21 +390,34 @@ fn q6k(
     ld: usize,
     pf: usize,
 ) {
-    use super::x86_64::avx512_kquants::q6_k_rows_tokens;
-    use crate::formats::{q6_k::BlockQ6K, q8_k::BlockQ8K};
+    use super::x86_64::avx512_kquants::{k4_rows_tokens, q6_k_rows_tokens};
+    use crate::formats::{q4_k::BlockQ4K, q5_k::BlockQ5K, q8_k::BlockQ8K};
     let nb = n / 256;
-    let w: &[BlockQ6K] = cast_blocks(w_rows);
     let ab = nb * std::mem::size_of::<BlockQ8K>();
     let tok = |j: usize| -> &[BlockQ8K] { cast_blocks(&a[(t0 + j) * ab..(t0 + j + 1) * ab]) };
     macro_rules! call {
         ($($k:literal)*) => {
-            match width {
-                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
-                // its slices.
-                $($k => unsafe {
-                    q6_k_rows_tokens::<$k>(w, nb, std::array::from_fn(tok), o, ld, pf)
-                },)*
-                _ => unreachable!(),
+            // SAFETY (each call): the tables' key proves the VNNI tier; the kernels
+            // bounds-check their slices.
+            match (ty, width) {
+                $(
+                    (GgmlType::Q4K, $k) => unsafe {
+                        k4_rows_tokens::<BlockQ4K, $k>(
+                            cast_blocks(w_rows), nb, std::array::from_fn(tok), o, ld, pf,
+                        )
+                    },
+                    (GgmlType::Q5K, $k) => unsafe {
+                        k4_rows_tokens::<BlockQ5K, $k>(
+                            cast_blocks(w_rows), nb, std::array::from_fn(tok), o, ld, pf,
+                        )
+                    },
+                    (GgmlType::Q6K, $k) => unsafe {
+                        q6_k_rows_tokens::<$k>(
+                            cast_blocks(w_rows), nb, std::array::from_fn(tok), o, ld, pf,
+                        )
+                    },
+                )*
+                _ => unreachable!("no k-quant rowwise kernel for {ty} × {width}"),
             }
         };
     }

@@ -250,3 +250,143 @@ pub unsafe fn q6_k_rows_tokens<const T: usize>(
         }
     }
 }
+
+/// Q4_K and Q5_K super-blocks for [`k4_rows_tokens`]: their unsigned quants (0..16 /
+/// 0..32) in the one-token kernels' register order, and the fields the float steps use.
+pub trait K4Block {
+    fn scales(&self) -> &[u8; 12];
+    fn d(&self) -> F16Le;
+    fn dmin(&self) -> F16Le;
+    /// The four 64-quant registers `j = 0..4` exactly as the one-token kernel builds them
+    /// (`maddubs`'s unsigned operand).
+    ///
+    /// # Safety
+    /// AVX-512 F/BW/VL and AVX2 must be available.
+    unsafe fn quants(&self) -> [__m512i; 4];
+}
+
+impl K4Block for BlockQ4K {
+    #[inline]
+    fn scales(&self) -> &[u8; 12] {
+        &self.scales
+    }
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    fn dmin(&self) -> F16Le {
+        self.dmin
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn quants(&self) -> [__m512i; 4] {
+        let m4 = _mm512_set1_epi8(0x0F);
+        std::array::from_fn(|j| {
+            let q = ld32(&self.qs, 32 * j);
+            _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4)
+        })
+    }
+}
+
+impl K4Block for BlockQ5K {
+    #[inline]
+    fn scales(&self) -> &[u8; 12] {
+        &self.scales
+    }
+    #[inline]
+    fn d(&self) -> F16Le {
+        self.d
+    }
+    #[inline]
+    fn dmin(&self) -> F16Le {
+        self.dmin
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    unsafe fn quants(&self) -> [__m512i; 4] {
+        let (m4, m16) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x10));
+        let hb = _mm512_broadcast_i64x4(ld32(&self.qh, 0));
+        std::array::from_fn(|j| {
+            let q = ld32(&self.qs, 32 * j);
+            let q = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
+            let cnt = join(
+                _mm256_set1_epi16(2 * j as i16),
+                _mm256_set1_epi16(2 * j as i16 + 1),
+            );
+            let h = _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(hb, cnt), 4), m16);
+            _mm512_or_si512(q, h)
+        })
+    }
+}
+
+/// Every row of `w` (`nb` super-blocks each) against `T` Q8_K tokens `a[t]`: `out[t·ld +
+/// r]` gets exactly [`vec_dot_q4_k_q8_k_vnni`] / [`vec_dot_q5_k_q8_k_vnni`]`(row r,
+/// a[t])`. A super-block's quants, its sub-block scales spread for `vpdpwssd`, its mins
+/// and its two f16 factors are unpacked once for all tokens; each token then adds its
+/// integer products (exact in any order), its min term and the one-token kernel's float
+/// steps in the same order. Prefetches `pf` bytes ahead.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
+/// too short.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn k4_rows_tokens<X: K4Block, const T: usize>(
+    w: &[X],
+    nb: usize,
+    a: [&[BlockQ8K]; T],
+    out: &mut [f32],
+    ld: usize,
+    pf: usize,
+) {
+    if nb == 0 {
+        return;
+    }
+    let a: [&[BlockQ8K]; T] = std::array::from_fn(|t| &a[t][..nb]);
+    let sel: [__m512i; 4] = std::array::from_fn(|j| k4_scale_sel(j));
+    let rows = w.len() / nb;
+    for r in 0..rows {
+        let row = &w[r * nb..(r + 1) * nb];
+        let mut acc = [_mm512_setzero_ps(); T];
+        let mut acc_m = [_mm_setzero_ps(); T];
+        for (b, x) in row.iter().enumerate() {
+            super::avx512_multi::prefetch_ahead(x, pf);
+            // The weights' half of `k4_setup`.
+            let u = k4_scales_mins(x.scales());
+            let sm = _mm256_cvtepu8_epi16(_mm_set_epi32(
+                u[3] as i32,
+                u[2] as i32,
+                u[1] as i32,
+                u[0] as i32,
+            ));
+            let mins = _mm256_extracti128_si256(sm, 1);
+            let scales = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
+            let scs: [__m512i; 4] = std::array::from_fn(|j| _mm512_shuffle_epi8(scales, sel[j]));
+            // SAFETY: this function's features cover `quants`'.
+            let qs = unsafe { x.quants() };
+            let dmin = _mm256_castps256_ps128(f16x8(x.dmin()));
+            let dx = f16x16(x.d());
+            for t in 0..T {
+                let y = &a[t][b];
+                // The token's half of `k4_setup`: the min term.
+                // SAFETY: `bsums` is 32 readable bytes; unaligned load.
+                let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+                let s32 =
+                    _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+                let prod = _mm_madd_epi16(mins, s32);
+                let dm = _mm_mul_ps(dmin, _mm_set1_ps(-y.d()));
+                acc_m[t] = _mm_fmadd_ps(dm, _mm_cvtepi32_ps(prod), acc_m[t]);
+                let mut sumi = _mm512_setzero_si512();
+                for j in 0..4 {
+                    let p = _mm512_maddubs_epi16(qs[j], ld64(&y.qs, 64 * j));
+                    sumi = _mm512_dpwssd_epi32(sumi, p, scs[j]);
+                }
+                let d = _mm512_mul_ps(dx, _mm512_set1_ps(y.d()));
+                acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[t]);
+            }
+        }
+        for t in 0..T {
+            out[t * ld + r] = hsum512(acc[t]) + hsum_ps128(acc_m[t]);
+        }
+    }
+}
