@@ -38,6 +38,7 @@ pub use quant::{
 };
 pub use rowwise::{
     vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, vec_dot_rows_vnni_per_row, RowwiseTables,
+    ROWWISE_TOKENS,
 };
 pub use tables::TokenTables;
 
