@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use wren_core::attention::sparse::SparseSettings;
 use wren_core::catalog::CatalogModel;
 use wren_core::constrain::{Constraint, Grammar};
-use wren_core::generate::{SpecConfig, SpecMode, SpecStats};
+use wren_core::generate::{FrDraft, SpecConfig, SpecMode, SpecStats};
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -421,32 +421,35 @@ impl SpecOpts {
         Ok(c)
     }
 
-    /// Sets up FR drafting on `session` when the mode uses it: the frequency table beside
-    /// the model (`<model>.fr`, from `wren fr-table`) if there is one, else the
-    /// tokenizer's ranking. Returns a line saying which.
-    pub fn prepare(
-        &self,
-        l: &Loaded,
-        session: &mut wren_core::session::Session,
-    ) -> Result<Option<String>> {
+    /// The FR draft head when the mode uses it: from the frequency table beside the model
+    /// (`<model>.fr`, from `wren fr-table`) if there is one, else the tokenizer's ranking;
+    /// with a line saying which.
+    pub fn fr_draft(&self, l: &Loaded) -> Result<Option<(Arc<FrDraft>, String)>> {
         if !self.spec.fr() {
             return Ok(None);
         }
         let table = wren_core::generate::FrTable::path_for(&l.source.path);
-        let d = wren_core::generate::FrDraft::load(
-            l.model.as_ref(),
-            &l.tok,
-            Some(&table),
-            self.draft_vocab,
-        )?;
+        let d = FrDraft::load(l.model.as_ref(), &l.tok, Some(&table), self.draft_vocab)?;
         let line = format!(
             "fr draft head: {} of {} tokens, ranked by {}",
             d.len(),
             l.model.info().vocab_size,
             d.source
         );
-        session.set_fr_draft(Some(Arc::new(d)));
-        Ok(Some(line))
+        Ok(Some((Arc::new(d), line)))
+    }
+
+    /// Sets up FR drafting on `session` when the mode uses it ([`SpecOpts::fr_draft`]).
+    /// Returns the line saying where its ranking came from.
+    pub fn prepare(
+        &self,
+        l: &Loaded,
+        session: &mut wren_core::session::Session,
+    ) -> Result<Option<String>> {
+        Ok(self.fr_draft(l)?.map(|(d, line)| {
+            session.set_fr_draft(Some(d));
+            line
+        }))
     }
 }
 

@@ -526,12 +526,11 @@ fn speculative_run_gives_the_same_text() {
     let o = wren_in(&c.0, &["run", "--spec", "ngram", "--draft-max", "0", "hi"]);
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("1..=32"), "{}", text(&o.stderr));
-    // The server has no FR drafting: refused at once, not served as plain decoding.
-    let o = wren_in(&c.0, &["serve", "--spec", "fr", "--port", "1"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("--spec fr is not available in the server"),
-        "{}",
-        text(&o.stderr)
+    // A bad draft length is refused by the server too, before it listens.
+    let o = wren_in(
+        &c.0,
+        &["serve", "--spec", "fr", "--draft-max", "40", "--port", "1"],
     );
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("1..=32"), "{}", text(&o.stderr));
 }

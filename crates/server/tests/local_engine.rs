@@ -117,6 +117,7 @@ fn engine_spec(parallel: usize, ctx: usize, chunk: usize, spec: SpecConfig) -> (
         sparse: Default::default(),
         spec,
         spec_max_seqs: parallel,
+        fr: None,
     };
     let e = LocalEngine::start(model, tok, tmpl, thread_pool(1).unwrap(), cfg).unwrap();
     (e, log)

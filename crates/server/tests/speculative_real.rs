@@ -1,7 +1,9 @@
 //! The server's speculative decoding on the real models: requests decoded with prompt
-//! lookup get exactly the tokens a lone session decoding greedily without speculation
-//! gets (`wren_core::generate::generate`, the CLI's loop). One request at a time, each in
-//! a fresh slot: `wren serve` drafts only for a sequence decoding alone, and beside others
+//! lookup, FR self-drafting (a draft head ranked by the tokenizer, as on a machine without
+//! a frequency table) and `auto` get exactly the tokens a lone session decoding greedily
+//! without speculation gets (`wren_core::generate::generate`, the CLI's loop). One request
+//! at a time, each in a fresh slot: `wren serve` drafts only for a sequence decoding
+//! alone, and beside others
 //! the batched kernels (not bit-identical to lone decoding) decode as without
 //! speculation. The verification of several sequences' drafts in one pass is checked bit
 //! for bit in `core/tests/spec_identity.rs`, and the batching in `local_engine.rs`.
@@ -10,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::unbounded_channel;
 use wren_core::chat::ChatTemplate;
-use wren_core::generate::{generate, Flow, SpecConfig, SpecMode};
+use wren_core::generate::{generate, Flow, FrDraft, SpecConfig, SpecMode};
 use wren_core::linear::Compute;
 use wren_core::models::Model;
 use wren_core::sample::{Sampler, SamplingParams};
@@ -28,7 +30,7 @@ const PROMPTS: &[&str] = &[
 ];
 const MAX: usize = 40;
 
-fn check(path: std::path::PathBuf, compute: Compute) {
+fn check(path: std::path::PathBuf, compute: Compute, mode: SpecMode) {
     assert!(
         path.is_file(),
         "real-model test: {} not found",
@@ -60,6 +62,9 @@ fn check(path: std::path::PathBuf, compute: Compute) {
         .collect();
     // One request at a time, each in a fresh server (prefix reuse would change how a
     // prompt is batched): drafts are made while a sequence decodes alone.
+    let fr = mode
+        .fr()
+        .then(|| Arc::new(FrDraft::load(model.as_ref(), &tok, None, 0).unwrap()));
     let (mut drafted, mut accepted) = (0, 0);
     for (i, p) in prompts.iter().enumerate() {
         let cfg = LocalConfig {
@@ -71,8 +76,9 @@ fn check(path: std::path::PathBuf, compute: Compute) {
             prefill_chunk: 256,
             kv_type: Default::default(),
             sparse: Default::default(),
-            spec: SpecConfig::new(SpecMode::Ngram, 8),
+            spec: SpecConfig::new(mode, 8),
             spec_max_seqs: 1,
+            fr: fr.clone(),
         };
         let tmpl = ChatTemplate::new(None, &model.info().arch, "", "").unwrap();
         let server_tok = Tokenizer::from_gguf(&file).unwrap();
@@ -100,15 +106,16 @@ fn check(path: std::path::PathBuf, compute: Compute) {
         ids.retain(|t| !tok.eog_ids().contains(t));
         assert_eq!(
             ids, want[i],
-            "{compute:?} prompt {i}: server speculative tokens differ"
+            "{compute:?} {mode:?} prompt {i}: server speculative tokens differ"
         );
         let st = e.stats();
         drafted += st.drafted;
         accepted += st.accepted;
     }
     eprintln!(
-        "{} {compute:?}: {} requests identical to plain single decoding; drafted {drafted}, accepted {accepted}",
+        "{} {compute:?} {}: {} requests identical to plain single decoding; drafted {drafted}, accepted {accepted}",
         path.display(),
+        mode.name(),
         prompts.len(),
     );
     assert!(accepted > 10, "drafted {drafted}, accepted {accepted}");
@@ -122,7 +129,9 @@ fn server_speculation_gives_each_request_its_plain_tokens() {
         wren_core::catalog::SMOLLM2_135M_INSTRUCT,
     ] {
         for c in [Compute::Auto, Compute::Exact] {
-            check(m.path(), c);
+            for mode in [SpecMode::Ngram, SpecMode::Fr, SpecMode::Auto] {
+                check(m.path(), c, mode);
+            }
         }
     }
 }

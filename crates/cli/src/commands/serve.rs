@@ -18,7 +18,6 @@ use wren_server::AppState;
 
 use crate::common::{ModelOpts, SpecOpts, TemplateOpts};
 use crate::logging::LogFormat;
-use wren_core::generate::SpecMode;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -92,20 +91,8 @@ pub fn main(a: Args) -> Result<()> {
         anyhow::bail!("--parallel must be at least 1");
     }
     crate::logging::init(a.log_format);
-    // FR drafting needs a per-session draft head the server's slots do not set up yet:
-    // say so rather than serve `fr` as plain decoding.
-    match a.spec.spec {
-        SpecMode::Fr => anyhow::bail!(
-            "--spec fr is not available in the server yet (FR drafting runs in `wren run` and `wren chat`); use --spec ngram or auto"
-        ),
-        SpecMode::Auto => {
-            eprintln!("[wren] --spec auto: the server drafts by prompt lookup only (FR drafting runs in `wren run` and `wren chat`)")
-        }
-        _ => {}
-    }
-    if a.spec.draft_vocab != 0 {
-        anyhow::bail!("--draft-vocab sets FR drafting, which the server does not run");
-    }
+    // Bad speculation settings fail at once, before the server listens.
+    let spec = a.spec.config()?;
     let api_key = checked_api_key(&a)?;
     let limits = limits(&a)?;
     // Resolve (and download, on first use) before listening: a bad -m fails at once.
@@ -168,6 +155,14 @@ pub fn main(a: Args) -> Result<()> {
         tmpl.tool_syntax()
             .map_or(String::new(), |s| format!(" (tool calls: {})", s.name()))
     );
+    // The FR draft head, shared by every slot (`fr`, `auto`).
+    let fr = match a.spec.fr_draft(&l)? {
+        Some((d, line)) => {
+            eprintln!("[wren] {line}");
+            Some(d)
+        }
+        None => None,
+    };
     let cfg = LocalConfig {
         model_id: model_id.clone(),
         ctx,
@@ -177,9 +172,10 @@ pub fn main(a: Args) -> Result<()> {
         prefill_chunk: a.prefill_chunk,
         kv_type: a.model.kv.kv_type,
         sparse: a.model.kv.sparse_settings(),
-        spec: a.spec.config()?,
+        spec,
         // Drafts pay only for a lone sequence on this kind of machine (see LocalConfig).
         spec_max_seqs: 1,
+        fr,
     };
     let threads = l.pool.current_num_threads();
     let engine = LocalEngine::start(l.model.clone(), l.tok, tmpl, l.pool.clone(), cfg)?;

@@ -63,6 +63,17 @@ pub struct FrDraft {
     pub threshold: f32,
 }
 
+impl std::fmt::Debug for FrDraft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrDraft")
+            .field("tokens", &self.ids.len())
+            .field("source", &self.source)
+            .field("head_share", &self.head_share)
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Acceptance at which an FR draft breaks even, in decode steps for a model whose head
 /// is `share` of the bytes read per token: a rejected draft wastes its trunk step and the
 /// reduced head (`1 − share + share·v/vocab`), an accepted one saves a full head less a

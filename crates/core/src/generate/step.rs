@@ -180,6 +180,11 @@ impl Step {
         Some(t)
     }
 
+    /// How this sequence speculates.
+    pub fn spec(&self) -> SpecConfig {
+        self.spec
+    }
+
     /// The sampled tokens not handed out yet.
     pub fn queued(&self) -> &VecDeque<u32> {
         &self.queue

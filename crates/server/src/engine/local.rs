@@ -26,6 +26,7 @@ use serde_json::Value;
 use wren_core::attention::sparse::SparseSettings;
 use wren_core::chat::{ChatMessage, ChatTemplate, Segment, ToolSyntax};
 use wren_core::constrain::{Constraint, Grammar};
+use wren_core::generate::FrDraft;
 use wren_core::kv::KvType;
 use wren_core::linear::Compute;
 use wren_core::models::Model;
@@ -61,7 +62,11 @@ pub struct LocalConfig {
     /// not change) costs ~0.65 of a decode step on a 2-core machine, while a batched
     /// decode step of several sequences costs little more than one, so drafting beside
     /// other sequences lowers the aggregate throughput (BENCHMARKS.md). `wren serve`: 1.
+    /// A sequence decoding alone runs the CLI's pass (`Step::advance`), FR drafting
+    /// included.
     pub spec_max_seqs: usize,
+    /// FR-Spec draft head shared by every slot (for `fr` and `auto`), if set up.
+    pub fr: Option<Arc<FrDraft>>,
 }
 
 pub struct LocalEngine {
@@ -103,7 +108,10 @@ impl LocalEngine {
                     kv_type: cfg.kv_type,
                     sparse: cfg.sparse.clone(),
                 };
-                Session::with_options(model.clone(), pool.clone(), &opts).map(Slot::new)
+                Session::with_options(model.clone(), pool.clone(), &opts).map(|mut s| {
+                    s.set_fr_draft(cfg.fr.clone());
+                    Slot::new(s)
+                })
             })
             .collect::<wren_core::Result<Vec<_>>>()?;
         let tok = Arc::new(tok);

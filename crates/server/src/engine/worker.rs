@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use std::collections::VecDeque;
 
-use wren_core::generate::{SpecConfig, Step};
+use wren_core::generate::{SpecConfig, SpecMode, Step};
 use wren_core::sample::{log_softmax_of, top_logprobs, Sampler};
 use wren_core::session::Session;
 use wren_core::tokenizer::{StreamDecoder, Tokenizer};
@@ -285,6 +285,9 @@ impl Worker {
         if batch.is_empty() {
             return;
         }
+        if batch.len() == 1 && self.spec_max_seqs >= 1 && self.step_alone(batch[0], t0) {
+            return;
+        }
         // Each survivor's pass: its last token and, speculating, a draft.
         let mut plans: Vec<Vec<u32>> = Vec::with_capacity(batch.len());
         let mut speculate = false;
@@ -361,6 +364,38 @@ impl Worker {
         c.drafted.fetch_add(drafted as u64, Ordering::Relaxed);
         c.accepted
             .fetch_add((made - batch.len()) as u64, Ordering::Relaxed);
+    }
+
+    /// A sequence decoding alone runs the CLI's own pass ([`Step::advance`]): prompt
+    /// lookup, FR self-drafting with the session's draft head, and `auto`'s choice and
+    /// timing gates, exactly as `wren run` does. Not when the request wants log
+    /// probabilities (the batched path reports each row's) or does not speculate; returns
+    /// false then, with nothing done.
+    fn step_alone(&mut self, i: usize, t0: Instant) -> bool {
+        let Slot { session, job, .. } = &mut self.slots[i];
+        let Job::Decode(s) = job else {
+            return false;
+        };
+        if s.logprobs.is_some() || s.step.spec().mode == SpecMode::Off {
+            return false;
+        }
+        let before = s.step.stats;
+        if let Err(e) = s.step.advance(session, s.max_tokens - s.generated) {
+            session.reset();
+            self.finish(i, Some(Event::Error(e.to_string())));
+            return true;
+        }
+        let after = s.step.stats;
+        let c = &self.counters;
+        c.decode_tokens
+            .fetch_add(s.step.queued().len() as u64, Ordering::Relaxed);
+        c.decode_nanos
+            .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        c.drafted
+            .fetch_add((after.drafted - before.drafted) as u64, Ordering::Relaxed);
+        c.accepted
+            .fetch_add((after.accepted - before.accepted) as u64, Ordering::Relaxed);
+        true
     }
 
     /// Emits slot `i`'s sampled tokens. Returns true when the sequence goes on and needs
