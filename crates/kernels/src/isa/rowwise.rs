@@ -23,6 +23,8 @@ use super::x86_64::avx512_rowwise::{self as rw, Q8Pair, Q8_1Pair};
 use super::Isa;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::q8_0::BlockQ8_0;
+#[cfg(target_arch = "x86_64")]
+use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::{cast_blocks, vec_dot_type};
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
@@ -44,6 +46,11 @@ pub struct RowwiseTables {
     /// Q8_1 activations at the VNNI tier: per pair of tokens, `nb` blocks.
     #[cfg(target_arch = "x86_64")]
     q81: Vec<Q8_1Pair>,
+    /// Q8_1 activations: per group of [`ROWWISE_TOKENS`] tokens and block, the tokens'
+    /// `s` (f32; zeros past the last token), for the offsets' products of all of them at
+    /// once.
+    #[cfg(target_arch = "x86_64")]
+    q81s: Vec<[f32; ROWWISE_TOKENS]>,
 }
 
 /// Whether tier `t` has a rowwise kernel for `ty`.
@@ -76,6 +83,8 @@ impl RowwiseTables {
             q8: Vec::new(),
             #[cfg(target_arch = "x86_64")]
             q81: Vec::new(),
+            #[cfg(target_arch = "x86_64")]
+            q81s: Vec::new(),
         }
     }
 
@@ -135,6 +144,16 @@ impl RowwiseTables {
                         let row = |t: usize| cast_blocks(&a[t * ab..(t + 1) * ab]);
                         let second = (2 * j + 1 < tokens).then(|| row(2 * j + 1));
                         unsafe { rw::q8_1_pairs(row(2 * j), second, out) };
+                    }
+                    let groups = tokens.div_ceil(ROWWISE_TOKENS);
+                    self.q81s.clear();
+                    self.q81s.resize(nb * groups, [0.0; ROWWISE_TOKENS]);
+                    for t in 0..tokens {
+                        let row: &[BlockQ8_1] = cast_blocks(&a[t * ab..(t + 1) * ab]);
+                        let (g, lane) = (t / ROWWISE_TOKENS, t % ROWWISE_TOKENS);
+                        for (o, x) in self.q81s[g * nb..(g + 1) * nb].iter_mut().zip(row) {
+                            o[lane] = x.s.to_f32();
+                        }
                     }
                 }
             }
@@ -330,13 +349,15 @@ fn mins<X: rw::MinBlock + crate::formats::Block>(
     let w: &[X] = cast_blocks(w_rows);
     let j0 = t0 / 2;
     let tab = |j: usize| &tables.q81[(j0 + j) * nb..(j0 + j + 1) * nb];
+    let g = t0 / ROWWISE_TOKENS;
+    let s8 = &tables.q81s[g * nb..(g + 1) * nb];
     macro_rules! call {
         ($($k:literal)*) => {
             match width.div_ceil(2) {
                 // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
                 // its slices.
                 $($k => unsafe {
-                    rw::q8_1_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), width, o, ld, pf)
+                    rw::q8_1_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), s8, width, o, ld, pf)
                 },)*
                 _ => unreachable!(),
             }

@@ -304,7 +304,9 @@ pub fn q8_0_one_token_order(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 // takes one block per 256-bit register: block `b`'s eight i32 lanes, converted, times the
 // broadcast `dx·dy` into accumulator `b mod 2` (8 lanes), and `m·s` added into a scalar
 // chain `b mod 2`; the end is `hsum_ps(acc0 + acc1) + (m0 + m1)`. Here a 512-bit register
-// holds two tokens' copies of those 8 lanes (token `2j` low, `2j + 1` high).
+// holds two tokens' copies of those 8 lanes (token `2j` low, `2j + 1` high), and the scalar
+// `m·s` chains of all the tokens are the lanes of two 256-bit registers (token `t` in lane
+// `t`): one product and one sum per block for every token.
 
 /// A pair of tokens' block `b` laid out for [`q8_1_rows_tokens`].
 #[repr(C, align(64))]
@@ -314,15 +316,12 @@ pub struct Q8_1Pair {
     pub y: [u8; 64],
     /// Their scales `d`, eight lanes each.
     pub dy: [f32; 16],
-    /// Their `s = d·Σ q` (as stored, f16 → f32), eight lanes each.
-    pub s: [f32; 16],
 }
 
 impl Q8_1Pair {
     pub const ZERO: Q8_1Pair = Q8_1Pair {
         y: [0; 64],
         dy: [0.0; 16],
-        s: [0.0; 16],
     };
 }
 
@@ -375,14 +374,16 @@ pub unsafe fn q8_1_pairs(a: &[BlockQ8_1], b: Option<&[BlockQ8_1]>, out: &mut [Q8
         unsafe {
             _mm512_storeu_si512(o.y.as_mut_ptr().cast(), join(ld32(&x.qs, 0), qy));
             _mm512_storeu_ps(o.dy.as_mut_ptr(), scale_lanes(x.d, y.map_or(z, |y| y.d)));
-            _mm512_storeu_ps(o.s.as_mut_ptr(), scale_lanes(x.s, y.map_or(z, |y| y.s)));
         }
     }
 }
 
 /// Every row of `w` (`nb` blocks each) against `2·J` tokens in pairs (`tabs[j]`: the
-/// [`q8_1_pairs`] of tokens `2j`, `2j + 1`): `out[t·ld + r]` gets exactly the one-token
-/// kernel's `row r · token t` for `t < width` (the tokens past `width` are not written).
+/// [`q8_1_pairs`] of tokens `2j`, `2j + 1`; `s8[b]`: every token's `s` of block `b`, token
+/// `t` in lane `t`): `out[t·ld + r]` gets exactly the one-token kernel's `row r · token t`
+/// for `t < width` (the tokens past `width` are not written). The offsets' `m·s` products
+/// of all the tokens are one 8-lane product per block, each lane the one-token kernel's
+/// scalar chain.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
@@ -393,6 +394,7 @@ pub unsafe fn q8_1_rows_tokens<X: MinBlock, const J: usize>(
     w: &[X],
     nb: usize,
     tabs: [&[Q8_1Pair]; J],
+    s8: &[[f32; 8]],
     width: usize,
     out: &mut [f32],
     ld: usize,
@@ -402,11 +404,12 @@ pub unsafe fn q8_1_rows_tokens<X: MinBlock, const J: usize>(
         return;
     }
     let tabs: [&[Q8_1Pair]; J] = std::array::from_fn(|j| &tabs[j][..nb]);
+    let s8 = &s8[..nb];
     let rows = w.len() / nb;
     for r in 0..rows {
         let row = &w[r * nb..(r + 1) * nb];
         let mut acc = [[_mm512_setzero_ps(); 2]; J];
-        let mut accm = [[_mm512_setzero_ps(); 2]; J];
+        let mut accm = [_mm256_setzero_ps(); 2];
         for (b, x) in row.iter().enumerate() {
             if b % 2 == 0 {
                 prefetch_ahead(x, pf);
@@ -419,25 +422,27 @@ pub unsafe fn q8_1_rows_tokens<X: MinBlock, const J: usize>(
                 u16::from_le_bytes(d.0) as i32 | (u16::from_le_bytes(m.0) as i32) << 16,
             ));
             let dx = _mm512_broadcastss_ps(dm);
-            let mx = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
+            let mx = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
             let k = b & 1;
             for j in 0..J {
                 let e = &tabs[j][b];
                 let p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, ld_i(&e.y));
                 let dd = _mm512_mul_ps(dx, ld_f(&e.dy));
                 acc[j][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), dd, acc[j][k]);
-                accm[j][k] = _mm512_add_ps(accm[j][k], _mm512_mul_ps(mx, ld_f(&e.s)));
             }
+            // SAFETY: `s8[b]` is 8 readable f32; unaligned load.
+            let sv = unsafe { _mm256_loadu_ps(s8[b].as_ptr()) };
+            accm[k] = _mm256_add_ps(accm[k], _mm256_mul_ps(mx, sv));
         }
+        let mut m = [0f32; 8];
+        // SAFETY: `m` is 8 writable f32; unaligned store.
+        unsafe { _mm256_storeu_ps(m.as_mut_ptr(), _mm256_add_ps(accm[0], accm[1])) };
         for j in 0..J {
             let v = _mm512_add_ps(acc[j][0], acc[j][1]);
-            let m = _mm512_add_ps(accm[j][0], accm[j][1]);
-            let lo = hsum_ps(_mm512_castps512_ps256(v)) + _mm512_cvtss_f32(m);
-            out[2 * j * ld + r] = lo;
+            out[2 * j * ld + r] = hsum_ps(_mm512_castps512_ps256(v)) + m[2 * j];
             if 2 * j + 1 < width {
                 let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-                let mh = _mm512_extractf32x4_ps(m, 2);
-                out[(2 * j + 1) * ld + r] = hsum_ps(hi) + _mm_cvtss_f32(mh);
+                out[(2 * j + 1) * ld + r] = hsum_ps(hi) + m[2 * j + 1];
             }
         }
     }
