@@ -36,7 +36,7 @@ fn probe(name: &str, model: &Arc<dyn Model>) {
     let prompt: Vec<u32> = (0..64).map(tok).collect();
     s.eval_last(&prompt).unwrap();
     let base = s.history().len();
-    let ks = [1usize, 2, 3, 5, 9, 17];
+    let ks = [1usize, 2, 3, 5, 8, 9, 17];
     let rounds = 7;
     let mut step = Vec::new();
     let mut pass: Vec<Vec<f64>> = vec![Vec::new(); ks.len()];
