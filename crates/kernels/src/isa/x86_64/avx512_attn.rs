@@ -81,7 +81,7 @@ unsafe fn hsum4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m128 {
 /// # Safety
 /// As [`scores`], with `j0 + K <= n`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // r: query row and accumulator
 unsafe fn scores_step<const N: usize, const K: usize>(
     fmt: Rows,
     k: *const u8,
