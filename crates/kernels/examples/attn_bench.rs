@@ -1,6 +1,10 @@
 //! Decode-attention kernel timing at Gemma 3 270M's shapes, one thread.
 //!
-//! `cargo run --release -p wren-kernels --example attn_bench -- [--type q8_0|f16|f32] [--reps 50]`
+//! `cargo run --release -p wren-kernels --example attn_bench -- [--type q8_0|f16|f32] [--reps 50]
+//! [--prefetch 0|1|2|3]`
+//!
+//! `--prefetch`: 0 none; 1 (default) each run's values into L1 before its scores; 2 also the
+//! next run's keys into L2; 3 also the next run's values into L2 (the decode loop's choice).
 //!
 //! One "token" = 3 global layers (sparse selection at depth 16K: 6208 keys in 64-key blocks
 //! scattered over a 16K cache) + 15 sliding-window layers (512 keys), each layer with its
