@@ -137,23 +137,37 @@ fn run_fused(
     let (lo, hi) = qs.visible(0);
     const T: usize = FUSED_TILE;
     s.resize(rows * T, 0.0);
-    for &(a, b) in segs {
-        let (mut p, b) = (a.max(lo), b.min(hi));
-        while p < b {
-            let nt = cache.contiguous(p, (b - p).min(T));
-            let slot = cache.slot(p);
-            // The values are read in 16-column strips across all rows of the run: ask for
-            // them now, while the scores read the keys.
-            ops::attn_prefetch(cache.v_rows(kvh, slot, nt));
-            ops::attn_scores(ty, cache.k_rows(kvh, slot, nt), nt, hd, q, rows, s, T);
-            for r in 0..rows {
-                let o = &mut acc.o[r * hd..(r + 1) * hd];
-                softmax_step(&mut s[r * T..r * T + nt], &mut acc.m[r], &mut acc.l[r], o);
-            }
-            let o = &mut acc.o[..rows * hd];
-            ops::attn_values(ty, cache.v_rows(kvh, slot, nt), nt, hd, s, T, rows, o);
-            p += nt;
+    // The runs of at most T keys (contiguous slots) that the token sees.
+    let mut runs = segs
+        .iter()
+        .flat_map(|&(a, b)| {
+            let (mut p, b) = (a.max(lo), b.min(hi));
+            std::iter::from_fn(move || {
+                (p < b).then(|| {
+                    let nt = cache.contiguous(p, (b - p).min(T));
+                    p += nt;
+                    (cache.slot(p - nt), nt)
+                })
+            })
+        })
+        .peekable();
+    while let Some((slot, nt)) = runs.next() {
+        // The values are read in column strips (32 or 16 wide) across all rows of the
+        // run: ask for them in L1 now, while the scores read the keys; and for the next
+        // run's keys and values in L2, so that they arrive while this run is computed (the
+        // runs a sparse layer selects are scattered, out of the hardware prefetcher's reach).
+        ops::attn_prefetch(cache.v_rows(kvh, slot, nt), true);
+        if let Some(&(s2, n2)) = runs.peek() {
+            ops::attn_prefetch(cache.k_rows(kvh, s2, n2), false);
+            ops::attn_prefetch(cache.v_rows(kvh, s2, n2), false);
         }
+        ops::attn_scores(ty, cache.k_rows(kvh, slot, nt), nt, hd, q, rows, s, T);
+        for r in 0..rows {
+            let o = &mut acc.o[r * hd..(r + 1) * hd];
+            softmax_step(&mut s[r * T..r * T + nt], &mut acc.m[r], &mut acc.l[r], o);
+        }
+        let o = &mut acc.o[..rows * hd];
+        ops::attn_values(ty, cache.v_rows(kvh, slot, nt), nt, hd, s, T, rows, o);
     }
 }
 

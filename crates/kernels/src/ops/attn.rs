@@ -1,11 +1,10 @@
 //! Attention over cached keys and values read in their stored format: scores of a few
 //! query rows against a run of keys, and the probability-weighted sum of a run of values.
-//! Safe wrappers (lengths checked, ISA dispatched) over `isa::x86_64::avx2_attn`, with
-//! scalar twins that dequantize each row and then use plain loops.
+//! Safe wrappers (lengths checked, ISA dispatched) over `isa::x86_64::avx512_attn` (either
+//! AVX-512 tier), `isa::x86_64::avx2_attn` (AVX2) and `isa::aarch64::attn`, with scalar
+//! twins that dequantize each row and then use plain loops.
 
-use crate::isa::isa;
-#[cfg(target_arch = "x86_64")]
-use crate::isa::Isa;
+use crate::isa::{isa, Isa};
 use crate::GgmlType;
 
 /// Whether [`attn_scores`] and [`attn_values`] read rows of `ty` with `hd` elements.
@@ -46,8 +45,8 @@ fn check(
 }
 
 #[cfg(target_arch = "x86_64")]
-fn fmt(ty: GgmlType) -> crate::isa::x86_64::avx2_attn::Rows {
-    use crate::isa::x86_64::avx2_attn::Rows;
+fn fmt(ty: GgmlType) -> x86::Rows {
+    use x86::Rows;
     match ty {
         GgmlType::F32 => Rows::F32,
         GgmlType::F16 => Rows::F16,
@@ -67,6 +66,65 @@ fn by_fours(rows: usize, mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// The x86-64 scores kernel for 1..=4 rows (index `rows − 1`).
+#[cfg(target_arch = "x86_64")]
+type ScoresFn = unsafe fn(x86::Rows, *const u8, usize, usize, *const f32, *mut f32, usize);
+/// The x86-64 values kernel for 1..=4 rows (index `rows − 1`).
+#[cfg(target_arch = "x86_64")]
+type ValuesFn = unsafe fn(x86::Rows, *const u8, usize, usize, *const f32, usize, *mut f32);
+
+#[cfg(target_arch = "x86_64")]
+use crate::isa::x86_64::avx2_attn as x86;
+
+/// The kernels of tier `t` (AVX-512 at either AVX-512 tier, else AVX2), or `None` below AVX2.
+#[cfg(target_arch = "x86_64")]
+fn x86_kernels(t: Isa) -> Option<([ScoresFn; 4], [ValuesFn; 4])> {
+    use crate::isa::x86_64::{avx2_attn as a2, avx512_attn as a5};
+    if t.at_least(Isa::Avx512) {
+        Some((
+            [
+                a5::scores::<1>,
+                a5::scores::<2>,
+                a5::scores::<3>,
+                a5::scores::<4>,
+            ],
+            [
+                a5::values::<1>,
+                a5::values::<2>,
+                a5::values::<3>,
+                a5::values::<4>,
+            ],
+        ))
+    } else if t.at_least(Isa::Avx2) {
+        Some((
+            [
+                a2::scores::<1>,
+                a2::scores::<2>,
+                a2::scores::<3>,
+                a2::scores::<4>,
+            ],
+            [
+                a2::values::<1>,
+                a2::values::<2>,
+                a2::values::<3>,
+                a2::values::<4>,
+            ],
+        ))
+    } else {
+        None
+    }
+}
+
+/// `t`, after proving that this CPU runs it (the process tier is proven already).
+fn checked(t: Isa) -> Isa {
+    assert!(
+        t == isa() || t.supported(),
+        "ISA tier {} is not supported by this CPU",
+        t.name()
+    );
+    t
+}
+
 /// `s[r·ld + j] = q[r]·K_j` for `r < rows`, `j < n`: `k` holds `n` rows of `hd`
 /// elements in `ty`, `q` holds `rows` query rows of `hd` floats. Panics on short inputs
 /// or an unsupported type (see [`attn_supported`]).
@@ -81,28 +139,39 @@ pub fn attn_scores(
     s: &mut [f32],
     ld: usize,
 ) {
+    attn_scores_with(isa(), ty, k, n, hd, q, rows, s, ld)
+}
+
+/// [`attn_scores`] computed with the kernels of tier `t` (the scalar twin for
+/// [`Isa::Scalar`]). Panics if the CPU does not support `t`.
+#[allow(clippy::too_many_arguments)]
+pub fn attn_scores_with(
+    t: Isa,
+    ty: GgmlType,
+    k: &[u8],
+    n: usize,
+    hd: usize,
+    q: &[f32],
+    rows: usize,
+    s: &mut [f32],
+    ld: usize,
+) {
+    let t = checked(t);
     check("attn_scores", ty, k, n, hd, rows, s.len(), ld, q.len());
     #[cfg(target_arch = "x86_64")]
-    if isa() >= Isa::Avx2 {
-        use crate::isa::x86_64::avx2_attn::scores;
-        let f = fmt(ty);
+    if let Some((f, _)) = x86_kernels(t) {
+        let fm = fmt(ty);
         by_fours(rows, |r, take| {
             let (qp, sp) = (q[r * hd..].as_ptr(), s[r * ld..].as_mut_ptr());
-            // SAFETY: `isa()` proved AVX2/FMA/F16C; `check` proved `k` holds n rows, `q`
-            // rows r..r+take and `s` rows r..r+take (stride ld, n each) exist; hd % 32 == 0.
-            unsafe {
-                match take {
-                    4 => scores::<4>(f, k.as_ptr(), n, hd, qp, sp, ld),
-                    3 => scores::<3>(f, k.as_ptr(), n, hd, qp, sp, ld),
-                    2 => scores::<2>(f, k.as_ptr(), n, hd, qp, sp, ld),
-                    _ => scores::<1>(f, k.as_ptr(), n, hd, qp, sp, ld),
-                }
-            }
+            // SAFETY: `checked` proved the tier's features (AVX2/FMA/F16C, and AVX-512
+            // F/BW/VL for its kernels); `check` proved `k` holds n rows, `q` rows
+            // r..r+take and `s` rows r..r+take (stride ld, n each) exist; hd % 32 == 0.
+            unsafe { f[take - 1](fm, k.as_ptr(), n, hd, qp, sp, ld) }
         });
         return;
     }
     #[cfg(target_arch = "aarch64")]
-    if isa().is_arm() {
+    if t.is_arm() {
         // SAFETY: an aarch64 tier implies NEON; `check` proved the slices' lengths.
         return unsafe { crate::isa::aarch64::attn::scores(ty, k, n, hd, q, rows, s, ld) };
     }
@@ -123,42 +192,55 @@ pub fn attn_values(
     rows: usize,
     o: &mut [f32],
 ) {
+    attn_values_with(isa(), ty, v, n, hd, p, ld, rows, o)
+}
+
+/// [`attn_values`] computed with the kernels of tier `t` (the scalar twin for
+/// [`Isa::Scalar`]). Panics if the CPU does not support `t`.
+#[allow(clippy::too_many_arguments)]
+pub fn attn_values_with(
+    t: Isa,
+    ty: GgmlType,
+    v: &[u8],
+    n: usize,
+    hd: usize,
+    p: &[f32],
+    ld: usize,
+    rows: usize,
+    o: &mut [f32],
+) {
+    let t = checked(t);
     check("attn_values", ty, v, n, hd, rows, p.len(), ld, o.len());
     #[cfg(target_arch = "x86_64")]
-    if isa() >= Isa::Avx2 {
-        use crate::isa::x86_64::avx2_attn::values;
-        let f = fmt(ty);
+    if let Some((_, f)) = x86_kernels(t) {
+        let fm = fmt(ty);
         by_fours(rows, |r, take| {
             let (pp, op) = (p[r * ld..].as_ptr(), o[r * hd..].as_mut_ptr());
-            // SAFETY: as in `attn_scores`: features proved, and `check` proved the n value
-            // rows, probability rows r..r+take (stride ld) and output rows r..r+take exist.
-            unsafe {
-                match take {
-                    4 => values::<4>(f, v.as_ptr(), n, hd, pp, ld, op),
-                    3 => values::<3>(f, v.as_ptr(), n, hd, pp, ld, op),
-                    2 => values::<2>(f, v.as_ptr(), n, hd, pp, ld, op),
-                    _ => values::<1>(f, v.as_ptr(), n, hd, pp, ld, op),
-                }
-            }
+            // SAFETY: as in `attn_scores_with`: features proved, and `check` proved the n
+            // value rows, probability rows r..r+take (stride ld) and output rows
+            // r..r+take exist.
+            unsafe { f[take - 1](fm, v.as_ptr(), n, hd, pp, ld, op) }
         });
         return;
     }
     #[cfg(target_arch = "aarch64")]
-    if isa().is_arm() {
+    if t.is_arm() {
         // SAFETY: an aarch64 tier implies NEON; `check` proved the slices' lengths.
         return unsafe { crate::isa::aarch64::attn::values(ty, v, n, hd, p, ld, rows, o) };
     }
     scalar::attn_values(ty, v, n, hd, p, ld, rows, o)
 }
 
-/// Hints that `bytes` (a run of cached rows about to be read) be brought into the cache.
-pub fn attn_prefetch(bytes: &[u8]) {
+/// Hints that `bytes` (a run of cached rows about to be read) be brought into the cache:
+/// into L1 (`near`) or L2 (not `near`: a run read after the current one, so it arrives
+/// while the current one is computed without pushing it out of L1).
+pub fn attn_prefetch(bytes: &[u8], near: bool) {
     #[cfg(target_arch = "x86_64")]
-    if isa() >= Isa::Avx2 {
+    if isa().at_least(Isa::Avx2) {
         // SAFETY: `isa()` proved AVX2; the kernel reads nothing outside `bytes`.
-        unsafe { crate::isa::x86_64::avx2_attn::prefetch(bytes) };
+        unsafe { crate::isa::x86_64::avx2_attn::prefetch(bytes, near) };
     }
-    let _ = bytes;
+    let _ = (bytes, near);
 }
 
 /// Scalar twins: dequantize each row, then plain dot products and sums.

@@ -38,7 +38,31 @@ pub fn exp(x: f32) -> f32 {
 }
 
 /// `x[i] = e^(x[i] − m)` for every element; returns their sum.
+///
+/// On an AVX-512 CPU the same loop is compiled for 16 lanes; the results are bit-identical
+/// to the baseline build (the same IEEE operations per element, no fused multiply-adds, the
+/// same eight partial sums added in the same order).
 pub fn exp_sub_sum(x: &mut [f32], m: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::isa::isa().at_least(crate::isa::Isa::Avx512) {
+        // SAFETY: the tier proves AVX-512 F/BW/VL (and AVX2); the function only touches `x`.
+        return unsafe { exp_sub_sum_avx512(x, m) };
+    }
+    exp_sub_sum_any(x, m)
+}
+
+/// [`exp_sub_sum`]'s loop compiled with AVX-512 enabled.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL and AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+unsafe fn exp_sub_sum_avx512(x: &mut [f32], m: f32) -> f32 {
+    exp_sub_sum_any(x, m)
+}
+
+#[inline(always)]
+fn exp_sub_sum_any(x: &mut [f32], m: f32) -> f32 {
     for v in x.iter_mut() {
         *v = exp(*v - m);
     }
@@ -73,6 +97,24 @@ mod tests {
         assert_eq!(exp(-100.0), 0.0);
         assert_eq!(exp(100.0), f32::INFINITY);
         assert!(exp(f32::NAN).is_nan() || exp(f32::NAN) == 0.0);
+    }
+
+    /// The dispatched version (AVX-512 where the CPU has it) is bit-identical to the
+    /// baseline loop, so softmax weights never depend on the CPU tier.
+    #[test]
+    fn exp_sub_sum_is_bit_identical_across_tiers() {
+        let mut seed = 5u64;
+        for n in [0usize, 1, 7, 8, 15, 16, 17, 64, 100] {
+            let x0 = crate::ops::testing::rand_vec(&mut seed, n);
+            let x0: Vec<f32> = x0.iter().map(|v| v * 60.0).collect();
+            let (mut a, mut b) = (x0.clone(), x0.clone());
+            let (sa, sb) = (exp_sub_sum(&mut a, 3.5), exp_sub_sum_any(&mut b, 3.5));
+            assert_eq!(sa.to_bits(), sb.to_bits(), "sum, n={n}");
+            assert!(
+                a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()),
+                "n={n}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@ mod elementwise;
 mod exp;
 mod f32dot;
 
-pub use attn::{attn_prefetch, attn_scores, attn_supported, attn_values};
+pub use attn::{
+    attn_prefetch, attn_scores, attn_scores_with, attn_supported, attn_values, attn_values_with,
+};
 pub use elementwise::{
     gelu_tanh, rms_norm, rms_norm_inplace, rope_neox, rope_table, softmax_inplace,
 };

@@ -63,7 +63,7 @@ pub enum Rows {
 }
 
 impl Rows {
-    fn row_bytes(self, hd: usize) -> usize {
+    pub(crate) fn row_bytes(self, hd: usize) -> usize {
         match self {
             Rows::F32 => 4 * hd,
             Rows::F16 => 2 * hd,
@@ -185,19 +185,25 @@ pub unsafe fn values<const N: usize>(
     }
 }
 
-/// Asks for every 64-byte line of `bytes` to be brought into the cache (a hint: no
-/// effect on results).
+/// Asks for every 64-byte line of `bytes` to be brought into L1 (`near`) or L2 (a hint:
+/// no effect on results).
 ///
 /// # Safety
 /// The CPU must support AVX2 (the caller proves it; calling this is unsafe elsewhere).
 #[target_feature(enable = "avx2")]
-pub fn prefetch(bytes: &[u8]) {
+pub fn prefetch(bytes: &[u8], near: bool) {
     let p = bytes.as_ptr();
     let mut at = 0;
     while at < bytes.len() {
         // SAFETY: `at < bytes.len()`, so `p + at` is inside the slice; a prefetch never
         // faults and reads nothing architecturally.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(at).cast()) };
+        unsafe {
+            if near {
+                _mm_prefetch::<_MM_HINT_T0>(p.add(at).cast());
+            } else {
+                _mm_prefetch::<_MM_HINT_T1>(p.add(at).cast());
+            }
+        }
         at += 64;
     }
 }

@@ -11,6 +11,7 @@ pub mod avx2_q5_0x4;
 pub mod avx2_q8_0x4;
 pub mod avx2_quant;
 pub mod avx512;
+pub mod avx512_attn;
 pub mod avx512_gemm;
 pub mod avx512_kquants;
 pub mod avx512_multi;
