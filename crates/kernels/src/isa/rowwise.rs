@@ -17,7 +17,9 @@
 //! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) |
 //! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) |
 
-use super::quant::{prefetch_bytes, row_bytes, rows_checked, Proven};
+#[cfg(target_arch = "x86_64")]
+use super::quant::prefetch_bytes;
+use super::quant::{row_bytes, rows_checked, Proven};
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::avx512_rowwise::{self as rw, Q8Pair, Q8_1Pair};
 use super::Isa;
@@ -25,7 +27,9 @@ use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::q8_1::BlockQ8_1;
-use crate::formats::{cast_blocks, vec_dot_type};
+#[cfg(target_arch = "x86_64")]
+use crate::formats::cast_blocks;
+use crate::formats::vec_dot_type;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
 use crate::GgmlType;
