@@ -190,7 +190,8 @@ impl VnniBlock for BlockQ5_1 {
 /// Every row of `w` (`nb` blocks each) against one token group of `width` (1..=8) tokens
 /// laid out as the module docs say: `out[t·ld + r]` gets row `r` · token `t`. `vs` is
 /// read only for formats with an offset ([`VnniBlock::MIN`]; may be empty otherwise).
-/// Prefetches `pf` bytes ahead of each block read (none for `pf == 0`).
+/// Prefetches `pf` bytes ahead of each block read, at least one tile of rows ahead (none for
+/// `pf == 0`).
 ///
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C. Panics if a slice is
@@ -213,6 +214,12 @@ pub unsafe fn rows_vnni<X: VnniBlock>(
     let (vq, vd, vo) = (&vq[..nb * 8], &vd[..nb], &vo[..nb]);
     let vs = if X::MIN { &vs[..nb] } else { vs };
     let rows = w.len() / nb;
+    // At least a whole tile ahead: `pf` bytes past a block can fall in the rows of the
+    // tile being read (a tile of eight 680-byte rows, the Gemma 3 head's, is 5,440 bytes).
+    let pf = match pf {
+        0 => 0,
+        pf => pf.max(2 * P * nb * std::mem::size_of::<X>()),
+    };
     let mut sc = Scratch {
         q: [[0; 64]; P],
         d: [0.0; 2 * P],
