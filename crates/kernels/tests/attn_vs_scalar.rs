@@ -12,18 +12,7 @@ use wren_kernels::ops::{attn_scores_with, attn_values_with};
 use wren_kernels::{dequantize_row, quantize_row, GgmlType};
 
 fn tiers() -> Vec<Isa> {
-    let t: Vec<Isa> = [
-        Isa::Scalar,
-        Isa::Avx2,
-        Isa::Avx512,
-        Isa::Avx512Vnni,
-        Isa::Neon,
-        Isa::Dotprod,
-        Isa::I8mm,
-    ]
-    .into_iter()
-    .filter(|t| t.supported())
-    .collect();
+    let t: Vec<Isa> = Isa::all_supported();
     eprintln!(
         "attention tiers tested: {t:?} (detected {:?})",
         Isa::detect()

@@ -23,18 +23,7 @@ const FORMATS: [GgmlType; 8] = [
 ];
 
 fn tiers() -> Vec<Isa> {
-    [
-        Isa::Scalar,
-        Isa::Avx2,
-        Isa::Avx512,
-        Isa::Avx512Vnni,
-        Isa::Neon,
-        Isa::Dotprod,
-        Isa::I8mm,
-    ]
-    .into_iter()
-    .filter(|t| t.supported())
-    .collect()
+    Isa::all_supported()
 }
 
 #[test]

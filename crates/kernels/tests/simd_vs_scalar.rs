@@ -32,17 +32,10 @@ const FORMATS: [GgmlType; 8] = [
 ];
 
 fn simd_tiers() -> Vec<Isa> {
-    let t: Vec<Isa> = [
-        Isa::Avx2,
-        Isa::Avx512,
-        Isa::Avx512Vnni,
-        Isa::Neon,
-        Isa::Dotprod,
-        Isa::I8mm,
-    ]
-    .into_iter()
-    .filter(|t| t.supported())
-    .collect();
+    let t: Vec<Isa> = Isa::all_supported()
+        .into_iter()
+        .filter(|&t| t != Isa::Scalar)
+        .collect();
     eprintln!("SIMD tiers tested: {:?} (detected {:?})", t, Isa::detect());
     t
 }

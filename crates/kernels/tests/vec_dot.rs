@@ -212,18 +212,7 @@ fn vec_dot_integer_parts_are_exact() {
 #[test]
 fn q4_1_q5_1_every_tier_match_dequantized_dot() {
     use wren_kernels::isa::{vec_dot_with, Isa};
-    let tiers: Vec<Isa> = [
-        Isa::Scalar,
-        Isa::Avx2,
-        Isa::Avx512,
-        Isa::Avx512Vnni,
-        Isa::Neon,
-        Isa::Dotprod,
-        Isa::I8mm,
-    ]
-    .into_iter()
-    .filter(|t| t.supported())
-    .collect();
+    let tiers: Vec<Isa> = Isa::all_supported();
     eprintln!("tiers tested: {tiers:?}");
     let mut rng = Rng::new(41);
     for ty in [GgmlType::Q4_1, GgmlType::Q5_1] {

@@ -63,6 +63,22 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Every tier, in order.
+    pub const ALL: [Isa; 7] = [
+        Isa::Scalar,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+        Isa::Dotprod,
+        Isa::I8mm,
+    ];
+
+    /// The tiers this CPU can run ([`Isa::supported`]), [`Isa::Scalar`] first.
+    pub fn all_supported() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|t| t.supported()).collect()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",

@@ -24,11 +24,11 @@ use super::quant::{row_bytes, rows_checked, Proven};
 use super::x86_64::avx512_rowwise::{self as rw, Q8Pair, Q8_1Pair};
 use super::Isa;
 #[cfg(target_arch = "x86_64")]
+use crate::formats::cast_blocks;
+#[cfg(target_arch = "x86_64")]
 use crate::formats::q8_0::BlockQ8_0;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::q8_1::BlockQ8_1;
-#[cfg(target_arch = "x86_64")]
-use crate::formats::cast_blocks;
 use crate::formats::vec_dot_type;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
