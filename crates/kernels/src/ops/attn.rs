@@ -80,36 +80,29 @@ use crate::isa::x86_64::avx2_attn as x86;
 #[cfg(target_arch = "x86_64")]
 fn x86_kernels(t: Isa) -> Option<([ScoresFn; 4], [ValuesFn; 4])> {
     use crate::isa::x86_64::{avx2_attn as a2, avx512_attn as a5};
+    // The four widths (query rows per call) of one module's kernels.
+    macro_rules! widths {
+        ($m:ident) => {
+            (
+                [
+                    $m::scores::<1>,
+                    $m::scores::<2>,
+                    $m::scores::<3>,
+                    $m::scores::<4>,
+                ],
+                [
+                    $m::values::<1>,
+                    $m::values::<2>,
+                    $m::values::<3>,
+                    $m::values::<4>,
+                ],
+            )
+        };
+    }
     if t.at_least(Isa::Avx512) {
-        Some((
-            [
-                a5::scores::<1>,
-                a5::scores::<2>,
-                a5::scores::<3>,
-                a5::scores::<4>,
-            ],
-            [
-                a5::values::<1>,
-                a5::values::<2>,
-                a5::values::<3>,
-                a5::values::<4>,
-            ],
-        ))
+        Some(widths!(a5))
     } else if t.at_least(Isa::Avx2) {
-        Some((
-            [
-                a2::scores::<1>,
-                a2::scores::<2>,
-                a2::scores::<3>,
-                a2::scores::<4>,
-            ],
-            [
-                a2::values::<1>,
-                a2::values::<2>,
-                a2::values::<3>,
-                a2::values::<4>,
-            ],
-        ))
+        Some(widths!(a2))
     } else {
         None
     }
