@@ -37,9 +37,9 @@ pub(super) const ROW_COST: f64 = 0.3;
 
 /// The longest draft at most `n` tokens that keeps a verify pass (the draft and the token
 /// before it) in whole token groups of the rowwise kernels: a pass of 9 rows runs a group
-/// of 8 and a group of 1, and that one extra row costs about a whole one-token product's
-/// compute (measured on Gemma 3, prompt lookup on copying prompts: `--draft-max 7` gave
-/// 105.7 / 124.5 tok/s against 96.4 / 80.3 with 8, both drafts 100% accepted).
+/// of 8 and a group of 1, and that one extra row costs 0.5–0.8 of a decode step by itself
+/// (`core/examples/verify_cost.rs`, quiet 2-core machine: Gemma 3 8 rows 2.47 steps,
+/// 9 rows 3.01; SmolLM2 3.05 and 3.86).
 pub(super) fn fit_groups(n: usize) -> usize {
     let g = wren_kernels::isa::ROWWISE_TOKENS;
     if n < g {
