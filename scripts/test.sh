@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 cargo run --release --quiet --bin wren -- fetch gemma3-270m smollm2-135m-instruct >/dev/null
 bash scripts/fetch_fixtures.sh >/dev/null
 cargo test --release --workspace -- --include-ignored --nocapture "$@"
+# Every SIMD intrinsic in the shipped binary is inlined (an out-of-line one is slow and
+# changes no output, so only this check sees it).
+bash scripts/check_inlined.sh target/release/wren
 # aarch64 kernels under qemu and the SmolLM2 top-1 check (installs the cross toolchain and
 # qemu as root; WREN_SKIP_AARCH64=1 skips it on machines without them).
 [ "${WREN_SKIP_AARCH64:-0}" = 1 ] || bash scripts/test_aarch64.sh

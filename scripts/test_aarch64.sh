@@ -47,6 +47,7 @@ echo "aarch64 kernel suite: $((SECONDS - start)) s"
 [ -f "$MODEL" ] || cargo run --release --quiet --bin wren -- fetch smollm2-135m-instruct >/dev/null
 cargo build --release --quiet --bin wren
 cargo build --release --quiet --target "$T" --bin wren
+bash scripts/check_inlined.sh "target/$T/release/wren"
 prompts=("The capital of France is" "def fibonacci(n):" "Water boils at a temperature of")
 qemu="qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu"
 dir=$(mktemp -d)

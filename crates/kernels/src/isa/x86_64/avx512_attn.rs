@@ -97,8 +97,13 @@ unsafe fn scores_step<const N: usize, const K: usize>(
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); N]; K];
         for b in 0..hd / 32 {
-            let kv: [(__m512, __m512); K] =
-                std::array::from_fn(|kk| block32(fmt, k.add((j0 + kk) * rb), b));
+            // A plain loop, not `std::array::from_fn`: a closure passed to a generic std
+            // function may be compiled outside this function's target features, and then
+            // `block32`'s intrinsics become out-of-line calls (session 10's 16K regression).
+            let mut kv = [(_mm512_setzero_ps(), _mm512_setzero_ps()); K];
+            for (kk, x) in kv.iter_mut().enumerate() {
+                *x = block32(fmt, k.add((j0 + kk) * rb), b);
+            }
             for r in 0..N {
                 let qp = q.add(r * hd + 32 * b);
                 let (q0, q1) = (_mm512_loadu_ps(qp), _mm512_loadu_ps(qp.add(16)));
