@@ -196,11 +196,25 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         });
         return;
     }
-    if s.tables.len() < jobs.len() {
-        s.tables.resize_with(jobs.len(), TokenTables::new);
-    }
-    for ((w, _), tb) in jobs.iter().zip(s.tables.iter_mut()) {
-        w.prepare_tokens(xq, tokens, tb);
+    // Matrices of one format and packing over the same activations (Q/K/V, gate/up) share
+    // one layout of the tables: `table[m]` is the one matrix m uses.
+    let mut table: Vec<usize> = Vec::with_capacity(jobs.len());
+    let mut prepared = 0;
+    for (m, (w, _)) in jobs.iter().enumerate() {
+        let same = jobs[..m]
+            .iter()
+            .position(|(v, _)| v.ty == w.ty && v.packing() == w.packing());
+        match same {
+            Some(i) => table.push(table[i]),
+            None => {
+                if s.tables.len() <= prepared {
+                    s.tables.push(TokenTables::new());
+                }
+                w.prepare_tokens(xq, tokens, &mut s.tables[prepared]);
+                table.push(prepared);
+                prepared += 1;
+            }
+        }
     }
     let total: usize = jobs.iter().map(|(w, _)| w.rows * tokens).sum();
     if s.yt.len() < total {
@@ -235,7 +249,7 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         let w_rows = &w.data()[t.r0 * rb..(t.r0 + rows_here) * rb];
         // Rows are taken a few at a time, kept in L1 while every token's activations
         // pass by (several tokens per unpacked weight block).
-        w.dot_rows_tokens(w_rows, xq, tokens, t.out, rows_here, &tables[t.m]);
+        w.dot_rows_tokens(w_rows, xq, tokens, t.out, rows_here, &tables[table[t.m]]);
         for (d, src) in t.dest.iter_mut().zip(t.out.chunks_exact(rows_here)) {
             d.copy_from_slice(src);
         }
