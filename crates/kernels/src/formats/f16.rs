@@ -25,10 +25,12 @@ unsafe impl Block for F16Le {
 impl F16Le {
     pub const ZERO: F16Le = F16Le([0, 0]);
 
-    /// Exact widening (`GGML_FP16_TO_FP32`).
+    /// Exact widening (`GGML_FP16_TO_FP32`). Bit arithmetic the compiler inlines: `half`'s
+    /// `to_f32` picks F16C at run time and calls it out of line, which cost more than the
+    /// conversion where scales are widened one at a time (token tables, scalar kernels).
     #[inline]
     pub fn to_f32(self) -> f32 {
-        half::f16::from_le_bytes(self.0).to_f32()
+        half::f16::from_le_bytes(self.0).to_f32_const()
     }
 
     /// Round to nearest even (`GGML_FP32_TO_FP16`).

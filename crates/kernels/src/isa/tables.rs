@@ -353,18 +353,19 @@ fn fill_vnni<B: Act>(
         let (g, t) = (i / MAX_TOKENS, i % MAX_TOKENS);
         for (b, blk) in y.iter().enumerate() {
             let at = g * nb + b;
-            let s: i32 = blk.qs().iter().map(|&q| q as i8 as i32).sum();
+            let qs = blk.qs();
+            let s: i32 = qs.iter().map(|&q| q as i8 as i32).sum();
             // Each token twice: lanes 2t and 2t + 1 (a pair of weight rows).
-            for lane in [2 * t, 2 * t + 1] {
-                for j in 0..8 {
-                    vq[at * 8 + j][4 * lane..4 * lane + 4]
-                        .copy_from_slice(&blk.qs()[4 * j..4 * j + 4]);
-                }
-                vd[at][lane] = blk.d().to_f32();
-                vo[at][lane] = -offset * s;
-                if let (Some(vs), Some(s)) = (vs.as_deref_mut(), blk.s()) {
-                    vs[at][lane] = s.to_f32();
-                }
+            for (j, row) in vq[at * 8..at * 8 + 8].iter_mut().enumerate() {
+                let four = &qs[4 * j..4 * j + 4];
+                row[8 * t..8 * t + 4].copy_from_slice(four);
+                row[8 * t + 4..8 * t + 8].copy_from_slice(four);
+            }
+            let d = blk.d().to_f32();
+            vd[at][2 * t..2 * t + 2].fill(d);
+            vo[at][2 * t..2 * t + 2].fill(-offset * s);
+            if let (Some(vs), Some(s)) = (vs.as_deref_mut(), blk.s()) {
+                vs[at][2 * t..2 * t + 2].fill(s.to_f32());
             }
         }
     }
