@@ -74,8 +74,8 @@ pub struct LinearScratch {
     yt: Vec<f32>,
     /// Activation tables of the matrices of one [`matmul_many`] call.
     tables: Vec<TokenTables>,
-    /// Activation tables of the rowwise kernels (one matrix at a time).
-    rw: RowwiseTables,
+    /// Activation tables of the rowwise kernels, as `tables`.
+    rw: Vec<RowwiseTables>,
 }
 
 thread_local! {
@@ -137,15 +137,19 @@ pub fn matmul_many(
         for (w, y) in jobs.iter_mut() {
             exact(w, x, tokens, y, s);
         }
-    } else if s.rowwise && tokens > 1 {
-        for job in jobs.iter_mut() {
-            quantized_rowwise(job, x, tokens, s);
-        }
     } else if jobs
         .iter()
         .all(|(w, _)| wren_kernels::vec_dot_type(w.ty) == aty)
     {
-        quantized(jobs, x, tokens, s);
+        if s.rowwise && tokens > 1 {
+            quantized_rowwise(jobs, x, tokens, s);
+        } else {
+            quantized(jobs, x, tokens, s);
+        }
+    } else if s.rowwise && tokens > 1 {
+        for job in jobs.iter_mut() {
+            quantized_rowwise(std::slice::from_mut(job), x, tokens, s);
+        }
     } else {
         for job in jobs.iter_mut() {
             quantized(std::slice::from_mut(job), x, tokens, s);
@@ -263,15 +267,19 @@ const ROWWISE_ROWS: usize = 128;
 
 /// The quantized path with [`LinearScratch::rowwise`]: the chunks of rows of the one-token
 /// path, and within each chunk, a few rows at a time, the one-token kernel for each token.
+/// The quantized path with [`LinearScratch::rowwise`] for matrices whose activations share
+/// one format: the chunks of rows of the one-token path, all matrices' chunks in one
+/// parallel region, and within each chunk, a few rows at a time, the one-token kernel for
+/// each token. Matrices of one format and packing (Q/K/V, gate/up) share one layout of the
+/// tables.
 fn quantized_rowwise(
-    job: &mut (&QMatrix, &mut [f32]),
+    jobs: &mut [(&QMatrix, &mut [f32])],
     x: &[f32],
     tokens: usize,
     s: &mut LinearScratch,
 ) {
-    let w = job.0;
-    let k = w.cols;
-    let aty = wren_kernels::vec_dot_type(w.ty);
+    let k = jobs[0].0.cols;
+    let aty = wren_kernels::vec_dot_type(jobs[0].0.ty);
     let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
     s.xq.resize(arb * tokens, 0);
     for t in 0..tokens {
@@ -283,29 +291,54 @@ fn quantized_rowwise(
     }
     let xq = &s.xq[..arb * tokens];
     // Formats with a rowwise kernel (`wren_kernels::isa::rowwise`): several tokens per
-    // weight load, each (row, token) still the one-token kernel's bits.
-    if w.packing().is_none() {
-        s.rw.prepare(w.ty, k, xq, tokens);
+    // weight load, each (row, token) still the one-token kernel's bits. `table[m]`: the
+    // tables of matrix m, `None` where its rows go through the one-token kernel per token.
+    let mut table: Vec<Option<usize>> = Vec::with_capacity(jobs.len());
+    let mut prepared = 0;
+    for (m, (w, _)) in jobs.iter().enumerate() {
+        if w.packing().is_some() {
+            table.push(None);
+            continue;
+        }
+        let same = jobs[..m]
+            .iter()
+            .position(|(v, _)| v.ty == w.ty && v.packing().is_none());
+        match same {
+            Some(i) => table.push(table[i]),
+            None => {
+                if s.rw.len() <= prepared {
+                    s.rw.push(RowwiseTables::default());
+                }
+                s.rw[prepared].prepare(w.ty, k, xq, tokens);
+                table.push(s.rw[prepared].accelerated().then_some(prepared));
+                prepared += 1;
+            }
+        }
     }
-    let fast = w.packing().is_none() && s.rw.accelerated();
     let tables = &s.rw;
-    let (n, cr, rb) = (w.rows, chunk_rows(w.rows), w.row_bytes());
-    let mut rows: Vec<_> = job.1.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
-    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = Vec::with_capacity(n.div_ceil(cr));
-    for ci in 0..n.div_ceil(cr) {
-        let dest = rows
-            .iter_mut()
-            .map(|r| r.next().expect("a chunk per row"))
-            .collect();
-        tasks.push((ci * cr, dest));
+    let mats: Vec<&QMatrix> = jobs.iter().map(|(w, _)| *w).collect();
+    // Tasks: matrix, first row, and the chunk's columns of each token's row of y.
+    let mut tasks: Vec<(usize, usize, Vec<&mut [f32]>)> = Vec::new();
+    for (m, (w, y)) in jobs.iter_mut().enumerate() {
+        let (n, cr) = (w.rows, chunk_rows(w.rows));
+        let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
+        for ci in 0..n.div_ceil(cr) {
+            let dest = rows
+                .iter_mut()
+                .map(|r| r.next().expect("a chunk per row"))
+                .collect();
+            tasks.push((m, ci * cr, dest));
+        }
     }
-    tasks.par_iter_mut().for_each(|(r0, dest)| {
+    tasks.par_iter_mut().for_each(|(m, r0, dest)| {
+        let (w, tab) = (mats[*m], table[*m].map(|i| &tables[i]));
+        let rb = w.row_bytes();
         let here = dest[0].len();
         let mut a = 0;
         while a < here {
             let b = (a + ROWWISE_ROWS).min(here);
             let w_rows = &w.data()[(*r0 + a) * rb..(*r0 + b) * rb];
-            if fast {
+            if let Some(tab) = tab {
                 RW_OUT.with(|buf| {
                     let buf = &mut *buf.borrow_mut();
                     buf.resize(tokens * ROWWISE_ROWS, 0.0);
@@ -317,7 +350,7 @@ fn quantized_rowwise(
                         tokens,
                         buf,
                         ROWWISE_ROWS,
-                        tables,
+                        tab,
                     );
                     for (t, d) in dest.iter_mut().enumerate() {
                         let at = t * ROWWISE_ROWS;

@@ -597,18 +597,15 @@ fn pack_i8(v: [__m256i; 4]) -> __m256i {
     _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
-/// One block of `quantize_row_q8_0_ref` (and `quantize_row_q8_1_ref`, which quantizes
-/// alike): the f32 scale `d` before f16 rounding and the 32 quants.
+/// The quants of one block of `quantize_row_q8_0_ref` (and `quantize_row_q8_1_ref`, which
+/// quantizes alike) for the inverse scale `id`: `roundf(x·id)`, saturated as `as i8`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn quantize_block_q8(xb: &[f32]) -> (f32, __m256i) {
+fn quants_q8(xb: &[f32], id: f32) -> __m256i {
     let sign = _mm256_set1_ps(-0.0);
     let half = _mm256_set1_ps(0.5);
     let one = _mm256_set1_ps(1.0);
     let xb = &xb[..32];
-    let amax = amax8(xb);
-    let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
     let vid = _mm256_set1_ps(id);
     let mut q = [_mm256_setzero_si256(); 4];
     for (k, c) in xb.chunks_exact(8).enumerate() {
@@ -629,7 +626,70 @@ fn quantize_block_q8(xb: &[f32]) -> (f32, __m256i) {
         let r = _mm256_and_ps(r, _mm256_cmp_ps(t, t, _CMP_ORD_Q));
         q[k] = _mm256_cvtps_epi32(r);
     }
-    (d, pack_i8(q))
+    pack_i8(q)
+}
+
+/// The scales of four consecutive blocks (`x`: 128 elements): `d = amax / 127` before f16
+/// rounding and `id = 1 / d` (0 where `d` is 0), each lane exactly the scalar division.
+/// Four blocks share one pair of divisions, and their maxima are independent chains.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scales4_q8(x: &[f32]) -> (__m128, __m128) {
+    let a = _mm_setr_ps(
+        amax8(&x[..32]),
+        amax8(&x[32..64]),
+        amax8(&x[64..96]),
+        amax8(&x[96..128]),
+    );
+    let d = _mm_div_ps(a, _mm_set1_ps(127.0));
+    let id = _mm_div_ps(_mm_set1_ps(1.0), d);
+    (d, _mm_and_ps(id, _mm_cmpneq_ps(d, _mm_setzero_ps())))
+}
+
+/// The lanes of a 4-lane vector.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lanes4(v: __m128) -> [f32; 4] {
+    let mut out = [0f32; 4];
+    // SAFETY: `out` is 4 writable f32s; unaligned store.
+    unsafe { _mm_storeu_ps(out.as_mut_ptr(), v) };
+    out
+}
+
+/// Four lanes rounded to f16 (nearest even), as [`f16_of`] per lane.
+#[inline]
+#[target_feature(enable = "f16c")]
+fn f16_of4(v: __m128) -> [F16Le; 4] {
+    let h = _mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v);
+    let b = (_mm_cvtsi128_si64(h) as u64).to_le_bytes();
+    [
+        F16Le([b[0], b[1]]),
+        F16Le([b[2], b[3]]),
+        F16Le([b[4], b[5]]),
+        F16Le([b[6], b[7]]),
+    ]
+}
+
+/// `(d, id)` of one block, as [`scales4_q8`] computes them per lane.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scale_q8(xb: &[f32]) -> (f32, f32) {
+    let d = amax8(&xb[..32]) / 127.0;
+    (d, if d != 0.0 { 1.0 / d } else { 0.0 })
+}
+
+/// Σq of a block's 32 quants, exactly: 1·q pair sums in i16, then i32 lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn sum_q8(q: __m256i) -> i32 {
+    let s = _mm256_madd_epi16(
+        _mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
+        _mm256_set1_epi16(1),
+    );
+    let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
 }
 
 /// `quantize_row_q8_0_ref` over `min(x.len() / 32, out.len())` blocks.
@@ -638,11 +698,25 @@ fn quantize_block_q8(xb: &[f32]) -> (f32, __m256i) {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let (d, q) = quantize_block_q8(xb);
+    let nb = (x.len() / 32).min(out.len());
+    let (x, out) = (&x[..32 * nb], &mut out[..nb]);
+    let mut x4 = x.chunks_exact(128);
+    let mut o4 = out.chunks_exact_mut(4);
+    for (xs, bs) in (&mut x4).zip(&mut o4) {
+        let (d, id) = scales4_q8(xs);
+        let (dh, id) = (f16_of4(d), lanes4(id));
+        for (i, b) in bs.iter_mut().enumerate() {
+            let q = quants_q8(&xs[32 * i..], id[i]);
+            b.d = dh[i];
+            // SAFETY: `qs` is 32 writable bytes; unaligned store.
+            unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+        }
+    }
+    for (xb, b) in x4.remainder().chunks_exact(32).zip(o4.into_remainder()) {
+        let (d, id) = scale_q8(xb);
         b.d = f16_of(d);
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
-        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), quants_q8(xb, id)) };
     }
 }
 
@@ -653,20 +727,34 @@ pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
-    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let (d, q) = quantize_block_q8(xb);
+    let nb = (x.len() / 32).min(out.len());
+    let (x, out) = (&x[..32 * nb], &mut out[..nb]);
+    let mut x4 = x.chunks_exact(128);
+    let mut o4 = out.chunks_exact_mut(4);
+    for (xs, bs) in (&mut x4).zip(&mut o4) {
+        let (d, id) = scales4_q8(xs);
+        let (dh, id) = (f16_of4(d), lanes4(id));
+        let mut sums = [0f32; 4];
+        for (i, b) in bs.iter_mut().enumerate() {
+            let q = quants_q8(&xs[32 * i..], id[i]);
+            b.d = dh[i];
+            // SAFETY: `qs` is 32 writable bytes; unaligned store.
+            unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+            sums[i] = sum_q8(q) as f32;
+        }
+        // SAFETY: `sums` is 4 readable f32s; unaligned load.
+        let s = f16_of4(_mm_mul_ps(unsafe { _mm_loadu_ps(sums.as_ptr()) }, d));
+        for (b, s) in bs.iter_mut().zip(s) {
+            b.s = s;
+        }
+    }
+    for (xb, b) in x4.remainder().chunks_exact(32).zip(o4.into_remainder()) {
+        let (d, id) = scale_q8(xb);
+        let q = quants_q8(xb, id);
         b.d = f16_of(d);
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
         unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
-        // Σq exactly: 1·q pair sums in i16, then i32 lanes.
-        let s = _mm256_madd_epi16(
-            _mm256_maddubs_epi16(_mm256_set1_epi8(1), q),
-            _mm256_set1_epi16(1),
-        );
-        let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-        b.s = f16_of(_mm_cvtsi128_si32(s) as f32 * d);
+        b.s = f16_of(sum_q8(q) as f32 * d);
     }
 }
 
