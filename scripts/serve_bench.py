@@ -345,8 +345,9 @@ def main():
     ap.add_argument("--install-llama-extras", action=argparse.BooleanOptionalAction,
                     default=True, help="pip-install the llama_cpp.server extras if missing")
     ap.add_argument("--json", metavar="OUT")
-    ap.add_argument("--server-args", default="",
-                    help="extra `wren serve` flags, e.g. '--spec ngram --draft-max 8'")
+    ap.add_argument("--server-args", default="--spec off",
+                    help="`wren serve` flags (default '--spec off': plain decoding; e.g. "
+                         "'--spec auto --draft-max 8')")
     a = ap.parse_args()
     log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     tmp = os.environ.get("TMPDIR", "/tmp")

@@ -399,11 +399,13 @@ pub fn tokenize_segments(tok: &Tokenizer, segs: &[wren_core::chat::Segment]) -> 
 /// `--spec` and `--draft-max`: speculative decoding (the text is the same with or without).
 #[derive(clap::Args, Clone, Debug)]
 pub struct SpecOpts {
-    /// Speculative decoding: off; ngram (prompt lookup: drafts the tokens that followed
-    /// the latest earlier occurrence of the last few tokens, verified in one pass); fr
-    /// (FR-Spec: the model drafts with its own trunk and an output head restricted to its
-    /// most frequent tokens, see `wren fr-table`); auto (ngram when it matches, else fr).
-    #[arg(long = "spec", default_value = "off", value_parser = parse_spec)]
+    /// Speculative decoding (the text is the same either way): auto (default: ngram when
+    /// it matches, else fr where that pays, each stopped where it is measured slower than
+    /// plain decoding); ngram (prompt lookup: drafts the tokens that followed the latest
+    /// earlier occurrence of the last few tokens, verified in one pass); fr (FR-Spec: the
+    /// model drafts with its own trunk and an output head restricted to its most frequent
+    /// tokens, see `wren fr-table`); off.
+    #[arg(long = "spec", default_value = "auto", value_parser = parse_spec)]
     pub spec: SpecMode,
     /// Most tokens drafted per step (1..=32).
     #[arg(long = "draft-max", default_value_t = 8)]

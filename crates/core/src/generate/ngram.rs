@@ -12,15 +12,22 @@ pub const NGRAM_MIN: usize = 2;
 /// into `out` (cleared first).
 #[cfg(test)]
 pub fn lookup(history: &[u32], pending: u32, max: usize, out: &mut Vec<u32>) {
-    lookup_min(history, pending, max, NGRAM_MIN, out)
+    lookup_min(history, pending, max, NGRAM_MIN, out);
 }
 
 /// [`lookup`] with suffixes of at least `min_n` tokens (`auto` asks for 3: on free text
-/// two-token matches predict too little to pay).
-pub fn lookup_min(history: &[u32], pending: u32, max: usize, min_n: usize, out: &mut Vec<u32>) {
+/// two-token matches predict too little to pay). Returns where the draft was copied from
+/// (the context index of its first token), `None` when nothing was drafted.
+pub fn lookup_min(
+    history: &[u32],
+    pending: u32,
+    max: usize,
+    min_n: usize,
+    out: &mut Vec<u32>,
+) -> Option<usize> {
     out.clear();
     if max == 0 {
-        return;
+        return None;
     }
     let len = history.len() + 1;
     let at = |i: usize| {
@@ -43,9 +50,32 @@ pub fn lookup_min(history: &[u32], pending: u32, max: usize, min_n: usize, out: 
             let from = j + n;
             let to = (from + max).min(len);
             out.extend((from..to).map(at));
-            return;
+            return (from < to).then_some(from);
         }
     }
+    None
+}
+
+/// Drafts after the first occurrence of `pending` at context indices `near..near + window`
+/// (before `pending` itself): after the text being copied and the generated text part
+/// (a corrected word, a renamed identifier), the next token found again close past where
+/// the copy left off resumes the copy at once, where a suffix match would need several
+/// more tokens of agreement. Returns where the draft was copied from, as [`lookup_min`].
+pub fn lookup_near(
+    history: &[u32],
+    pending: u32,
+    near: usize,
+    window: usize,
+    max: usize,
+    out: &mut Vec<u32>,
+) -> Option<usize> {
+    out.clear();
+    let end = (near + window).min(history.len());
+    let j = (near..end).find(|&j| history[j] == pending)?;
+    let from = j + 1;
+    let to = (from + max).min(history.len());
+    out.extend_from_slice(&history[from..to]);
+    (from < to).then_some(from)
 }
 
 #[cfg(test)]
@@ -69,6 +99,35 @@ mod tests {
         // The draft stops at the end of the context.
         let ctx = [5, 6, 7, 5, 6];
         assert_eq!(draft(&ctx, 8), vec![7, 5, 6]);
+    }
+
+    #[test]
+    fn a_draft_says_where_it_was_copied_from() {
+        let mut out = Vec::new();
+        // "5 6" occurs at 0: the draft starts at index 2.
+        assert_eq!(lookup_min(&[5, 6, 7, 8, 9, 5], 6, 2, 2, &mut out), Some(2));
+        assert_eq!(out, vec![7, 8]);
+        assert_eq!(lookup_min(&[1, 2, 3], 4, 2, 2, &mut out), None);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn near_the_anchor_one_token_resumes_the_copy() {
+        // Source "10 11 12 13 14 15", the copy broke at 12 (anchor 2) with a new token 99;
+        // the pending 13 is found just past the anchor and the copy resumes after it.
+        let history = [10, 11, 12, 13, 14, 15, 20, 10, 11, 99];
+        let mut out = Vec::new();
+        assert_eq!(lookup_near(&history, 13, 2, 12, 3, &mut out), Some(4));
+        assert_eq!(out, vec![14, 15, 20]);
+        // Outside the window, or not present: nothing.
+        assert_eq!(lookup_near(&history, 13, 4, 12, 3, &mut out), None);
+        assert!(out.is_empty());
+        assert_eq!(lookup_near(&history, 15, 0, 3, 3, &mut out), None);
+        // The first occurrence past the anchor wins, and the draft stops at the end.
+        assert_eq!(lookup_near(&history, 10, 0, 12, 8, &mut out), Some(1));
+        assert_eq!(out, vec![11, 12, 13, 14, 15, 20, 10, 11]);
+        assert_eq!(lookup_near(&history, 11, 8, 12, 8, &mut out), Some(9));
+        assert_eq!(out, vec![99]);
     }
 
     #[test]

@@ -61,16 +61,41 @@ pub const FR_CONFIDENCE: f32 = 0.25;
 const AUTO_NGRAM_MIN: usize = 3;
 
 /// Passes `auto` skips drafting of a kind after its drafts were measured to lose.
-const GATE_PAUSE: usize = 32;
+const GATE_PAUSE: usize = 16;
+
+/// How much slower per token than plain passes a drafter's passes must be measured before
+/// `auto` pauses it: single passes' times are noisy, and a pause costs a grounded prompt
+/// its speedup for [`GATE_PAUSE`] passes.
+const GATE_MARGIN: f64 = 1.1;
+
+/// Context tokens past the copy's last position searched for the pending token when no
+/// suffix matches ([`ngram::lookup_near`]), and the passes such an anchor is kept without
+/// a draft from it.
+const RESYNC_WINDOW: usize = 12;
+const ANCHOR_LIFE: usize = 4;
+
+/// Where the latest prompt-lookup draft left its source: the context index of the source
+/// token the next emitted token was expected to equal, and the passes it stays usable.
+#[derive(Clone, Copy, Debug)]
+struct Anchor {
+    at: usize,
+    life: usize,
+}
 
 /// Wall time per emitted token of passes with drafts against passes without (exponential
 /// means): `auto` stops drafting of a kind where it is measured to be slower than plain
 /// decoding on this machine and model (SmolLM2's free text: prompt lookup drafts with ~30%
 /// acceptance and loses ~8%), and tries again after [`GATE_PAUSE`] passes. Timing decides
 /// only whether to draft, never which tokens come out.
+///
+/// The draft passes' rate is the ratio of the means of their times and of their tokens,
+/// not the mean of each pass's time per token: a rejected draft's pass (one token, a long
+/// pass) would otherwise weigh as much as a fully accepted one's eight tokens, and a few
+/// early rejections on input-grounded text stopped a drafter that was paying well.
 #[derive(Clone, Copy, Debug, Default)]
 struct Gate {
-    draft: Option<f64>,
+    time: Option<f64>,
+    tokens: Option<f64>,
     samples: usize,
 }
 
@@ -79,14 +104,18 @@ impl Gate {
         *m = Some(m.map_or(x, |m| 0.7 * m + 0.3 * x));
     }
 
-    fn record(&mut self, per_token: f64) {
-        Gate::mean(&mut self.draft, per_token);
+    fn record(&mut self, seconds: f64, tokens: usize) {
+        Gate::mean(&mut self.time, seconds);
+        Gate::mean(&mut self.tokens, tokens as f64);
         self.samples += 1;
     }
 
     /// Whether drafting is measured slower than `plain` per token.
     fn losing(&self, plain: Option<f64>) -> bool {
-        matches!((self.draft, plain), (Some(d), Some(p)) if self.samples >= 3 && d > p)
+        match (self.time, self.tokens, plain) {
+            (Some(t), Some(n), Some(p)) => self.samples >= 3 && t > GATE_MARGIN * p * n,
+            _ => false,
+        }
     }
 }
 
@@ -132,6 +161,9 @@ pub struct Step {
     plain_time: Option<f64>,
     ngram_gate: Gate,
     fr_gate: Gate,
+    /// The copy source of prompt lookup, and where this pass's draft was copied from.
+    anchor: Option<Anchor>,
+    from: Option<usize>,
     /// Sampled, not yet handed out. All but the last are already in the cache.
     queue: VecDeque<u32>,
     /// The token handed out last: in the cache iff `queue` is not empty.
@@ -164,6 +196,8 @@ impl Step {
             plain_time: None,
             ngram_gate: Gate::default(),
             fr_gate: Gate::default(),
+            anchor: None,
+            from: None,
             queue: VecDeque::from([first]),
             last: first,
             tokens: Vec::new(),
@@ -206,6 +240,7 @@ impl Step {
         let room = session.ctx().saturating_sub(history.len() + 1);
         let max = fit_groups(self.k.min(budget.saturating_sub(1)).min(room));
         self.tokens.clear();
+        self.from = None;
         if self.pause > 0 {
             self.pause -= 1;
         } else if self.spec.mode.ngram() && max > 0 {
@@ -214,9 +249,14 @@ impl Step {
             } else {
                 ngram::NGRAM_MIN
             };
-            ngram::lookup_min(history, self.last, max, min_n, &mut self.tokens);
+            let (last, t) = (self.last, &mut self.tokens);
+            self.from = ngram::lookup_min(history, last, max, min_n, t).or_else(|| {
+                let a = self.anchor?;
+                ngram::lookup_near(history, last, a.at, RESYNC_WINDOW, max, t)
+            });
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
+                self.from = None;
             }
         }
         self.tokens.insert(0, self.last);
@@ -241,6 +281,7 @@ impl Step {
     /// length (longer after a fully accepted draft, shorter after a rejection).
     pub fn settle_pass(&mut self, session: &mut Session) -> Result<()> {
         let (drafted, accepted) = self.tally();
+        self.move_anchor(accepted);
         self.stats.passes += 1;
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
@@ -262,6 +303,23 @@ impl Step {
         session.truncate_to(self.base + self.queue.len())
     }
 
+    /// After a pass: a prompt-lookup draft sets the anchor at its first unconfirmed source
+    /// token; a pass without one wears the anchor down.
+    fn move_anchor(&mut self, accepted: usize) {
+        self.anchor = match self.from.take() {
+            Some(from) => Some(Anchor {
+                at: from + accepted,
+                life: ANCHOR_LIFE,
+            }),
+            None => self.anchor.and_then(|a| {
+                (a.life > 1).then_some(Anchor {
+                    at: a.at,
+                    life: a.life - 1,
+                })
+            }),
+        };
+    }
+
     /// Drafted tokens of this pass, and how many of them the picks confirmed.
     fn tally(&self) -> (usize, usize) {
         let drafted = self.tokens.len() - 1;
@@ -281,6 +339,7 @@ impl Step {
         self.plan(session, budget);
         if auto && self.tokens.len() > 1 && self.ngram_gate.losing(self.plain_time) {
             self.tokens.truncate(1);
+            self.from = None;
             self.pause = GATE_PAUSE;
             self.ngram_gate.samples = 0;
         }
@@ -320,13 +379,13 @@ impl Step {
         if self.spec.mode != SpecMode::Auto || self.queue.is_empty() {
             return;
         }
-        let per = t0.elapsed().as_secs_f64() / self.queue.len() as f64;
+        let (seconds, emitted) = (t0.elapsed().as_secs_f64(), self.queue.len());
         if self.tokens.len() <= 1 {
-            Gate::mean(&mut self.plain_time, per);
+            Gate::mean(&mut self.plain_time, seconds / emitted as f64);
         } else if fr {
-            self.fr_gate.record(per);
+            self.fr_gate.record(seconds, emitted);
         } else {
-            self.ngram_gate.record(per);
+            self.ngram_gate.record(seconds, emitted);
         }
     }
 
@@ -365,6 +424,8 @@ impl Step {
             return Err(e);
         }
         let (drafted, accepted) = self.tally();
+        self.from = None;
+        self.move_anchor(accepted);
         self.stats.passes += 1;
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
