@@ -692,6 +692,27 @@ fn sum_q8(q: __m256i) -> i32 {
     _mm_cvtsi128_si32(s)
 }
 
+/// `f(block, d, f16(d), quants)` for each of the first `nb` blocks of `x`, in order, as
+/// `quantize_row_q8_0_ref` computes them (`d` before f16 rounding); groups of four blocks
+/// take their scales from [`scales4_q8`].
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn each_block_q8(x: &[f32], nb: usize, mut f: impl FnMut(usize, f32, F16Le, __m256i)) {
+    let groups = nb / 4;
+    for (g, xs) in x[..128 * groups].chunks_exact(128).enumerate() {
+        let (d, id) = scales4_q8(xs);
+        let (dh, d, id) = (f16_of4(d), lanes4(d), lanes4(id));
+        for i in 0..4 {
+            f(4 * g + i, d[i], dh[i], quants_q8(&xs[32 * i..], id[i]));
+        }
+    }
+    for b in 4 * groups..nb {
+        let xb = &x[32 * b..32 * b + 32];
+        let (d, id) = scale_q8(xb);
+        f(b, d, f16_of(d), quants_q8(xb, id));
+    }
+}
+
 /// `quantize_row_q8_0_ref` over `min(x.len() / 32, out.len())` blocks.
 ///
 /// # Safety
@@ -699,25 +720,12 @@ fn sum_q8(q: __m256i) -> i32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
     let nb = (x.len() / 32).min(out.len());
-    let (x, out) = (&x[..32 * nb], &mut out[..nb]);
-    let mut x4 = x.chunks_exact(128);
-    let mut o4 = out.chunks_exact_mut(4);
-    for (xs, bs) in (&mut x4).zip(&mut o4) {
-        let (d, id) = scales4_q8(xs);
-        let (dh, id) = (f16_of4(d), lanes4(id));
-        for (i, b) in bs.iter_mut().enumerate() {
-            let q = quants_q8(&xs[32 * i..], id[i]);
-            b.d = dh[i];
-            // SAFETY: `qs` is 32 writable bytes; unaligned store.
-            unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
-        }
-    }
-    for (xb, b) in x4.remainder().chunks_exact(32).zip(o4.into_remainder()) {
-        let (d, id) = scale_q8(xb);
-        b.d = f16_of(d);
+    each_block_q8(x, nb, |i, _, dh, q| {
+        let b = &mut out[i];
+        b.d = dh;
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
-        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), quants_q8(xb, id)) };
-    }
+        unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
+    });
 }
 
 /// `quantize_row_q8_1_ref` over `min(x.len() / 32, out.len())` blocks: as Q8_0, plus
@@ -728,34 +736,13 @@ pub unsafe fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
     let nb = (x.len() / 32).min(out.len());
-    let (x, out) = (&x[..32 * nb], &mut out[..nb]);
-    let mut x4 = x.chunks_exact(128);
-    let mut o4 = out.chunks_exact_mut(4);
-    for (xs, bs) in (&mut x4).zip(&mut o4) {
-        let (d, id) = scales4_q8(xs);
-        let (dh, id) = (f16_of4(d), lanes4(id));
-        let mut sums = [0f32; 4];
-        for (i, b) in bs.iter_mut().enumerate() {
-            let q = quants_q8(&xs[32 * i..], id[i]);
-            b.d = dh[i];
-            // SAFETY: `qs` is 32 writable bytes; unaligned store.
-            unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
-            sums[i] = sum_q8(q) as f32;
-        }
-        // SAFETY: `sums` is 4 readable f32s; unaligned load.
-        let s = f16_of4(_mm_mul_ps(unsafe { _mm_loadu_ps(sums.as_ptr()) }, d));
-        for (b, s) in bs.iter_mut().zip(s) {
-            b.s = s;
-        }
-    }
-    for (xb, b) in x4.remainder().chunks_exact(32).zip(o4.into_remainder()) {
-        let (d, id) = scale_q8(xb);
-        let q = quants_q8(xb, id);
-        b.d = f16_of(d);
+    each_block_q8(x, nb, |i, d, dh, q| {
+        let b = &mut out[i];
+        b.d = dh;
         // SAFETY: `qs` is 32 writable bytes; unaligned store.
         unsafe { _mm256_storeu_si256(b.qs.as_mut_ptr().cast(), q) };
         b.s = f16_of(sum_q8(q) as f32 * d);
-    }
+    });
 }
 
 /// `quantize_row_q8_K_ref` over `min(x.len() / 256, out.len())` super-blocks.
