@@ -157,6 +157,50 @@ pub fn matmul_many(
     }
 }
 
+/// Quantizes the `[tokens, w.cols]` rows of `x` to `w`'s activation format into `xq`
+/// (resized); returns the bytes per row.
+fn quantize_activations(w: &QMatrix, x: &[f32], tokens: usize, xq: &mut Vec<u8>) -> usize {
+    let k = w.cols;
+    let aty = wren_kernels::vec_dot_type(w.ty);
+    let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
+    xq.resize(arb * tokens, 0);
+    for (r, q) in x.chunks_exact(k).zip(xq.chunks_exact_mut(arb)).take(tokens) {
+        wren_kernels::quantize_row(aty, r, q);
+    }
+    arb
+}
+
+/// Matrices of one format and packing over the same activations (Q/K/V, gate/up) share
+/// one layout of the activation tables: the group of each matrix, and each group's first
+/// matrix (whose tables the group uses).
+fn format_groups(jobs: &[(&QMatrix, &mut [f32])]) -> (Vec<usize>, Vec<usize>) {
+    let mut firsts: Vec<usize> = Vec::new();
+    let group = (0..jobs.len())
+        .map(|m| {
+            let (w, _) = &jobs[m];
+            let same = |&i: &usize| jobs[i].0.ty == w.ty && jobs[i].0.packing() == w.packing();
+            firsts.iter().position(same).unwrap_or_else(|| {
+                firsts.push(m);
+                firsts.len() - 1
+            })
+        })
+        .collect();
+    (group, firsts)
+}
+
+/// For each chunk of `cr` of the `n` output rows, in order: its columns of every token's
+/// row of `y` (`[tokens, n]`).
+fn chunk_columns(y: &mut [f32], n: usize, cr: usize) -> Vec<Vec<&mut [f32]>> {
+    let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
+    (0..n.div_ceil(cr))
+        .map(|_| {
+            rows.iter_mut()
+                .map(|r| r.next().expect("a chunk per row"))
+                .collect()
+        })
+        .collect()
+}
+
 /// Rows per task for a matrix of `n` rows: about eight tasks per thread.
 fn chunk_rows(n: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
@@ -177,17 +221,7 @@ struct Task<'a> {
 
 /// The quantized path for matrices whose activations share one format.
 fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &mut LinearScratch) {
-    let k = jobs[0].0.cols;
-    let aty = wren_kernels::vec_dot_type(jobs[0].0.ty);
-    let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
-    s.xq.resize(arb * tokens, 0);
-    for t in 0..tokens {
-        wren_kernels::quantize_row(
-            aty,
-            &x[t * k..(t + 1) * k],
-            &mut s.xq[t * arb..(t + 1) * arb],
-        );
-    }
+    let arb = quantize_activations(jobs[0].0, x, tokens, &mut s.xq);
     let xq = &s.xq[..arb * tokens];
     if tokens == 1 {
         // Each matrix's chunks write y directly; nested regions, nothing allocated.
@@ -200,25 +234,12 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         });
         return;
     }
-    // Matrices of one format and packing over the same activations (Q/K/V, gate/up) share
-    // one layout of the tables: `table[m]` is the one matrix m uses.
-    let mut table: Vec<usize> = Vec::with_capacity(jobs.len());
-    let mut prepared = 0;
-    for (m, (w, _)) in jobs.iter().enumerate() {
-        let same = jobs[..m]
-            .iter()
-            .position(|(v, _)| v.ty == w.ty && v.packing() == w.packing());
-        match same {
-            Some(i) => table.push(table[i]),
-            None => {
-                if s.tables.len() <= prepared {
-                    s.tables.push(TokenTables::new());
-                }
-                w.prepare_tokens(xq, tokens, &mut s.tables[prepared]);
-                table.push(prepared);
-                prepared += 1;
-            }
-        }
+    let (table, firsts) = format_groups(jobs);
+    if s.tables.len() < firsts.len() {
+        s.tables.resize_with(firsts.len(), TokenTables::new);
+    }
+    for (&m, tb) in firsts.iter().zip(s.tables.iter_mut()) {
+        jobs[m].0.prepare_tokens(xq, tokens, tb);
     }
     let total: usize = jobs.iter().map(|(w, _)| w.rows * tokens).sum();
     if s.yt.len() < total {
@@ -231,12 +252,8 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
         let (n, cr) = (w.rows, chunk_rows(w.rows));
         let (mine, rest) = std::mem::take(&mut scratch).split_at_mut(n * tokens);
         scratch = rest;
-        let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
-        for (ci, out) in mine.chunks_mut(cr * tokens).enumerate() {
-            let dest = rows
-                .iter_mut()
-                .map(|r| r.next().expect("a chunk per row"))
-                .collect();
+        let chunks = mine.chunks_mut(cr * tokens).zip(chunk_columns(y, n, cr));
+        for (ci, (out, dest)) in chunks.enumerate() {
             tasks.push(Task {
                 m,
                 r0: ci * cr,
@@ -265,8 +282,6 @@ fn quantized(jobs: &mut [(&QMatrix, &mut [f32])], x: &[f32], tokens: usize, s: &
 /// the packed formats, so each step's rows are grouped as the one-token call groups them.
 const ROWWISE_ROWS: usize = 128;
 
-/// The quantized path with [`LinearScratch::rowwise`]: the chunks of rows of the one-token
-/// path, and within each chunk, a few rows at a time, the one-token kernel for each token.
 /// The quantized path with [`LinearScratch::rowwise`] for matrices whose activations share
 /// one format: the chunks of rows of the one-token path, all matrices' chunks in one
 /// parallel region, and within each chunk, a few rows at a time, the one-token kernel for
@@ -279,54 +294,31 @@ fn quantized_rowwise(
     s: &mut LinearScratch,
 ) {
     let k = jobs[0].0.cols;
-    let aty = wren_kernels::vec_dot_type(jobs[0].0.ty);
-    let arb = aty.row_bytes(k as u64).expect("activation row size") as usize;
-    s.xq.resize(arb * tokens, 0);
-    for t in 0..tokens {
-        wren_kernels::quantize_row(
-            aty,
-            &x[t * k..(t + 1) * k],
-            &mut s.xq[t * arb..(t + 1) * arb],
-        );
-    }
+    let arb = quantize_activations(jobs[0].0, x, tokens, &mut s.xq);
     let xq = &s.xq[..arb * tokens];
     // Formats with a rowwise kernel (`wren_kernels::isa::rowwise`): several tokens per
-    // weight load, each (row, token) still the one-token kernel's bits. `table[m]`: the
-    // tables of matrix m, `None` where its rows go through the one-token kernel per token.
-    let mut table: Vec<Option<usize>> = Vec::with_capacity(jobs.len());
-    let mut prepared = 0;
-    for (m, (w, _)) in jobs.iter().enumerate() {
-        if w.packing().is_some() {
-            table.push(None);
-            continue;
-        }
-        let same = jobs[..m]
-            .iter()
-            .position(|(v, _)| v.ty == w.ty && v.packing().is_none());
-        match same {
-            Some(i) => table.push(table[i]),
-            None => {
-                if s.rw.len() <= prepared {
-                    s.rw.push(RowwiseTables::default());
-                }
-                s.rw[prepared].prepare(w.ty, k, xq, tokens);
-                table.push(s.rw[prepared].accelerated().then_some(prepared));
-                prepared += 1;
-            }
+    // weight load, each (row, token) still the one-token kernel's bits. Packed matrices,
+    // and formats without one, run the one-token kernel per token.
+    let (group, firsts) = format_groups(jobs);
+    if s.rw.len() < firsts.len() {
+        s.rw.resize_with(firsts.len(), RowwiseTables::default);
+    }
+    let mut fast = vec![false; firsts.len()];
+    for ((&m, tb), f) in firsts.iter().zip(s.rw.iter_mut()).zip(&mut fast) {
+        let w = jobs[m].0;
+        if w.packing().is_none() {
+            tb.prepare(w.ty, k, xq, tokens);
+            *f = tb.accelerated();
         }
     }
     let tables = &s.rw;
+    let table: Vec<Option<usize>> = group.iter().map(|&g| fast[g].then_some(g)).collect();
     let mats: Vec<&QMatrix> = jobs.iter().map(|(w, _)| *w).collect();
     // Tasks: matrix, first row, and the chunk's columns of each token's row of y.
     let mut tasks: Vec<(usize, usize, Vec<&mut [f32]>)> = Vec::new();
     for (m, (w, y)) in jobs.iter_mut().enumerate() {
         let (n, cr) = (w.rows, chunk_rows(w.rows));
-        let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(cr)).collect();
-        for ci in 0..n.div_ceil(cr) {
-            let dest = rows
-                .iter_mut()
-                .map(|r| r.next().expect("a chunk per row"))
-                .collect();
+        for (ci, dest) in chunk_columns(y, n, cr).into_iter().enumerate() {
             tasks.push((m, ci * cr, dest));
         }
     }
@@ -435,12 +427,10 @@ fn by_chunks(
         return;
     }
     // Each chunk's destination: its columns of every token's row of y.
-    let chunks = n.div_ceil(chunk_rows);
-    let mut rows: Vec<_> = y.chunks_mut(n).map(|r| r.chunks_mut(chunk_rows)).collect();
-    let mut dests: Vec<&mut [f32]> = Vec::with_capacity(chunks * tokens);
-    for _ in 0..chunks {
-        dests.extend(rows.iter_mut().map(|r| r.next().expect("a chunk per row")));
-    }
+    let mut dests: Vec<&mut [f32]> = chunk_columns(y, n, chunk_rows)
+        .into_iter()
+        .flatten()
+        .collect();
     scratch[..n * tokens]
         .par_chunks_mut(chunk_rows * tokens)
         .zip(dests.par_chunks_mut(tokens))

@@ -265,49 +265,51 @@ pub trait K4Block {
     unsafe fn quants(&self) -> [__m512i; 4];
 }
 
+/// [`K4Block`]'s accessors of the super-block header (`scales`, `d`, `dmin`), which Q4_K
+/// and Q5_K lay out alike.
+macro_rules! k4_header {
+    () => {
+        #[inline]
+        fn scales(&self) -> &[u8; 12] {
+            &self.scales
+        }
+        #[inline]
+        fn d(&self) -> F16Le {
+            self.d
+        }
+        #[inline]
+        fn dmin(&self) -> F16Le {
+            self.dmin
+        }
+    };
+}
+
 impl K4Block for BlockQ4K {
-    #[inline]
-    fn scales(&self) -> &[u8; 12] {
-        &self.scales
-    }
-    #[inline]
-    fn d(&self) -> F16Le {
-        self.d
-    }
-    #[inline]
-    fn dmin(&self) -> F16Le {
-        self.dmin
-    }
+    k4_header!();
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
     unsafe fn quants(&self) -> [__m512i; 4] {
+        // Plain loops, not `std::array::from_fn`, around intrinsics (ARCHITECTURE.md,
+        // Invariants).
         let m4 = _mm512_set1_epi8(0x0F);
-        std::array::from_fn(|j| {
+        let mut out = [_mm512_setzero_si512(); 4];
+        for (j, o) in out.iter_mut().enumerate() {
             let q = ld32(&self.qs, 32 * j);
-            _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4)
-        })
+            *o = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
+        }
+        out
     }
 }
 
 impl K4Block for BlockQ5K {
-    #[inline]
-    fn scales(&self) -> &[u8; 12] {
-        &self.scales
-    }
-    #[inline]
-    fn d(&self) -> F16Le {
-        self.d
-    }
-    #[inline]
-    fn dmin(&self) -> F16Le {
-        self.dmin
-    }
+    k4_header!();
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
     unsafe fn quants(&self) -> [__m512i; 4] {
         let (m4, m16) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x10));
         let hb = _mm512_broadcast_i64x4(ld32(&self.qh, 0));
-        std::array::from_fn(|j| {
+        let mut out = [_mm512_setzero_si512(); 4];
+        for (j, o) in out.iter_mut().enumerate() {
             let q = ld32(&self.qs, 32 * j);
             let q = _mm512_and_si512(join(q, _mm256_srli_epi16(q, 4)), m4);
             let cnt = join(
@@ -315,8 +317,9 @@ impl K4Block for BlockQ5K {
                 _mm256_set1_epi16(2 * j as i16 + 1),
             );
             let h = _mm512_and_si512(_mm512_slli_epi16(_mm512_srlv_epi16(hb, cnt), 4), m16);
-            _mm512_or_si512(q, h)
-        })
+            *o = _mm512_or_si512(q, h);
+        }
+        out
     }
 }
 
@@ -343,7 +346,10 @@ pub unsafe fn k4_rows_tokens<X: K4Block, const T: usize>(
         return;
     }
     let a: [&[BlockQ8K]; T] = std::array::from_fn(|t| &a[t][..nb]);
-    let sel: [__m512i; 4] = std::array::from_fn(|j| k4_scale_sel(j));
+    let mut sel = [_mm512_setzero_si512(); 4];
+    for (j, x) in sel.iter_mut().enumerate() {
+        *x = k4_scale_sel(j);
+    }
     let rows = w.len() / nb;
     for r in 0..rows {
         let row = &w[r * nb..(r + 1) * nb];
@@ -361,7 +367,10 @@ pub unsafe fn k4_rows_tokens<X: K4Block, const T: usize>(
             ));
             let mins = _mm256_extracti128_si256(sm, 1);
             let scales = _mm512_broadcast_i32x4(_mm256_castsi256_si128(sm));
-            let scs: [__m512i; 4] = std::array::from_fn(|j| _mm512_shuffle_epi8(scales, sel[j]));
+            let mut scs = [_mm512_setzero_si512(); 4];
+            for (x, s) in scs.iter_mut().zip(&sel) {
+                *x = _mm512_shuffle_epi8(scales, *s);
+            }
             // SAFETY: this function's features cover `quants`'.
             let qs = unsafe { x.quants() };
             let dmin = _mm256_castps256_ps128(f16x8(x.dmin()));
