@@ -1,6 +1,6 @@
 //! Single-thread cost of the rowwise products (several tokens per weight load, for
-//! speculative verification) against the one-token kernel per token, and the previous
-//! per-row decode kernel: 16,384 rows, 128 rows per call, best of 5.
+//! speculative verification) against the one-token kernel per token: 16,384 rows, 128 rows
+//! per call, best of 5.
 //!
 //!     cargo run --release -p wren-kernels --example rowwise_bench
 
@@ -63,27 +63,6 @@ fn main() {
             }
             if tokens == 1 {
                 base = one;
-                let mut refr = f64::INFINITY;
-                for _ in 0..5 {
-                    let t0 = Instant::now();
-                    for wc in w.chunks(chunk * rb) {
-                        let r = wc.len() / rb;
-                        if !wren_kernels::isa::vec_dot_rows_vnni_per_row(
-                            ty,
-                            n,
-                            wc,
-                            &a[..ab],
-                            &mut out[..r],
-                        ) {
-                            break;
-                        }
-                    }
-                    refr = refr.min(t0.elapsed().as_secs_f64());
-                }
-                println!(
-                    "{ty:>5} per-row VNNI kernel (the previous decode kernel): {:.3} ms",
-                    refr * 1e3
-                );
             }
             println!(
                 "{ty:>5} {rows}x{n} {} tokens={tokens:2}: one-token x{tokens} {:.3} ms, rowwise {:.3} ms ({:.2} one-token calls; accelerated {})",

@@ -1,13 +1,12 @@
 //! The rowwise products (`isa::rowwise`: several tokens per weight load, for speculative
 //! verification) against the one-token kernel of the same tier: every (row, token) bit
 //! for bit, on random and ragged sizes (odd block counts, row counts not a multiple of
-//! anything, 1..=20 tokens, `-128` activation quants), and the scalar twin of the Q8_0
-//! VNNI order against both.
+//! anything, 1..=20 tokens, `-128` activation quants). (The 32-element formats at the VNNI
+//! tier run the batched kernel here; `lanes.rs` checks both against a scalar twin.)
 
 mod common;
 
 use common::{activations, row_bytes, weights, Rng};
-use wren_kernels::formats::{cast_blocks, q8_0::BlockQ8_0};
 use wren_kernels::isa::{vec_dot_rows_rowwise_with, vec_dot_rows_with, Isa, RowwiseTables};
 use wren_kernels::{vec_dot_type, GgmlType};
 
@@ -64,70 +63,6 @@ fn rowwise_is_bit_identical_to_one_token() {
                             assert!(got[tk * ld + rows..tk * ld + ld].iter().all(|v| v.is_nan()));
                         }
                     }
-                }
-            }
-        }
-    }
-}
-
-/// The scalar twin of the Q8_0 VNNI order equals the one-token VNNI kernel bit for bit.
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn q8_0_scalar_twin_matches_vnni() {
-    use wren_kernels::isa::x86_64::avx512_rowwise::q8_0_one_token_order;
-    if !Isa::Avx512Vnni.supported() {
-        eprintln!("no AVX-512 VNNI: skipped");
-        return;
-    }
-    let mut rng = Rng::new(5);
-    let ty = GgmlType::Q8_0;
-    for nb in [1usize, 2, 3, 4, 5, 7, 20, 21, 64] {
-        let n = nb * 32;
-        let w = weights(ty, 9, n, &mut rng);
-        let a = activations(ty, 3, n, &mut rng);
-        let ab = row_bytes(ty, n);
-        for tk in 0..3 {
-            let at = &a[tk * ab..(tk + 1) * ab];
-            let mut want = vec![0f32; 9];
-            assert!(wren_kernels::isa::vec_dot_rows_vnni_per_row(
-                ty, n, &w, at, &mut want
-            ));
-            for (r, want) in want.iter().enumerate() {
-                let wr: &[BlockQ8_0] = cast_blocks(&w[r * ab..(r + 1) * ab]);
-                let twin = q8_0_one_token_order(wr, cast_blocks(at));
-                assert_eq!(
-                    twin.to_bits(),
-                    want.to_bits(),
-                    "nb={nb} row {r}: {twin} vs {want}"
-                );
-            }
-        }
-    }
-}
-
-/// The rows kernels of Q8_0, Q4_0, Q5_0 at the VNNI tier (the rowwise kernel for one token)
-/// equal the per-row VNNI kernels bit for bit.
-#[test]
-fn vnni_rows_equal_the_per_row_kernels() {
-    let mut rng = Rng::new(9);
-    for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
-        for nb in [1usize, 2, 3, 5, 20, 21, 64] {
-            let n = nb * 32;
-            let rows = 37;
-            let w = weights(ty, rows, n, &mut rng);
-            let a = activations(ty, 3, n, &mut rng);
-            let ab = row_bytes(vec_dot_type(ty), n);
-            for tk in 0..3 {
-                let at = &a[tk * ab..(tk + 1) * ab];
-                let mut want = vec![0f32; rows];
-                if !wren_kernels::isa::vec_dot_rows_vnni_per_row(ty, n, &w, at, &mut want) {
-                    eprintln!("no AVX-512 VNNI: skipped");
-                    return;
-                }
-                let mut got = vec![0f32; rows];
-                vec_dot_rows_with(Isa::Avx512Vnni, ty, n, &w, at, &mut got);
-                for r in 0..rows {
-                    assert_eq!(got[r].to_bits(), want[r].to_bits(), "{ty} nb={nb} row {r}");
                 }
             }
         }

@@ -37,7 +37,7 @@ pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };
 pub use rowwise::{
-    vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, vec_dot_rows_vnni_per_row, RowwiseTables,
+    batched_is_one_token, vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, RowwiseTables,
     ROWWISE_TOKENS,
 };
 pub use tables::TokenTables;

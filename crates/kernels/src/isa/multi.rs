@@ -107,7 +107,7 @@ pub fn vec_dot_rows_tokens_with(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn tokens_checked(
+pub(super) fn tokens_checked(
     t: Proven,
     ty: GgmlType,
     n: usize,
@@ -203,7 +203,7 @@ fn multi(
                 return with_tables(t, tables, (ty, None, n, a, tokens), |tb| {
                     let usable = tb.usable_for(ty, None, n, a, tokens) && tb.vnni();
                     if usable {
-                        vnni_groups(t, ty, n, w, rb, tb, tokens, out, ld);
+                        vnni_groups(t, ty, n, w, rb, tb, a, tokens, out, ld);
                     }
                     usable
                 });
@@ -219,7 +219,7 @@ fn multi(
             return false;
         }
         if tb.vnni() {
-            vnni_groups(t, ty, n, w, rb, tb, tokens, out, ld);
+            vnni_groups(t, ty, n, w, rb, tb, a, tokens, out, ld);
             return true;
         }
         let kernels = super::widths_x86::group(ty);
@@ -241,8 +241,15 @@ fn multi(
     })
 }
 
+/// Token groups at most this wide run the one-token kernel per token where it has the
+/// token-lane kernel's bits (`x86_64::avx512_lanes`): the token-lane kernel costs the same
+/// for any width (its lanes are laid out for 8 tokens), about two one-token products.
+#[cfg(target_arch = "x86_64")]
+const ONE_TOKEN_WIDTH: usize = 1;
+
 /// Every weight row of `w` (row stride `rb`, `n` columns) against every token group of the
-/// VNNI tables `tb` (`x86_64::avx512_multi`, `x86_64::avx512_multi_k`).
+/// VNNI tables `tb` (`x86_64::avx512_multi`, `x86_64::avx512_multi_k`); `a`: the activation
+/// rows.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn vnni_groups(
@@ -252,6 +259,7 @@ fn vnni_groups(
     w: &[u8],
     rb: usize,
     tb: &TokenTables,
+    a: &[u8],
     tokens: usize,
     out: &mut [f32],
     ld: usize,
@@ -263,6 +271,24 @@ fn vnni_groups(
         for g in 0..tokens.div_ceil(MAX_TOKENS) {
             let width = MAX_TOKENS.min(tokens - g * MAX_TOKENS);
             let o = &mut out[g * MAX_TOKENS * ld + ri * run..];
+            if width <= ONE_TOKEN_WIDTH && super::rowwise::batched_is_one_token_at(t.0, ty) {
+                // The group's tokens one at a time: the same bits, cheaper than a
+                // mostly empty group.
+                let ab = row_bytes("vnni_groups", vec_dot_type(ty), n);
+                let rows = wr.len() / rb;
+                for j in 0..width {
+                    let tk = g * MAX_TOKENS + j;
+                    rows_checked(
+                        t,
+                        ty,
+                        n,
+                        wr,
+                        &a[tk * ab..(tk + 1) * ab],
+                        &mut o[j * ld..j * ld + rows],
+                    );
+                }
+                continue;
+            }
             vnni_group(ty, n, wr, tb, g, width, o, ld, pf);
         }
     }

@@ -3,35 +3,28 @@
 //! speculative verification needs (its rows must be the logits plain decoding computes),
 //! at a fraction of one-token products' cost per extra token.
 //!
-//! The batched kernels ([`super::multi`]) are cheaper still but sum in another order. The
-//! kernels here follow the one-token kernel's order exactly (same lanes, same FMA chain,
-//! same horizontal reduction) and share only what does not change a bit: the weight
-//! loads and unpacking, and each token's activation preparation (done once per product,
-//! [`RowwiseTables`]). Formats or tiers without such a kernel run the one-token kernel per
-//! token ([`vec_dot_rows_rowwise`] is then exactly that loop).
+//! Where the one-token kernel has the batched kernel's arithmetic (the 32-element formats
+//! at the VNNI tier, `x86_64::avx512_lanes`), the product is the batched one
+//! ([`super::multi`]). Elsewhere the batched kernels sum in another order, and the kernels
+//! here follow the one-token kernel's order exactly (same lanes, same FMA chain, same
+//! horizontal reduction), sharing only what does not change a bit: the weight loads and
+//! unpacking. Formats or tiers without either run the one-token kernel per token
+//! ([`vec_dot_rows_rowwise`] is then exactly that loop).
 //!
 //! | format · activation | avx512-vnni |
 //! |---|---|
-//! | Q8_0, Q4_0, Q5_0 · Q8_0 | `x86_64::avx512_rowwise::pair_rows_tokens` (up to 8 tokens per weight load) |
-//! | Q4_1, Q5_1 · Q8_1 | `x86_64::avx512_rowwise::q8_1_rows_tokens` (up to 8 tokens, two per register) |
+//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) |
 //! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) |
 //! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) |
 
 #[cfg(target_arch = "x86_64")]
 use super::quant::prefetch_bytes;
 use super::quant::{row_bytes, rows_checked, Proven};
-#[cfg(target_arch = "x86_64")]
-use super::x86_64::avx512_rowwise::{self as rw, Q8Pair, Q8_1Pair};
+use super::tables::TokenTables;
 use super::Isa;
 #[cfg(target_arch = "x86_64")]
 use crate::formats::cast_blocks;
-#[cfg(target_arch = "x86_64")]
-use crate::formats::q8_0::BlockQ8_0;
-#[cfg(target_arch = "x86_64")]
-use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::vec_dot_type;
-#[cfg(target_arch = "x86_64")]
-use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
 use crate::GgmlType;
 
 /// Tokens per kernel call.
@@ -44,51 +37,44 @@ pub struct RowwiseTables {
     /// What the tables hold: (tier, weight format, row length, tokens); `None` when no
     /// kernel applies (the products then run the one-token kernel per token).
     key: Option<(Isa, GgmlType, usize, usize)>,
-    /// Q8_0 activations at the VNNI tier: per token, `nb.div_ceil(2)` block pairs.
-    #[cfg(target_arch = "x86_64")]
-    q8: Vec<Q8Pair>,
-    /// Q8_1 activations at the VNNI tier: per pair of tokens, `nb` blocks.
-    #[cfg(target_arch = "x86_64")]
-    q81: Vec<Q8_1Pair>,
-    /// Q8_1 activations: per group of [`ROWWISE_TOKENS`] tokens and block, the tokens'
-    /// `s` (f32; zeros past the last token), for the offsets' products of all of them at
-    /// once.
-    #[cfg(target_arch = "x86_64")]
-    q81s: Vec<[f32; ROWWISE_TOKENS]>,
+    /// The batched kernel's tables, for formats whose one-token kernel shares its
+    /// arithmetic ([`batched_is_one_token`]).
+    multi: TokenTables,
+}
+
+/// Whether at tier `t` the batched product of `ty` (stock layout) gives every (row, token)
+/// the one-token kernel's bits: the 32-element formats at the VNNI tier, whose one-token
+/// kernel (`x86_64::avx512_lanes`) has the token-lane kernel's arithmetic.
+pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
+    cfg!(target_arch = "x86_64")
+        && t.at_least(Isa::Avx512Vnni)
+        && matches!(
+            ty,
+            GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
+        )
+}
+
+/// [`batched_is_one_token_at`] this process's tier: then a batched product
+/// ([`super::vec_dot_rows_tokens`]) of unpacked `ty` weights is already bit-identical to
+/// one-token products, and speculative verification can use it directly.
+pub fn batched_is_one_token(ty: GgmlType) -> bool {
+    batched_is_one_token_at(Proven::current().0, ty)
 }
 
 /// Whether tier `t` has a rowwise kernel for `ty`.
 fn has_kernel(t: Isa, ty: GgmlType) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if t.at_least(Isa::Avx512Vnni)
-        && matches!(
-            ty,
-            GgmlType::Q8_0
-                | GgmlType::Q4_0
-                | GgmlType::Q5_0
-                | GgmlType::Q4_1
-                | GgmlType::Q5_1
-                | GgmlType::Q4K
-                | GgmlType::Q5K
-                | GgmlType::Q6K
-        )
-    {
+    if t.at_least(Isa::Avx512Vnni) && matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K) {
         return true;
     }
-    let _ = (t, ty);
-    false
+    batched_is_one_token_at(t, ty)
 }
 
 impl RowwiseTables {
     pub const fn new() -> RowwiseTables {
         RowwiseTables {
             key: None,
-            #[cfg(target_arch = "x86_64")]
-            q8: Vec::new(),
-            #[cfg(target_arch = "x86_64")]
-            q81: Vec::new(),
-            #[cfg(target_arch = "x86_64")]
-            q81s: Vec::new(),
+            multi: TokenTables::new(),
         }
     }
 
@@ -117,50 +103,9 @@ impl RowwiseTables {
         if !has_kernel(t.0, ty) || n == 0 {
             return;
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            let nb = n / 32;
-            let np = nb.div_ceil(2);
-            // SAFETY (the kernel calls below): `t` proves the VNNI tier (`has_kernel`);
-            // the kernels bounds-check their slices.
-            match ty {
-                // The k-quants read the activation rows as they are.
-                GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {}
-                GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
-                    self.q8.clear();
-                    self.q8.resize(np * tokens, Q8Pair::ZERO);
-                    for (row, out) in a.chunks_exact(ab).zip(self.q8.chunks_exact_mut(np)) {
-                        let row = cast_blocks(row);
-                        unsafe {
-                            match ty {
-                                GgmlType::Q8_0 => rw::q8_0_pairs::<BlockQ8_0>(row, out),
-                                GgmlType::Q4_0 => rw::q8_0_pairs::<BlockQ4_0>(row, out),
-                                _ => rw::q8_0_pairs::<BlockQ5_0>(row, out),
-                            }
-                        }
-                    }
-                }
-                _ => {
-                    let pairs = tokens.div_ceil(2);
-                    self.q81.clear();
-                    self.q81.resize(nb * pairs, Q8_1Pair::ZERO);
-                    for (j, out) in self.q81.chunks_exact_mut(nb).enumerate() {
-                        let row = |t: usize| cast_blocks(&a[t * ab..(t + 1) * ab]);
-                        let second = (2 * j + 1 < tokens).then(|| row(2 * j + 1));
-                        unsafe { rw::q8_1_pairs(row(2 * j), second, out) };
-                    }
-                    let groups = tokens.div_ceil(ROWWISE_TOKENS);
-                    self.q81s.clear();
-                    self.q81s.resize(nb * groups, [0.0; ROWWISE_TOKENS]);
-                    for t in 0..tokens {
-                        let row: &[BlockQ8_1] = cast_blocks(&a[t * ab..(t + 1) * ab]);
-                        let (g, lane) = (t / ROWWISE_TOKENS, t % ROWWISE_TOKENS);
-                        for (o, x) in self.q81s[g * nb..(g + 1) * nb].iter_mut().zip(row) {
-                            o[lane] = x.s.to_f32();
-                        }
-                    }
-                }
-            }
+        // (The k-quants' kernels read the activation rows as they are.)
+        if batched_is_one_token_at(t.0, ty) {
+            self.multi.prepare_at(t, ty, None, n, a, tokens);
         }
         self.key = Some((t.0, ty, n, tokens));
     }
@@ -243,14 +188,13 @@ fn rowwise_checked(
         "vec_dot_rows_rowwise: output too short"
     );
     if tables.key == Some((t.0, ty, n, tokens)) {
+        if batched_is_one_token_at(t.0, ty) {
+            super::multi::tokens_checked(t, ty, n, w_rows, a, tokens, out, ld, Some(&tables.multi));
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         {
-            // One token of Q4_1/Q5_1 (two tokens per register): the one-token kernel is
-            // cheaper than a half-used pair.
-            let one = |tk: usize, o: &mut [f32]| {
-                rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], &mut o[..rows])
-            };
-            rowwise_x86(ty, n, w_rows, a, tokens, out, ld, tables, one);
+            rowwise_x86(ty, n, w_rows, a, tokens, out, ld);
             return;
         }
     }
@@ -266,9 +210,9 @@ fn rowwise_checked(
     }
 }
 
-/// The VNNI rowwise kernels over token groups of up to [`ROWWISE_TOKENS`] (tables checked
-/// by the caller: prepared at a proven VNNI tier for this `ty`, `n` and `tokens`); `one(t,
-/// out)` is the one-token kernel for token `t`.
+/// The VNNI rowwise kernels of the k-quants over token groups of up to
+/// [`ROWWISE_TOKENS`] (tables checked by the caller: prepared at a proven VNNI tier for this
+/// `ty`, `n` and `tokens`).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn rowwise_x86(
@@ -279,10 +223,7 @@ fn rowwise_x86(
     tokens: usize,
     out: &mut [f32],
     ld: usize,
-    tables: &RowwiseTables,
-    one: impl Fn(usize, &mut [f32]),
 ) {
-    let nb = n / 32;
     let pf0 = prefetch_bytes();
     let mut t0 = 0;
     while t0 < tokens {
@@ -290,114 +231,9 @@ fn rowwise_x86(
         let o = &mut out[t0 * ld..];
         // The first group streams the weights; the later ones find them cached.
         let pf = if t0 == 0 { pf0 } else { 0 };
-        match ty {
-            GgmlType::Q8_0 => pairs::<BlockQ8_0>(w_rows, nb, tables, t0, width, o, ld, pf),
-            GgmlType::Q4_0 => pairs::<BlockQ4_0>(w_rows, nb, tables, t0, width, o, ld, pf),
-            GgmlType::Q5_0 => pairs::<BlockQ5_0>(w_rows, nb, tables, t0, width, o, ld, pf),
-            GgmlType::Q4_1 | GgmlType::Q5_1 if width == 1 => one(t0, o),
-            GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K => {
-                kquants(ty, w_rows, n, a, t0, width, o, ld, pf)
-            }
-            GgmlType::Q4_1 => mins::<BlockQ4_1>(w_rows, nb, tables, t0, width, o, ld, pf),
-            GgmlType::Q5_1 => mins::<BlockQ5_1>(w_rows, nb, tables, t0, width, o, ld, pf),
-            _ => unreachable!("no rowwise kernel for {ty}"),
-        }
+        kquants(ty, w_rows, n, a, t0, width, o, ld, pf);
         t0 += width;
     }
-}
-
-/// Tokens `t0..t0 + width` of a [`rw::PairBlock`] format.
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn pairs<X: rw::PairBlock + crate::formats::Block>(
-    w_rows: &[u8],
-    nb: usize,
-    tables: &RowwiseTables,
-    t0: usize,
-    width: usize,
-    o: &mut [f32],
-    ld: usize,
-    pf: usize,
-) {
-    let w: &[X] = cast_blocks(w_rows);
-    let np = nb.div_ceil(2);
-    let tab = |j: usize| &tables.q8[(t0 + j) * np..(t0 + j + 1) * np];
-    macro_rules! call {
-        ($($k:literal)*) => {
-            match width {
-                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
-                // its slices.
-                $($k => unsafe {
-                    rw::pair_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), o, ld, pf)
-                },)*
-                _ => unreachable!(),
-            }
-        };
-    }
-    call!(1 2 3 4 5 6 7 8)
-}
-
-/// Tokens `t0..t0 + width` of a [`rw::MinBlock`] format (`t0` even).
-#[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn mins<X: rw::MinBlock + crate::formats::Block>(
-    w_rows: &[u8],
-    nb: usize,
-    tables: &RowwiseTables,
-    t0: usize,
-    width: usize,
-    o: &mut [f32],
-    ld: usize,
-    pf: usize,
-) {
-    let w: &[X] = cast_blocks(w_rows);
-    let j0 = t0 / 2;
-    let tab = |j: usize| &tables.q81[(j0 + j) * nb..(j0 + j + 1) * nb];
-    let g = t0 / ROWWISE_TOKENS;
-    let s8 = &tables.q81s[g * nb..(g + 1) * nb];
-    macro_rules! call {
-        ($($k:literal)*) => {
-            match width.div_ceil(2) {
-                // SAFETY: the tables' key proves the VNNI tier; the kernel bounds-checks
-                // its slices.
-                $($k => unsafe {
-                    rw::q8_1_rows_tokens::<X, $k>(w, nb, std::array::from_fn(tab), s8, width, o, ld, pf)
-                },)*
-                _ => unreachable!(),
-            }
-        };
-    }
-    call!(1 2 3 4)
-}
-
-/// The per-row VNNI kernels of Q8_0, Q4_0 and Q5_0 (one row at a time), which the rows
-/// kernels of that tier (the rowwise kernels for one token) must equal bit for bit: for
-/// tests. Returns `false` (nothing written) where there is no such kernel or the CPU lacks
-/// VNNI. Panics on a length mismatch.
-#[doc(hidden)]
-pub fn vec_dot_rows_vnni_per_row(
-    ty: GgmlType,
-    n: usize,
-    w_rows: &[u8],
-    a: &[u8],
-    out: &mut [f32],
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if Isa::Avx512Vnni.supported() {
-        if let Some(k) = super::table_x86::vnni_rows_reference(ty) {
-            let rb = row_bytes("vec_dot_rows_vnni_per_row", ty, n);
-            assert_eq!(w_rows.len(), rb * out.len());
-            assert_eq!(
-                a.len(),
-                row_bytes("vec_dot_rows_vnni_per_row", vec_dot_type(ty), n)
-            );
-            // SAFETY: VNNI is supported (checked above); the kernel bounds-checks.
-            unsafe { k(w_rows, a, out) };
-            return true;
-        }
-    }
-    let _ = (ty, n, w_rows, a, out);
-    false
 }
 
 /// Tokens `t0..t0 + width` of k-quant weights (Q4_K, Q5_K, Q6_K; `a`: all the Q8_K

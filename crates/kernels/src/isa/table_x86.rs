@@ -4,7 +4,7 @@
 
 use super::quant::each_row;
 use super::table::Kernels;
-use super::x86_64::{avx2_dequant as d2, avx2_quant as v2, avx512 as v5, avx512_kquants as v5k};
+use super::x86_64::{avx2_dequant as d2, avx2_quant as v2, avx512_kquants as v5k};
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{cast_blocks, cast_blocks_mut};
@@ -33,38 +33,15 @@ rows!(q5_1_avx2, BlockQ5_1, BlockQ8_1, v2::vec_dot_q5_1_q8_1);
 rows!(q4_k_avx2, BlockQ4K, BlockQ8K, v2::vec_dot_q4_k_q8_k);
 rows!(q5_k_avx2, BlockQ5K, BlockQ8K, v2::vec_dot_q5_k_q8_k);
 rows!(q6_k_avx2, BlockQ6K, BlockQ8K, v2::vec_dot_q6_k_q8_k);
-rows!(
-    q8_0_vnni_row,
-    BlockQ8_0,
-    BlockQ8_0,
-    v5::vec_dot_q8_0_q8_0_vnni
-);
-rows!(
-    q4_0_vnni_row,
-    BlockQ4_0,
-    BlockQ8_0,
-    v5::vec_dot_q4_0_q8_0_vnni
-);
-rows!(
-    q5_0_vnni_row,
-    BlockQ5_0,
-    BlockQ8_0,
-    v5::vec_dot_q5_0_q8_0_vnni
-);
-
-/// Q8_0, Q4_0, Q5_0 rows at the VNNI tier: the rowwise kernel for one token
-/// (`avx512_rowwise::pair_rows_one`), bit-identical to the per-row kernels above (which
-/// remain its reference, `vnni_rows_reference`) and 20–25% faster on one thread: the
-/// activation side is prepared once per call, not once per row.
-macro_rules! pair_rows {
-    ($name:ident, $w:ty) => {
+/// The 32-element formats' rows at the VNNI tier: `avx512_lanes::rows_one`, sixteen rows
+/// at a time with the token-lane kernel's arithmetic, so that batched products
+/// (`avx512_multi::rows_vnni`) equal one-token products bit for bit.
+macro_rules! lanes {
+    ($name:ident, $w:ty, $a:ty) => {
         unsafe fn $name(w: &[u8], a: &[u8], out: &mut [f32]) {
-            if out.is_empty() {
-                return;
-            }
             // SAFETY: handed out only for a proven VNNI tier; the kernel bounds-checks.
             unsafe {
-                super::x86_64::avx512_rowwise::pair_rows_one::<$w>(
+                super::x86_64::avx512_lanes::rows_one::<$w, $a>(
                     cast_blocks(w),
                     cast_blocks(a),
                     out,
@@ -74,22 +51,12 @@ macro_rules! pair_rows {
         }
     };
 }
-pair_rows!(q8_0_vnni, BlockQ8_0);
-pair_rows!(q4_0_vnni, BlockQ4_0);
-pair_rows!(q5_0_vnni, BlockQ5_0);
+lanes!(q8_0_vnni, BlockQ8_0, BlockQ8_0);
+lanes!(q4_0_vnni, BlockQ4_0, BlockQ8_0);
+lanes!(q5_0_vnni, BlockQ5_0, BlockQ8_0);
+lanes!(q4_1_vnni, BlockQ4_1, BlockQ8_1);
+lanes!(q5_1_vnni, BlockQ5_1, BlockQ8_1);
 
-/// The per-row VNNI kernel of `ty` (Q8_0, Q4_0, Q5_0), one row at a time: the reference
-/// the faster rows kernels are tested against bit for bit.
-pub(super) fn vnni_rows_reference(ty: GgmlType) -> Option<super::table::RowsDot> {
-    match ty {
-        GgmlType::Q8_0 => Some(q8_0_vnni_row),
-        GgmlType::Q4_0 => Some(q4_0_vnni_row),
-        GgmlType::Q5_0 => Some(q5_0_vnni_row),
-        _ => None,
-    }
-}
-rows!(q4_1_vnni, BlockQ4_1, BlockQ8_1, v5::vec_dot_q4_1_q8_1_vnni);
-rows!(q5_1_vnni, BlockQ5_1, BlockQ8_1, v5::vec_dot_q5_1_q8_1_vnni);
 rows!(q4_k_vnni, BlockQ4K, BlockQ8K, v5k::vec_dot_q4_k_q8_k_vnni);
 rows!(q5_k_vnni, BlockQ5K, BlockQ8K, v5k::vec_dot_q5_k_q8_k_vnni);
 rows!(q6_k_vnni, BlockQ6K, BlockQ8K, v5k::vec_dot_q6_k_q8_k_vnni);

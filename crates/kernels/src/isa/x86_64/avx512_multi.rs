@@ -53,6 +53,9 @@ use crate::formats::q8_0::BlockQ8_0;
 pub trait VnniBlock {
     /// Whether the block has an offset `m` (Q4_1, Q5_1: against Q8_1 and its `vs` table).
     const MIN: bool = false;
+    /// The zero point `o` of the unsigned quants (`q = w + o`; 0 for Q4_1/Q5_1, whose
+    /// offset is `m`).
+    const OFF: i32;
     fn d(&self) -> F16Le;
     /// The offset `m` (zero where [`VnniBlock::MIN`] is false).
     fn m(&self) -> F16Le {
@@ -99,6 +102,7 @@ fn nibble_pair(a: &[u8; 16], b: &[u8; 16]) -> __m512i {
 }
 
 impl VnniBlock for BlockQ8_0 {
+    const OFF: i32 = 128;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -118,6 +122,7 @@ impl VnniBlock for BlockQ8_0 {
 }
 
 impl VnniBlock for BlockQ4_0 {
+    const OFF: i32 = 8;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -135,6 +140,7 @@ impl VnniBlock for BlockQ4_0 {
 }
 
 impl VnniBlock for BlockQ5_0 {
+    const OFF: i32 = 16;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -149,6 +155,7 @@ impl VnniBlock for BlockQ5_0 {
 
 impl VnniBlock for BlockQ4_1 {
     const MIN: bool = true;
+    const OFF: i32 = 0;
     #[inline]
     fn d(&self) -> F16Le {
         self.d
@@ -171,6 +178,7 @@ impl VnniBlock for BlockQ4_1 {
 
 impl VnniBlock for BlockQ5_1 {
     const MIN: bool = true;
+    const OFF: i32 = 0;
     #[inline]
     fn d(&self) -> F16Le {
         self.d

@@ -14,6 +14,6 @@ pub mod avx512;
 pub mod avx512_attn;
 pub mod avx512_gemm;
 pub mod avx512_kquants;
+pub mod avx512_lanes;
 pub mod avx512_multi;
 pub mod avx512_multi_k;
-pub mod avx512_rowwise;
