@@ -1,6 +1,6 @@
 //! The one-token kernels of the 32-element formats at the VNNI tier
-//! (`isa::x86_64::avx512_lanes`) against the token-lane batched kernel
-//! (`isa::x86_64::avx512_multi`) and a scalar twin of their shared arithmetic, bit for bit:
+//! (`isa::x86_64::avx512_lanes`) against the token-lane batched kernels
+//! (`isa::x86_64::avx512_multi`, `avx512_multi4`) and a scalar twin of their shared arithmetic, bit for bit:
 //! what lets speculative verification and batched decoding use the batched kernel and still
 //! reproduce plain decoding. Random and ragged sizes (row counts not a multiple of 16, odd
 //! block counts), `-128` activation quants included.
@@ -110,7 +110,8 @@ fn one_token_equals_token_lanes_and_twin() {
             for rows in [1usize, 7, 16, 17, 40] {
                 let w = weights(ty, rows, n, &mut rng);
                 let rb = row_bytes(ty, n);
-                let tokens = 9;
+                // 3 tokens: the four-token kernel; 9: a group of 8 and a group of 1.
+                let tokens = if rows % 2 == 0 { 3 } else { 9 };
                 let a = activations(ty, tokens, n, &mut rng);
                 let ab = row_bytes(vec_dot_type(ty), n);
                 let ld = rows + 2;

@@ -26,7 +26,7 @@ use crate::formats::vec_dot_type;
 use crate::GgmlType;
 
 #[cfg(target_arch = "x86_64")]
-use super::x86_64::{avx512_multi as v5m, avx512_multi_k as v5k};
+use super::x86_64::{avx512_multi as v5m, avx512_multi4 as v5m4, avx512_multi_k as v5k};
 #[cfg(target_arch = "x86_64")]
 use crate::formats::{q4_0::BlockQ4_0, q5_0::BlockQ5_0, q8_0::BlockQ8_0};
 #[cfg(target_arch = "x86_64")]
@@ -316,9 +316,14 @@ fn vnni_group(
         let (vd, vo) = (&tb.vd[g * nb..(g + 1) * nb], &tb.vo[g * nb..(g + 1) * nb]);
         // Q8_1's `s` per token (Q4_1, Q5_1 only; empty for the others).
         let vs = tb.vs.get(g * nb..(g + 1) * nb).unwrap_or(&[]);
+        // (Groups of up to four tokens: four rows × four tokens per register.)
         macro_rules! call {
             ($b:ty) => {
-                v5m::rows_vnni::<$b>(cast_blocks(w), nb, vq, vd, vo, vs, width, o, ld, pf)
+                if width <= v5m4::TOKENS4 {
+                    v5m4::rows_vnni4::<$b>(cast_blocks(w), nb, vq, vd, vo, vs, width, o, ld, pf)
+                } else {
+                    v5m::rows_vnni::<$b>(cast_blocks(w), nb, vq, vd, vo, vs, width, o, ld, pf)
+                }
             };
         }
         match ty {

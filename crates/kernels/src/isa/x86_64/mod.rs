@@ -16,4 +16,5 @@ pub mod avx512_gemm;
 pub mod avx512_kquants;
 pub mod avx512_lanes;
 pub mod avx512_multi;
+pub mod avx512_multi4;
 pub mod avx512_multi_k;
