@@ -151,6 +151,33 @@ impl VnniBlock for BlockQ5_0 {
         let hi = _mm256_and_si256(bits32(self.qh), _mm256_set1_epi8(0x10));
         _mm256_or_si256(nibbles32(&self.qs), hi)
     }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx2")]
+    unsafe fn pair(a: &Self, b: &Self) -> __m512i {
+        with_fifth_bits(nibble_pair(&a.qs, &b.qs), a.qh, b.qh)
+    }
+}
+
+/// `q` (a [`VnniBlock::pair`] of 4-bit quants) with the fifth bits `qa`, `qb` of the two
+/// rows (Q5_0/Q5_1's `qh`, bit `k` for quant `k`) added as 16: byte `k` of lane `2j + i`
+/// is row `i`'s quant `4j + k`, so it takes bit `4j + k` of its row's bits.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2")]
+fn with_fifth_bits(q: __m512i, qa: [u8; 4], qb: [u8; 4]) -> __m512i {
+    let h = u32::from_le_bytes(qa) as u64 | (u32::from_le_bytes(qb) as u64) << 32;
+    // Lane `2j + i`: row `i`'s bits shifted down by `4j`, the low byte in every byte.
+    let v = _mm512_set1_epi64(h as i64);
+    let shift = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    let v = _mm512_srlv_epi32(v, shift);
+    let spread = _mm512_set_epi8(
+        12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0, 12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4,
+        0, 0, 0, 0, 12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0, 12, 12, 12, 12, 8, 8, 8, 8,
+        4, 4, 4, 4, 0, 0, 0, 0,
+    );
+    let v = _mm512_shuffle_epi8(v, spread);
+    // Byte `k` tests bit `k`.
+    let set = _mm512_test_epi8_mask(v, _mm512_set1_epi32(0x0804_0201));
+    _mm512_mask_add_epi8(q, set, q, _mm512_set1_epi8(16))
 }
 
 impl VnniBlock for BlockQ4_1 {
@@ -192,6 +219,11 @@ impl VnniBlock for BlockQ5_1 {
     unsafe fn unsigned(&self) -> __m256i {
         let hi = _mm256_and_si256(bits32(self.qh), _mm256_set1_epi8(0x10));
         _mm256_or_si256(nibbles32(&self.qs), hi)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx2")]
+    unsafe fn pair(a: &Self, b: &Self) -> __m512i {
+        with_fifth_bits(nibble_pair(&a.qs, &b.qs), a.qh, b.qh)
     }
 }
 
