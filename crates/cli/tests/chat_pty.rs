@@ -39,12 +39,13 @@ fn chat_under_a_terminal() {
     p.exp_string("/help for commands").unwrap();
     p.exp_string("> ").unwrap();
 
-    // Turn 1.
-    p.send_line("What is the capital of France?").unwrap();
+    // Turn 1. (Not France: with the default system prompt, greedy Q4_1 SmolLM2 starts that
+    // answer with "L'Étoile" in llama.cpp too, a near tie with "The".)
+    p.send_line("What is the capital of Germany?").unwrap();
     let (before, _) = p
         .exp_regex(r"\[wren\] \d+ tokens, decode [0-9.]+ tok/s")
         .unwrap();
-    assert!(before.contains("Paris"), "turn 1 reply: {before}");
+    assert!(before.contains("Berlin"), "turn 1 reply: {before}");
     p.exp_string("> ").unwrap();
 
     // Turn 2: a long reply, interrupted with Ctrl-C once it is streaming.
@@ -70,7 +71,7 @@ fn chat_under_a_terminal() {
     let msgs = v["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 4, "{v}");
     assert!(
-        msgs[1]["content"].as_str().unwrap().contains("Paris"),
+        msgs[1]["content"].as_str().unwrap().contains("Berlin"),
         "{v}"
     );
     assert_eq!(msgs[2]["content"], STORY);

@@ -107,7 +107,7 @@ fn one_token_equals_token_lanes_and_twin() {
     for ty in FORMATS {
         for nb in [1usize, 2, 3, 5, 18, 21] {
             let n = nb * 32;
-            for rows in [1usize, 7, 16, 17, 40] {
+            for rows in [1usize, 7, 16, 17, 40, 1024] {
                 let w = weights(ty, rows, n, &mut rng);
                 let rb = row_bytes(ty, n);
                 // 3 tokens: the four-token kernel; 9: a group of 8 and a group of 1.
