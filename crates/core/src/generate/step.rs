@@ -29,17 +29,17 @@ use crate::session::Session;
 const MAX_PAUSE: usize = 16;
 
 /// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine with `core/examples/verify_cost.rs`: Gemma 3 0.17–0.28, SmolLM2 0.29–0.36
-/// with the rowwise kernels, which share each weight load among up to 8 tokens and keep
-/// every row bit-identical to a one-token step; 0.65 before them). A draft pays when more
-/// than this share of it is accepted.
+/// test machine with `core/examples/verify_cost.rs`: 0.11–0.18 for Gemma 3 and 0.19–0.31
+/// for SmolLM2 at the VNNI tier, whose 32-element matrices verify with the batched kernels;
+/// 0.65 with a one-token product per row). A draft pays when more than this share of it
+/// is accepted.
 pub(super) const ROW_COST: f64 = 0.3;
 
 /// The longest draft at most `n` tokens that keeps a verify pass (the draft and the token
-/// before it) in whole token groups of the rowwise kernels: a pass of 9 rows runs a group
-/// of 8 and a group of 1, and that one extra row costs 0.5–0.8 of a decode step by itself
-/// (`core/examples/verify_cost.rs`, quiet 2-core machine: Gemma 3 8 rows 2.47 steps,
-/// 9 rows 3.01; SmolLM2 3.05 and 3.86).
+/// before it) in whole token groups of the batched and rowwise kernels: a pass of 9 rows
+/// runs a group of 8 and a group of 1, and that one extra row costs 0.5–1 of a decode step
+/// by itself (`core/examples/verify_cost.rs`, quiet 2-core machine: Gemma 3 8 rows 1.78
+/// steps, 9 rows 2.46; SmolLM2 2.41 and 3.49).
 pub(super) fn fit_groups(n: usize) -> usize {
     let g = wren_kernels::isa::ROWWISE_TOKENS;
     if n < g {
