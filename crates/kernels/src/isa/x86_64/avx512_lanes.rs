@@ -161,7 +161,7 @@ fn sum_groups(s: [__m512i; 8]) -> __m512i {
 /// Sixteen f16 (four to a word, the first in the low bits of `h[0]`) as f32.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,f16c")]
-fn f16x16(h: [u64; 4]) -> __m512 {
+pub(super) fn f16x16(h: [u64; 4]) -> __m512 {
     _mm512_cvtph_ps(_mm256_set_epi64x(
         h[3] as i64,
         h[2] as i64,

@@ -483,28 +483,28 @@ fn bcast64(v: &[u8]) -> __m512i {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ld_i32(v: &[i32; 16]) -> __m512i {
+pub(super) fn ld_i32(v: &[i32; 16]) -> __m512i {
     // SAFETY: `v` is 64 readable bytes; unaligned load.
     unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ld64(v: &[u8; 64]) -> __m512i {
+pub(super) fn ld64(v: &[u8; 64]) -> __m512i {
     // SAFETY: `v` is 64 readable bytes; unaligned load.
     unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ld_f32(v: &[f32; 16]) -> __m512 {
+pub(super) fn ld_f32(v: &[f32; 16]) -> __m512 {
     // SAFETY: `v` is 16 readable f32; unaligned load.
     unsafe { _mm512_loadu_ps(v.as_ptr()) }
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn st_u8(o: &mut [u8; 64], v: __m512i) {
+pub(super) fn st_u8(o: &mut [u8; 64], v: __m512i) {
     // SAFETY: `o` is 64 writable bytes; unaligned store.
     unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), v) }
 }
@@ -518,7 +518,7 @@ fn st_f32x8(o: &mut [f32; 2 * P], v: __m256) {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn st_f32(o: &mut [f32; 16], v: __m512) {
+pub(super) fn st_f32(o: &mut [f32; 16], v: __m512) {
     // SAFETY: `o` is 16 writable f32; unaligned store.
     unsafe { _mm512_storeu_ps(o.as_mut_ptr(), v) }
 }

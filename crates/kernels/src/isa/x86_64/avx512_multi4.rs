@@ -21,7 +21,8 @@
 
 use std::arch::x86_64::*;
 
-use super::avx512_multi::{prefetch_ahead, VnniBlock};
+use super::avx512_lanes::f16x16;
+use super::avx512_multi::{ld64, ld_f32, ld_i32, prefetch_ahead, st_f32, st_u8, VnniBlock};
 use crate::formats::f16::F16Le;
 
 /// Quads of rows per tile.
@@ -180,18 +181,6 @@ fn unpack<X: VnniBlock>(rows: &[&[X]; 4 * Q], b: usize, sc: &mut Scratch, pf: us
 
 const _: () = assert!(Q == 4, "`f16x16` converts the scales of four row quads");
 
-/// Sixteen f16 (four to a word, the first in the low bits of `h[0]`) as f32.
-#[inline]
-#[target_feature(enable = "avx512f,avx2,f16c")]
-fn f16x16(h: [u64; Q]) -> __m512 {
-    _mm512_cvtph_ps(_mm256_set_epi64x(
-        h[3] as i64,
-        h[2] as i64,
-        h[1] as i64,
-        h[0] as i64,
-    ))
-}
-
 /// The 16 bytes of four f32.
 fn f32_bytes(v: &[f32]) -> &[u8; 16] {
     let v: &[f32; 4] = v.try_into().unwrap();
@@ -262,39 +251,4 @@ fn bcast128(v: &[u8; 16]) -> __m512i {
         );
     }
     out
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn ld_i32(v: &[i32; 16]) -> __m512i {
-    // SAFETY: `v` is 64 readable bytes; unaligned load.
-    unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn ld64(v: &[u8; 64]) -> __m512i {
-    // SAFETY: `v` is 64 readable bytes; unaligned load.
-    unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn ld_f32(v: &[f32; 16]) -> __m512 {
-    // SAFETY: `v` is 16 readable f32; unaligned load.
-    unsafe { _mm512_loadu_ps(v.as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn st_u8(o: &mut [u8; 64], v: __m512i) {
-    // SAFETY: `o` is 64 writable bytes; unaligned store.
-    unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), v) }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn st_f32(o: &mut [f32; 16], v: __m512) {
-    // SAFETY: `o` is 16 writable f32; unaligned store.
-    unsafe { _mm512_storeu_ps(o.as_mut_ptr(), v) }
 }
