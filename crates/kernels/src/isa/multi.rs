@@ -242,8 +242,8 @@ fn multi(
 }
 
 /// Token groups at most this wide run the one-token kernel per token where it has the
-/// token-lane kernel's bits (`x86_64::avx512_lanes`): the token-lane kernel costs the same
-/// for any width (its lanes are laid out for 8 tokens), about two one-token products.
+/// token-lane kernels' bits (`x86_64::avx512_lanes`): the narrowest token-lane kernel
+/// (`avx512_multi4`) still computes four token lanes.
 #[cfg(target_arch = "x86_64")]
 const ONE_TOKEN_WIDTH: usize = 1;
 

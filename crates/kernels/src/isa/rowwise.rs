@@ -38,7 +38,7 @@ pub struct RowwiseTables {
     /// kernel applies (the products then run the one-token kernel per token).
     key: Option<(Isa, GgmlType, usize, usize)>,
     /// The batched kernel's tables, for formats whose one-token kernel shares its
-    /// arithmetic ([`batched_is_one_token`]).
+    /// arithmetic ([`batched_is_one_token_at`]).
     multi: TokenTables,
 }
 
@@ -52,13 +52,6 @@ pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
             ty,
             GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
         )
-}
-
-/// [`batched_is_one_token_at`] this process's tier: then a batched product
-/// ([`super::vec_dot_rows_tokens`]) of unpacked `ty` weights is already bit-identical to
-/// one-token products, and speculative verification can use it directly.
-pub fn batched_is_one_token(ty: GgmlType) -> bool {
-    batched_is_one_token_at(Proven::current().0, ty)
 }
 
 /// Whether tier `t` has a rowwise kernel for `ty`.
