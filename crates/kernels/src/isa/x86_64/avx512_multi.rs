@@ -411,75 +411,89 @@ fn f32_bytes(v: &[f32]) -> &[u8; 8] {
     unsafe { &*(v as *const [f32; 2]).cast() }
 }
 
-/// `acc` plus the products of a pair's unpacked block `q` ([`Scratch`]) with the eight
-/// activation groups `y`: per group `j`, bytes `8j..8j + 8` of `q` broadcast and one
-/// `vpdpbusd`. Written as inline assembly so that the broadcasts stay loads (from memory
-/// operands with constant offsets): the compiler rewrites intrinsic broadcasts of bytes
-/// just stored into shuffles of the stored register, which compete with the products for
-/// the vector ALU ports.
-#[inline]
-#[target_feature(enable = "avx512f,avx512vnni")]
-fn dots8(acc: __m512i, q: &[u8; 64], y: &[__m512i; 8]) -> __m512i {
-    let (mut acc, mut acc2) = (acc, _mm512_setzero_si512());
-    // (Named scratch registers: an `out(zmm_reg) _` is given an invalid register name.)
-    let (_t0, _t1): (__m512i, __m512i);
-    // SAFETY: reads the 64 bytes of `q`, nothing else; no stack, flags untouched; the
-    // instructions are AVX-512 F/VNNI, which this function's features include.
-    unsafe {
-        std::arch::asm!(
-            "vpbroadcastq {t0}, qword ptr [{q}]",
-            "vpdpbusd {acc}, {t0}, {y0}",
-            "vpbroadcastq {t1}, qword ptr [{q} + 8]",
-            "vpdpbusd {acc2}, {t1}, {y1}",
-            "vpbroadcastq {t0}, qword ptr [{q} + 16]",
-            "vpdpbusd {acc}, {t0}, {y2}",
-            "vpbroadcastq {t1}, qword ptr [{q} + 24]",
-            "vpdpbusd {acc2}, {t1}, {y3}",
-            "vpbroadcastq {t0}, qword ptr [{q} + 32]",
-            "vpdpbusd {acc}, {t0}, {y4}",
-            "vpbroadcastq {t1}, qword ptr [{q} + 40]",
-            "vpdpbusd {acc2}, {t1}, {y5}",
-            "vpbroadcastq {t0}, qword ptr [{q} + 48]",
-            "vpdpbusd {acc}, {t0}, {y6}",
-            "vpbroadcastq {t1}, qword ptr [{q} + 56]",
-            "vpdpbusd {acc2}, {t1}, {y7}",
-            acc = inout(zmm_reg) acc,
-            acc2 = inout(zmm_reg) acc2,
-            t0 = out(zmm_reg) _t0,
-            t1 = out(zmm_reg) _t1,
-            q = in(reg) q.as_ptr(),
-            y0 = in(zmm_reg) y[0],
-            y1 = in(zmm_reg) y[1],
-            y2 = in(zmm_reg) y[2],
-            y3 = in(zmm_reg) y[3],
-            y4 = in(zmm_reg) y[4],
-            y5 = in(zmm_reg) y[5],
-            y6 = in(zmm_reg) y[6],
-            y7 = in(zmm_reg) y[7],
-            options(pure, readonly, nostack, preserves_flags),
-        );
-    }
-    _mm512_add_epi32(acc, acc2)
-}
+/// Defines `$dots(acc, q, y)`: `acc` plus the products of an unpacked block `q` of
+/// `8·$w` bytes with the eight activation groups `y`: per group `j`, bytes
+/// `$w·j..$w·(j + 1)` of `q` broadcast (`$ins`, a `$size` load) and one `vpdpbusd`; and
+/// `$bcast(v)`: the `$w` bytes of `v` broadcast the same way. Written as inline assembly so
+/// that the broadcasts stay loads (from memory operands with constant offsets): the
+/// compiler rewrites intrinsic broadcasts of bytes just stored into shuffles of the stored
+/// register, which compete with the products for the vector ALU ports. Each block's
+/// products run as two chains (integer sums: the order changes no bit).
+macro_rules! broadcast_products {
+    ($dots:ident, $bcast:ident, $w:literal, $ins:literal, $size:literal,
+     [$o1:literal, $o2:literal, $o3:literal, $o4:literal, $o5:literal, $o6:literal, $o7:literal]) => {
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512vnni")]
+        fn $dots(acc: __m512i, q: &[u8; 8 * $w], y: &[__m512i; 8]) -> __m512i {
+            let (mut acc, mut acc2) = (acc, _mm512_setzero_si512());
+            // (Named scratch registers: an `out(zmm_reg) _` is given an invalid register name.)
+            let (_t0, _t1): (__m512i, __m512i);
+            // SAFETY: reads the bytes of `q`, nothing else; no stack, flags untouched; the
+            // instructions are AVX-512 F/VNNI, which this function's features include.
+            unsafe {
+                std::arch::asm!(
+                    concat!($ins, " {t0}, ", $size, " ptr [{q}]"),
+                    "vpdpbusd {acc}, {t0}, {y0}",
+                    concat!($ins, " {t1}, ", $size, " ptr [{q} + ", $o1, "]"),
+                    "vpdpbusd {acc2}, {t1}, {y1}",
+                    concat!($ins, " {t0}, ", $size, " ptr [{q} + ", $o2, "]"),
+                    "vpdpbusd {acc}, {t0}, {y2}",
+                    concat!($ins, " {t1}, ", $size, " ptr [{q} + ", $o3, "]"),
+                    "vpdpbusd {acc2}, {t1}, {y3}",
+                    concat!($ins, " {t0}, ", $size, " ptr [{q} + ", $o4, "]"),
+                    "vpdpbusd {acc}, {t0}, {y4}",
+                    concat!($ins, " {t1}, ", $size, " ptr [{q} + ", $o5, "]"),
+                    "vpdpbusd {acc2}, {t1}, {y5}",
+                    concat!($ins, " {t0}, ", $size, " ptr [{q} + ", $o6, "]"),
+                    "vpdpbusd {acc}, {t0}, {y6}",
+                    concat!($ins, " {t1}, ", $size, " ptr [{q} + ", $o7, "]"),
+                    "vpdpbusd {acc2}, {t1}, {y7}",
+                    acc = inout(zmm_reg) acc,
+                    acc2 = inout(zmm_reg) acc2,
+                    t0 = out(zmm_reg) _t0,
+                    t1 = out(zmm_reg) _t1,
+                    q = in(reg) q.as_ptr(),
+                    y0 = in(zmm_reg) y[0],
+                    y1 = in(zmm_reg) y[1],
+                    y2 = in(zmm_reg) y[2],
+                    y3 = in(zmm_reg) y[3],
+                    y4 = in(zmm_reg) y[4],
+                    y5 = in(zmm_reg) y[5],
+                    y6 = in(zmm_reg) y[6],
+                    y7 = in(zmm_reg) y[7],
+                    options(pure, readonly, nostack, preserves_flags),
+                );
+            }
+            _mm512_add_epi32(acc, acc2)
+        }
 
-/// `v` broadcast to every 64-bit lane with one broadcast load (inline assembly, as in
-/// [`dots8`]).
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn bcast64(v: &[u8]) -> __m512i {
-    let v: &[u8; 8] = v.try_into().unwrap();
-    let out: __m512i;
-    // SAFETY: reads the 8 bytes of `v`, nothing else; no stack, flags untouched.
-    unsafe {
-        std::arch::asm!(
-            "vpbroadcastq {out}, qword ptr [{p}]",
-            out = out(zmm_reg) out,
-            p = in(reg) v.as_ptr(),
-            options(pure, readonly, nostack, preserves_flags),
-        );
-    }
-    out
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn $bcast(v: &[u8; $w]) -> __m512i {
+            let out: __m512i;
+            // SAFETY: reads the bytes of `v`, nothing else; no stack, flags untouched.
+            unsafe {
+                std::arch::asm!(
+                    concat!($ins, " {out}, ", $size, " ptr [{p}]"),
+                    out = out(zmm_reg) out,
+                    p = in(reg) v.as_ptr(),
+                    options(pure, readonly, nostack, preserves_flags),
+                );
+            }
+            out
+        }
+    };
 }
+pub(super) use broadcast_products;
+
+broadcast_products!(
+    dots8,
+    bcast64,
+    8,
+    "vpbroadcastq",
+    "qword",
+    [8, 16, 24, 32, 40, 48, 56]
+);
 
 #[inline]
 #[target_feature(enable = "avx512f")]

@@ -22,7 +22,9 @@
 use std::arch::x86_64::*;
 
 use super::avx512_lanes::f16x16;
-use super::avx512_multi::{ld64, ld_f32, ld_i32, prefetch_ahead, st_f32, st_u8, VnniBlock};
+use super::avx512_multi::{
+    broadcast_products, ld64, ld_f32, ld_i32, prefetch_ahead, st_f32, st_u8, VnniBlock,
+};
 use crate::formats::f16::F16Le;
 
 /// Quads of rows per tile.
@@ -189,66 +191,13 @@ fn f32_bytes(v: &[f32]) -> &[u8; 16] {
     unsafe { &*(v as *const [f32; 4]).cast() }
 }
 
-/// `acc` plus the products of a quad's unpacked block `q` ([`Scratch`]) with the eight
-/// activation groups `y`: per group `j`, bytes `16j..16j + 16` of `q` broadcast and one
-/// `vpdpbusd` (inline assembly, so the broadcasts stay loads: see `avx512_multi::dots8`).
-#[inline]
-#[target_feature(enable = "avx512f,avx512vnni")]
-fn dots8x4(acc: __m512i, q: &[u8; 128], y: &[__m512i; 8]) -> __m512i {
-    let (mut acc, mut acc2) = (acc, _mm512_setzero_si512());
-    let (_t0, _t1): (__m512i, __m512i);
-    // SAFETY: reads the 128 bytes of `q`, nothing else; no stack, flags untouched; the
-    // instructions are AVX-512 F/VNNI, which this function's features include.
-    unsafe {
-        std::arch::asm!(
-            "vbroadcasti32x4 {t0}, xmmword ptr [{q}]",
-            "vpdpbusd {acc}, {t0}, {y0}",
-            "vbroadcasti32x4 {t1}, xmmword ptr [{q} + 16]",
-            "vpdpbusd {acc2}, {t1}, {y1}",
-            "vbroadcasti32x4 {t0}, xmmword ptr [{q} + 32]",
-            "vpdpbusd {acc}, {t0}, {y2}",
-            "vbroadcasti32x4 {t1}, xmmword ptr [{q} + 48]",
-            "vpdpbusd {acc2}, {t1}, {y3}",
-            "vbroadcasti32x4 {t0}, xmmword ptr [{q} + 64]",
-            "vpdpbusd {acc}, {t0}, {y4}",
-            "vbroadcasti32x4 {t1}, xmmword ptr [{q} + 80]",
-            "vpdpbusd {acc2}, {t1}, {y5}",
-            "vbroadcasti32x4 {t0}, xmmword ptr [{q} + 96]",
-            "vpdpbusd {acc}, {t0}, {y6}",
-            "vbroadcasti32x4 {t1}, xmmword ptr [{q} + 112]",
-            "vpdpbusd {acc2}, {t1}, {y7}",
-            acc = inout(zmm_reg) acc,
-            acc2 = inout(zmm_reg) acc2,
-            t0 = out(zmm_reg) _t0,
-            t1 = out(zmm_reg) _t1,
-            q = in(reg) q.as_ptr(),
-            y0 = in(zmm_reg) y[0],
-            y1 = in(zmm_reg) y[1],
-            y2 = in(zmm_reg) y[2],
-            y3 = in(zmm_reg) y[3],
-            y4 = in(zmm_reg) y[4],
-            y5 = in(zmm_reg) y[5],
-            y6 = in(zmm_reg) y[6],
-            y7 = in(zmm_reg) y[7],
-            options(pure, readonly, nostack, preserves_flags),
-        );
-    }
-    _mm512_add_epi32(acc, acc2)
-}
-
-/// A 16-byte broadcast load of `v` (kept a load, as in [`dots8x4`]).
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn bcast128(v: &[u8; 16]) -> __m512i {
-    let out: __m512i;
-    // SAFETY: reads the 16 bytes of `v`, nothing else; no stack, flags untouched.
-    unsafe {
-        std::arch::asm!(
-            "vbroadcasti32x4 {out}, xmmword ptr [{p}]",
-            out = out(zmm_reg) out,
-            p = in(reg) v.as_ptr(),
-            options(pure, readonly, nostack, preserves_flags),
-        );
-    }
-    out
-}
+// `dots8x4`: per group `j`, bytes `16j..16j + 16` of a quad's block (the four rows' quants)
+// broadcast and one `vpdpbusd`; `bcast128`: 16 bytes broadcast.
+broadcast_products!(
+    dots8x4,
+    bcast128,
+    16,
+    "vbroadcasti32x4",
+    "xmmword",
+    [16, 32, 48, 64, 80, 96, 112]
+);
