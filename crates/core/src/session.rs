@@ -203,8 +203,9 @@ impl Session {
         }
         let model = &self.model;
         let (cache, ws, logits) = (&mut self.cache, &mut self.ws, &mut self.logits);
-        self.pool
-            .install(|| model.forward(cache, &[token], 0..0, logits, ws, compute))?;
+        in_pool(&self.pool, 1, || {
+            model.forward(cache, &[token], 0..0, logits, ws, compute)
+        })?;
         self.history.push(token);
         let e = self.model.info().n_embd;
         self.hidden.extend_from_slice(&self.ws.x[..e]);
@@ -230,7 +231,7 @@ impl Session {
             &mut self.draft_logits,
             &mut self.ws.lin,
         );
-        Some(self.pool.install(|| fr.draft(x, hin, logits, lin)))
+        Some(in_pool(&self.pool, 1, || fr.draft(x, hin, logits, lin)))
     }
 
     /// The full output head over the hidden states kept by [`Session::eval_trunk`], in one
@@ -255,7 +256,7 @@ impl Session {
         let ws = &mut self.ws;
         ws.lin.rowwise = true;
         let (hidden, logits) = (&self.hidden, &mut self.logits);
-        self.pool.install(|| {
+        in_pool(&self.pool, 1, || {
             let rows = hidden.chunks_exact(e);
             head.logits_of(rows, m, &mut ws.head_in, &mut ws.lin, logits, compute)
         });
@@ -285,8 +286,7 @@ impl Session {
         tokens: &[u32],
         mut f: impl FnMut(usize, &[f32], &[u32]) -> bool,
     ) -> Result<()> {
-        // As `eval_last`: the pool's workers sleep between regions.
-        Session::verify_sessions(&mut [self], &[tokens], false, |_, i, l, h| f(i, l, h))
+        Session::verify_sessions(&mut [self], &[tokens], |_, i, l, h| f(i, l, h))
     }
 
     /// [`Session::verify`] for several sequences of the same model in one forward pass:
@@ -297,14 +297,12 @@ impl Session {
         tokens: &[&[u32]],
         f: impl FnMut(usize, usize, &[f32], &[u32]) -> bool,
     ) -> Result<()> {
-        // As `decode_batch`: the workers spin through the pass.
-        Session::verify_sessions(sessions, tokens, true, f)
+        Session::verify_sessions(sessions, tokens, f)
     }
 
     fn verify_sessions(
         sessions: &mut [&mut Session],
         tokens: &[&[u32]],
-        spin: bool,
         mut f: impl FnMut(usize, usize, &[f32], &[u32]) -> bool,
     ) -> Result<()> {
         if tokens
@@ -316,7 +314,7 @@ impl Session {
             )));
         }
         let mut logits = std::mem::take(&mut sessions[0].logits);
-        if let Err(e) = Session::forward_sessions(sessions, tokens, true, spin, &mut logits) {
+        if let Err(e) = Session::forward_sessions(sessions, tokens, true, &mut logits) {
             sessions[0].logits = logits;
             return Err(e);
         }
@@ -379,8 +377,9 @@ impl Session {
             let batch = &tokens[i..end];
             let model = &self.model;
             let (cache, ws, logits) = (&mut self.cache, &mut self.ws, &mut self.logits);
-            self.pool
-                .install(|| model.forward(cache, batch, (lo - i)..(hi - i), logits, ws, compute))?;
+            in_pool(&self.pool, 1, || {
+                model.forward(cache, batch, (lo - i)..(hi - i), logits, ws, compute)
+            })?;
             self.history.extend_from_slice(batch);
             for j in lo..hi {
                 let r = j - lo;
@@ -428,7 +427,7 @@ impl Session {
         }
         let one: Vec<&[u32]> = tokens.chunks(1).collect();
         let mut logits = std::mem::take(&mut sessions[0].logits);
-        let result = Session::forward_sessions(sessions, &one, false, true, &mut logits);
+        let result = Session::forward_sessions(sessions, &one, false, &mut logits);
         if result.is_ok() {
             let vocab = sessions[0].model.info().vocab_size;
             let pool = sessions[0].pool.clone();
@@ -452,14 +451,12 @@ impl Session {
     /// One forward pass of several sequences (`tokens[s]` after `sessions[s]`'s history,
     /// every row's logits wanted, into `logits` as `[Σ rows, vocab]`), their histories
     /// extended on success. `rowwise`: each row computed exactly as a one-token decode
-    /// step computes it (see [`Session::verify`]). `spin`: keep the pool's workers spinning
-    /// through the pass (a server's dedicated threads; see [`crate::spin`]). The first
-    /// session's workspace and thread pool are used.
+    /// step computes it (see [`Session::verify`]). The first session's workspace and
+    /// thread pool are used.
     fn forward_sessions(
         sessions: &mut [&mut Session],
         tokens: &[&[u32]],
         rowwise: bool,
-        spin: bool,
         logits: &mut Vec<f32>,
     ) -> Result<()> {
         if sessions.len() != tokens.len() {
@@ -506,14 +503,8 @@ impl Session {
                     want: 0..t.len(),
                 })
                 .collect();
-            pool.install(|| {
-                if spin {
-                    crate::spin::with_spinning_workers(|| {
-                        model.forward_batch(&mut seqs, logits, &mut ws, compute)
-                    })
-                } else {
-                    model.forward_batch(&mut seqs, logits, &mut ws, compute)
-                }
+            in_pool(&pool, seqs.len(), || {
+                model.forward_batch(&mut seqs, logits, &mut ws, compute)
             })
         };
         ws.lin.rowwise = false;
@@ -526,4 +517,18 @@ impl Session {
         }
         result
     }
+}
+
+/// Runs the forward pass `f` of `seqs` sequences in `pool` with the other workers spinning
+/// through it ([`crate::spin`]): a pass is a chain of short parallel regions, and waking
+/// sleeping workers for each costs more than a small batch's work in it. A worker polls
+/// for work and yields its core to the OS between polls, or for a batch of several
+/// sequences (the server's dedicated threads) every 64 polls. Alternating A/B on the
+/// 2-core machine (`scripts/bench_passes.sh`, medians): against sleeping workers, Gemma 3
+/// decode steps 12.0 → 11.0 ms and 8-row verify passes 22.9 → 21.1 ms, SmolLM2's 13.1 →
+/// 12.0 ms; with a CPU hog on one core, no slower. A yield per poll cost SmolLM2's
+/// 8-stream bench ~5%, so batches yield less often.
+fn in_pool<R: Send>(pool: &rayon::ThreadPool, seqs: usize, f: impl FnOnce() -> R + Send) -> R {
+    let yield_every = if seqs > 1 { 64 } else { 1 };
+    pool.install(|| crate::spin::with_spinning_workers(yield_every, f))
 }

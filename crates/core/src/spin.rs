@@ -5,16 +5,20 @@
 //! Between regions rayon's idle workers go to sleep, and waking them costs a futex round
 //! trip through the scheduler for every region. [`with_spinning_workers`] parks every other
 //! worker of the pool in a loop that runs the pool's pending work as soon as it appears,
-//! until the pass ends: the threads a server has dedicated to decoding stay on the job.
+//! until the pass ends, yielding its core to the OS scheduler between polls so that on a
+//! busy machine it does not hold up the thread it waits for. Every forward pass of a
+//! `Session` runs this way (one token, a verify pass, a batch).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::Yield;
 
 /// Runs `f` on the current thread (a worker of the current rayon pool) while the pool's
-/// other workers wait for its parallel work by spinning instead of sleeping. With one
-/// thread, or outside a pool, it is just `f()`.
-pub fn with_spinning_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+/// other workers wait for its parallel work by spinning instead of sleeping, yielding
+/// their core to the OS scheduler after every `yield_every` idle polls. With one thread,
+/// or outside a pool, it is just `f()`.
+pub fn with_spinning_workers<R: Send>(yield_every: u32, f: impl FnOnce() -> R + Send) -> R {
+    let yield_every = yield_every.max(1);
     let threads = rayon::current_num_threads();
     let Some(me) = rayon::current_thread_index() else {
         return f();
@@ -30,8 +34,19 @@ pub fn with_spinning_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
                 if rayon::current_thread_index() == Some(me) {
                     return;
                 }
+                let mut idle = 0u32;
                 while !done.load(Ordering::Acquire) {
-                    if rayon::yield_now() != Some(Yield::Executed) {
+                    if rayon::yield_now() == Some(Yield::Executed) {
+                        idle = 0;
+                        continue;
+                    }
+                    idle = idle.wrapping_add(1);
+                    if idle.is_multiple_of(yield_every) {
+                        // Give the core away if anything else wants it (another process,
+                        // or the thread running `f` descheduled on an oversubscribed
+                        // machine): a spinner must not hold up the work it waits for.
+                        std::thread::yield_now();
+                    } else {
                         std::hint::spin_loop();
                     }
                 }
@@ -73,9 +88,14 @@ mod tests {
         };
         let want: u64 = (0..200u64).map(|i| i * 499_500).sum();
         for threads in [1, 2, 3, 4] {
-            assert_eq!(pool(threads).install(|| with_spinning_workers(work)), want);
+            for every in [1, 64] {
+                assert_eq!(
+                    pool(threads).install(|| with_spinning_workers(every, work)),
+                    want
+                );
+            }
         }
-        assert_eq!(with_spinning_workers(work), want);
+        assert_eq!(with_spinning_workers(1, work), want);
     }
 
     /// A pass that panics still releases the spinners: the panic reaches the caller and
@@ -84,9 +104,9 @@ mod tests {
     fn a_panicking_pass_stops_the_spinners() {
         let p = pool(3);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            p.install(|| with_spinning_workers(|| -> u32 { panic!("pass failed") }))
+            p.install(|| with_spinning_workers(1, || -> u32 { panic!("pass failed") }))
         }));
         assert!(r.is_err());
-        assert_eq!(p.install(|| with_spinning_workers(|| 7)), 7);
+        assert_eq!(p.install(|| with_spinning_workers(1, || 7)), 7);
     }
 }
