@@ -10,7 +10,7 @@ use wren_gguf::GgufFile;
 use super::batch::{split_rows, BatchPlan};
 use super::hparams::HParams;
 use super::rope::{Rope, MAX_ROT};
-use crate::attention::{store_and_attend, AttnShape};
+use crate::attention::{attend, store_and_attend, AttnScratch, AttnShape};
 use crate::error::Result;
 use crate::linear::{matmul, matmul_many, Compute};
 use crate::models::{sized, SeqBatch, Workspace};
@@ -151,41 +151,109 @@ impl Attention {
                 rope.rotate(h, cos, sin);
             }
         }
-        // Each sequence against its own cache, all in one parallel region: one region per
-        // sequence and layer costs more than a decode token's attention at short contexts.
-        if ws.attn.len() < seqs.len() {
-            ws.attn.resize_with(seqs.len(), Default::default);
-        }
-        let att = sized(&mut ws.att, n * qdim);
         let (q, k, v) = (&*q, &*k, &*v);
-        let offs = plan.offsets();
         let rowwise = ws.lin.rowwise;
-        let outs = split_rows(att, offs, qdim);
-        seqs.par_iter_mut()
-            .zip(outs)
-            .zip(ws.attn.par_iter_mut())
+        let fits = seqs
+            .iter()
             .enumerate()
-            .for_each(|(si, ((s, out), scratch))| {
-                let (a, b) = (offs[si], offs[si + 1]);
-                let sparse = if sh.window.is_some() {
-                    None
-                } else {
-                    s.cache.sparse
-                };
-                store_and_attend(
-                    sh,
-                    s.cache.pos,
-                    &q[a * qdim..b * qdim],
-                    &k[a * kvdim..b * kvdim],
-                    &v[a * kvdim..b * kvdim],
-                    &mut s.cache.layers[il],
-                    sparse.as_ref(),
-                    out,
-                    scratch,
-                    rowwise,
-                );
-            });
+            .all(|(si, s)| plan.seq_rows(si).len() <= s.cache.layers[il].max_append());
+        if rowwise && fits {
+            attend_rows(il, sh, plan, seqs, (q, k, v), &mut ws.attn, &mut ws.att);
+        } else {
+            // Each sequence against its own cache, all in one parallel region: one region
+            // per sequence and layer costs more than a decode token's attention at short
+            // contexts.
+            if ws.attn.len() < seqs.len() {
+                ws.attn.resize_with(seqs.len(), Default::default);
+            }
+            let att = sized(&mut ws.att, n * qdim);
+            let offs = plan.offsets();
+            let outs = split_rows(att, offs, qdim);
+            seqs.par_iter_mut()
+                .zip(outs)
+                .zip(ws.attn.par_iter_mut())
+                .enumerate()
+                .for_each(|(si, ((s, out), scratch))| {
+                    let (a, b) = (offs[si], offs[si + 1]);
+                    let sparse = if sh.window.is_some() {
+                        None
+                    } else {
+                        s.cache.sparse
+                    };
+                    store_and_attend(
+                        sh,
+                        s.cache.pos,
+                        &q[a * qdim..b * qdim],
+                        &k[a * kvdim..b * kvdim],
+                        &v[a * kvdim..b * kvdim],
+                        &mut s.cache.layers[il],
+                        sparse.as_ref(),
+                        out,
+                        scratch,
+                        rowwise,
+                    );
+                });
+        }
         let proj = sized(&mut ws.proj, n * w.wo.rows);
         matmul(&w.wo, &ws.att[..n * qdim], n, proj, compute, &mut ws.lin);
     }
+}
+
+/// A verify pass's attention (`rowwise`, every sequence's rows within what its layer cache
+/// takes at once): the keys of every sequence stored, then every row attending on its own
+/// exactly as a one-token step does (`attention::attend` at its position: the same tasks
+/// and merge, so the same bits), all rows of all sequences in one parallel region, each
+/// with its own scratch. Running a pass's rows one after another cost two parallel regions
+/// per row and layer.
+fn attend_rows(
+    il: usize,
+    sh: &AttnShape,
+    plan: &BatchPlan,
+    seqs: &mut [SeqBatch<'_>],
+    (q, k, v): (&[f32], &[f32], &[f32]),
+    scratch: &mut Vec<AttnScratch>,
+    att: &mut Vec<f32>,
+) {
+    let (qdim, kvdim) = (sh.n_head * sh.head_dim, sh.n_head_kv * sh.head_dim);
+    let n = plan.rows();
+    for (si, s) in seqs.iter_mut().enumerate() {
+        let r = plan.seq_rows(si);
+        let pos = s.cache.pos;
+        s.cache.layers[il].store(
+            pos,
+            &k[r.start * kvdim..r.end * kvdim],
+            &v[r.start * kvdim..r.end * kvdim],
+        );
+    }
+    // Each row's sequence and position.
+    let rows: Vec<(usize, usize)> = (0..seqs.len())
+        .flat_map(|si| plan.seq_rows(si).map(move |_| si))
+        .zip(plan.positions(seqs).map(|(_, pos)| pos))
+        .collect();
+    if scratch.len() < n {
+        scratch.resize_with(n, Default::default);
+    }
+    let att = sized(att, n * qdim);
+    let seqs: &[SeqBatch<'_>] = seqs;
+    att.par_chunks_mut(qdim)
+        .zip(scratch[..n].par_iter_mut())
+        .zip(rows.par_iter())
+        .enumerate()
+        .for_each(|(r, ((out, scratch), &(si, pos)))| {
+            let cache = &seqs[si].cache;
+            let sparse = if sh.window.is_some() {
+                None
+            } else {
+                cache.sparse
+            };
+            attend(
+                sh,
+                pos,
+                &q[r * qdim..(r + 1) * qdim],
+                &cache.layers[il],
+                sparse.as_ref(),
+                out,
+                scratch,
+            );
+        });
 }
