@@ -524,10 +524,10 @@ impl Session {
 /// sleeping workers for each costs more than a small batch's work in it. A worker polls
 /// for work and yields its core to the OS between polls, or for a batch of several
 /// sequences (the server's dedicated threads) every 64 polls. Alternating A/B on the
-/// 2-core machine (`scripts/bench_passes.sh`, medians): against sleeping workers, Gemma 3
-/// decode steps 12.0 → 11.0 ms and 8-row verify passes 22.9 → 21.1 ms, SmolLM2's 13.1 →
-/// 12.0 ms; with a CPU hog on one core, no slower. A yield per poll cost SmolLM2's
-/// 8-stream bench ~5%, so batches yield less often.
+/// 2-core machine (`scripts/bench_passes.sh`, medians; BENCHMARKS.md, session 13): against
+/// sleeping workers, Gemma 3 decode steps 11.8 → 10.9 ms and 8-row verify passes 23.7 →
+/// 21.2 ms, SmolLM2's 12.7 → 11.7 ms; with a CPU hog on one core, no slower. A yield per
+/// poll cost SmolLM2's 8-stream bench ~5%, so batches yield less often.
 fn in_pool<R: Send>(pool: &rayon::ThreadPool, seqs: usize, f: impl FnOnce() -> R + Send) -> R {
     let yield_every = if seqs > 1 { 64 } else { 1 };
     pool.install(|| crate::spin::with_spinning_workers(yield_every, f))

@@ -29,7 +29,7 @@ use crate::session::Session;
 const MAX_PAUSE: usize = 16;
 
 /// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine with `core/examples/verify_cost.rs`: 0.11–0.18 for Gemma 3 and 0.19–0.31
+/// test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and 0.15–0.32
 /// for SmolLM2 at the VNNI tier, whose 32-element matrices verify with the batched kernels;
 /// 0.65 with a one-token product per row). A draft pays when more than this share of it
 /// is accepted.
