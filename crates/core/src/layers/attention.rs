@@ -225,22 +225,19 @@ fn attend_rows(
             &v[r.start * kvdim..r.end * kvdim],
         );
     }
-    // Each row's sequence and position.
-    let rows: Vec<(usize, usize)> = (0..seqs.len())
-        .flat_map(|si| plan.seq_rows(si).map(move |_| si))
-        .zip(plan.positions(seqs).map(|(_, pos)| pos))
-        .collect();
     if scratch.len() < n {
         scratch.resize_with(n, Default::default);
     }
     let att = sized(att, n * qdim);
-    let seqs: &[SeqBatch<'_>] = seqs;
+    let (seqs, offs): (&[SeqBatch<'_>], _) = (seqs, plan.offsets());
     att.par_chunks_mut(qdim)
         .zip(scratch[..n].par_iter_mut())
-        .zip(rows.par_iter())
         .enumerate()
-        .for_each(|(r, ((out, scratch), &(si, pos)))| {
+        .for_each(|(r, (out, scratch))| {
+            // Row `r`'s sequence, and its position there.
+            let si = offs.partition_point(|&o| o <= r) - 1;
             let cache = &seqs[si].cache;
+            let pos = cache.pos + r - offs[si];
             let sparse = if sh.window.is_some() {
                 None
             } else {
