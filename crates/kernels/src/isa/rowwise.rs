@@ -11,11 +11,11 @@
 //! unpacking. Formats or tiers without either run the one-token kernel per token
 //! ([`vec_dot_rows_rowwise`] is then exactly that loop).
 //!
-//! | format · activation | avx512-vnni |
-//! |---|---|
-//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) |
-//! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) |
-//! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) |
+//! | format · activation | avx512-vnni | avx2, avx512 |
+//! |---|---|---|
+//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) | Q4_1, Q8_0 (stock blocks): `x86_64::avx2_rowwise` (4 tokens per unpacked block; Q8_0 tokens holding `-128` run the one-token kernel, whose exact path they take) |
+//! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) | |
+//! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) | |
 
 #[cfg(target_arch = "x86_64")]
 use super::quant::prefetch_bytes;
@@ -40,6 +40,19 @@ pub struct RowwiseTables {
     /// The batched kernel's tables, for formats whose one-token kernel shares its
     /// arithmetic ([`batched_is_one_token_at`]).
     multi: TokenTables,
+    /// The AVX2 rowwise kernels' tables ([`avx2_has_kernel`]).
+    avx2: Avx2Tables,
+}
+
+/// What `x86_64::avx2_rowwise` needs besides the activation rows: the tokens it serves
+/// (`fast`; Q8_0 tokens holding `-128` are `slow`, for the one-token kernel), and their
+/// scale table (`avx2_rowwise::scale_table`).
+#[derive(Debug, Default)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Avx2Tables {
+    fast: Vec<usize>,
+    slow: Vec<usize>,
+    ds: Vec<super::x86_64::avx2_rowwise::Scales>,
 }
 
 /// Whether at tier `t` the batched product of `ty` (stock layout) gives every (row, token)
@@ -54,13 +67,22 @@ pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
         )
 }
 
+/// Whether tier `t` runs `x86_64::avx2_rowwise` for `ty`: the tiers whose one-token
+/// kernels of Q4_1 and Q8_0 are the AVX2 ones (`table_x86`: AVX2 and AVX-512 without VNNI).
+fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
+    cfg!(target_arch = "x86_64")
+        && t.at_least(Isa::Avx2)
+        && !t.at_least(Isa::Avx512Vnni)
+        && matches!(ty, GgmlType::Q4_1 | GgmlType::Q8_0)
+}
+
 /// Whether tier `t` has a rowwise kernel for `ty`.
 fn has_kernel(t: Isa, ty: GgmlType) -> bool {
     #[cfg(target_arch = "x86_64")]
     if t.at_least(Isa::Avx512Vnni) && matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K) {
         return true;
     }
-    batched_is_one_token_at(t, ty)
+    batched_is_one_token_at(t, ty) || avx2_has_kernel(t, ty)
 }
 
 impl RowwiseTables {
@@ -68,6 +90,11 @@ impl RowwiseTables {
         RowwiseTables {
             key: None,
             multi: TokenTables::new(),
+            avx2: Avx2Tables {
+                fast: Vec::new(),
+                slow: Vec::new(),
+                ds: Vec::new(),
+            },
         }
     }
 
@@ -99,6 +126,10 @@ impl RowwiseTables {
         // (The k-quants' kernels read the activation rows as they are.)
         if batched_is_one_token_at(t.0, ty) {
             self.multi.prepare_at(t, ty, None, n, a, tokens);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx2_has_kernel(t.0, ty) {
+            self.avx2.prepare(t, ty, n, a, ab, tokens);
         }
         self.key = Some((t.0, ty, n, tokens));
     }
@@ -187,7 +218,15 @@ fn rowwise_checked(
         }
         #[cfg(target_arch = "x86_64")]
         {
-            rowwise_x86(ty, n, w_rows, a, tokens, out, ld);
+            if avx2_has_kernel(t.0, ty) {
+                tables.avx2.run(ty, n, w_rows, a, out, ld);
+                for &tk in &tables.avx2.slow {
+                    let o = &mut out[tk * ld..tk * ld + rows];
+                    rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], o);
+                }
+            } else {
+                rowwise_x86(ty, n, w_rows, a, tokens, out, ld);
+            }
             return;
         }
     }
@@ -200,6 +239,71 @@ fn rowwise_checked(
             &a[tk * ab..(tk + 1) * ab],
             &mut out[tk * ld..tk * ld + rows],
         );
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2Tables {
+    /// Sorts the `tokens` rows of `a` (`ab` bytes each) into fast and slow ones and lays
+    /// out the fast ones' scales (`ty`: Q4_1 or Q8_0, checked by the caller at tier `t`).
+    fn prepare(&mut self, t: Proven, ty: GgmlType, n: usize, a: &[u8], ab: usize, tokens: usize) {
+        use super::x86_64::avx2_rowwise::scale_table;
+        use crate::formats::{q8_0::BlockQ8_0, q8_1::BlockQ8_1};
+        debug_assert!(avx2_has_kernel(t.0, ty));
+        let nb = n / 32;
+        self.fast.clear();
+        self.slow.clear();
+        if ty == GgmlType::Q8_0 {
+            let y: &[BlockQ8_0] = cast_blocks(a);
+            for tk in 0..tokens {
+                // SAFETY: `t` proves AVX2.
+                let min =
+                    unsafe { super::x86_64::avx2_quant::q8_0_has_min(&y[tk * nb..(tk + 1) * nb]) };
+                if min { &mut self.slow } else { &mut self.fast }.push(tk);
+            }
+            let d = |tk: usize, b: usize| (y[tk * nb + b].d.to_f32(), 0.0);
+            scale_table(nb, &self.fast, d, &mut self.ds);
+        } else {
+            let y: &[BlockQ8_1] = cast_blocks(a);
+            self.fast.extend(0..tokens);
+            let ds = |tk: usize, b: usize| {
+                let y = &y[tk * nb + b];
+                (y.d.to_f32(), y.s.to_f32())
+            };
+            scale_table(nb, &self.fast, ds, &mut self.ds);
+        }
+        debug_assert_eq!(ab, nb * if ty == GgmlType::Q8_0 { 34 } else { 36 });
+    }
+
+    /// The fast tokens' products (`out[t·ld + r]`), checked by the caller.
+    fn run(&self, ty: GgmlType, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32], ld: usize) {
+        use super::x86_64::avx2_rowwise::{q4_1_rows, q8_0_rows};
+        let nb = n / 32;
+        // SAFETY (both): the tables' key proves an AVX2 tier; the kernels bounds-check.
+        match ty {
+            GgmlType::Q8_0 => unsafe {
+                q8_0_rows(
+                    cast_blocks(w_rows),
+                    nb,
+                    cast_blocks(a),
+                    &self.fast,
+                    &self.ds,
+                    out,
+                    ld,
+                )
+            },
+            _ => unsafe {
+                q4_1_rows(
+                    cast_blocks(w_rows),
+                    nb,
+                    cast_blocks(a),
+                    &self.fast,
+                    &self.ds,
+                    out,
+                    ld,
+                )
+            },
+        }
     }
 }
 

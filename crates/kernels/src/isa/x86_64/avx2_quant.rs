@@ -363,7 +363,7 @@ pub unsafe fn vec_dot_q5_1_q8_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
 /// Σ q·y of 32 unsigned `q` (below 64) and signed `y` bytes into 8 i32 lanes, exact.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dot_u8_i8(q: __m256i, y: __m256i) -> __m256i {
+pub(crate) fn dot_u8_i8(q: __m256i, y: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1))
 }
 

@@ -10,6 +10,7 @@ pub mod avx2_multi_k;
 pub mod avx2_q5_0x4;
 pub mod avx2_q8_0x4;
 pub mod avx2_quant;
+pub mod avx2_rowwise;
 pub mod avx512;
 pub mod avx512_attn;
 pub mod avx512_gemm;
