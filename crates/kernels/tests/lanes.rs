@@ -1,4 +1,4 @@
-//! The one-token kernels of the 32-element formats at the VNNI tier
+//! The one-token kernels of the 32-element formats at the VNNI tier (and of Q4_1 at AVX2)
 //! (`isa::x86_64::avx512_lanes`) against the token-lane batched kernels
 //! (`isa::x86_64::avx512_multi`, `avx512_multi4`) and a scalar twin of their shared arithmetic, bit for bit:
 //! what lets speculative verification and batched decoding use the batched kernel and still
@@ -133,6 +133,37 @@ fn one_token_equals_token_lanes_and_twin() {
                         assert_eq!(b.to_bits(), tw.to_bits(), "{ctx}: batched {b} vs twin {tw}");
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The AVX2 kernel of Q4_1 (`isa::x86_64::avx2_lanes`, eight rows in the lanes) has the
+/// same arithmetic: its one-token products equal the twin bit for bit (and so the VNNI
+/// tier's), and its rowwise products (`rowwise.rs`) the one-token ones.
+#[test]
+fn avx2_q4_1_one_token_equals_twin() {
+    if !Isa::Avx2.supported() {
+        eprintln!("no AVX2: skipped");
+        return;
+    }
+    let ty = GgmlType::Q4_1;
+    let mut rng = Rng::new(29);
+    for nb in [1usize, 2, 3, 5, 18, 21] {
+        let n = nb * 32;
+        for rows in [1usize, 7, 8, 9, 17, 40, 300] {
+            let w = weights(ty, rows, n, &mut rng);
+            let rb = row_bytes(ty, n);
+            let a = activations(ty, 1, n, &mut rng);
+            let mut one = vec![f32::NAN; rows];
+            vec_dot_rows_with(Isa::Avx2, ty, n, &w, &a, &mut one);
+            for (r, o) in one.iter().enumerate() {
+                let tw = twin(ty, n, &w[r * rb..(r + 1) * rb], &a);
+                assert_eq!(
+                    o.to_bits(),
+                    tw.to_bits(),
+                    "nb={nb} rows={rows} row {r}: one-token {o} vs twin {tw}"
+                );
             }
         }
     }

@@ -13,7 +13,7 @@
 //!
 //! | format · activation | avx512-vnni | avx2, avx512 |
 //! |---|---|---|
-//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) | Q4_1, Q8_0 (stock blocks): `x86_64::avx2_rowwise` (4 tokens per unpacked block; Q8_0 tokens holding `-128` run the one-token kernel, whose exact path they take) |
+//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) | Q4_1: `x86_64::avx2_lanes` (the one-token kernel itself, up to 4 tokens per unpacked block); Q8_0 (stock blocks): `x86_64::avx2_rowwise` (4 tokens per unpacked block; tokens holding `-128` run the one-token kernel, whose exact path they take) |
 //! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) | |
 //! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) | |
 
@@ -248,7 +248,7 @@ impl Avx2Tables {
     /// out the fast ones' scales (`ty`: Q4_1 or Q8_0, checked by the caller at tier `t`).
     fn prepare(&mut self, t: Proven, ty: GgmlType, n: usize, a: &[u8], ab: usize, tokens: usize) {
         use super::x86_64::avx2_rowwise::scale_table;
-        use crate::formats::{q8_0::BlockQ8_0, q8_1::BlockQ8_1};
+        use crate::formats::q8_0::BlockQ8_0;
         debug_assert!(avx2_has_kernel(t.0, ty));
         let nb = n / 32;
         self.fast.clear();
@@ -261,48 +261,52 @@ impl Avx2Tables {
                     unsafe { super::x86_64::avx2_quant::q8_0_has_min(&y[tk * nb..(tk + 1) * nb]) };
                 if min { &mut self.slow } else { &mut self.fast }.push(tk);
             }
-            let d = |tk: usize, b: usize| (y[tk * nb + b].d.to_f32(), 0.0);
+            let d = |tk: usize, b: usize| y[tk * nb + b].d.to_f32();
             scale_table(nb, &self.fast, d, &mut self.ds);
         } else {
-            let y: &[BlockQ8_1] = cast_blocks(a);
+            // (Q4_1: the one-token kernel takes its scales from the blocks.)
             self.fast.extend(0..tokens);
-            let ds = |tk: usize, b: usize| {
-                let y = &y[tk * nb + b];
-                (y.d.to_f32(), y.s.to_f32())
-            };
-            scale_table(nb, &self.fast, ds, &mut self.ds);
         }
         debug_assert_eq!(ab, nb * if ty == GgmlType::Q8_0 { 34 } else { 36 });
     }
 
     /// The fast tokens' products (`out[t·ld + r]`), checked by the caller.
     fn run(&self, ty: GgmlType, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32], ld: usize) {
-        use super::x86_64::avx2_rowwise::{q4_1_rows, q8_0_rows};
+        use super::x86_64::avx2_lanes::q4_1_rows_tokens;
+        use super::x86_64::avx2_rowwise::{groups, q8_0_rows};
+        use crate::formats::{q4_1::BlockQ4_1, q8_1::BlockQ8_1};
         let nb = n / 32;
-        // SAFETY (both): the tables' key proves an AVX2 tier; the kernels bounds-check.
-        match ty {
-            GgmlType::Q8_0 => unsafe {
-                q8_0_rows(
-                    cast_blocks(w_rows),
-                    nb,
-                    cast_blocks(a),
-                    &self.fast,
-                    &self.ds,
-                    out,
-                    ld,
-                )
-            },
-            _ => unsafe {
-                q4_1_rows(
-                    cast_blocks(w_rows),
-                    nb,
-                    cast_blocks(a),
-                    &self.fast,
-                    &self.ds,
-                    out,
-                    ld,
-                )
-            },
+        if ty == GgmlType::Q8_0 {
+            let (w, y) = (cast_blocks(w_rows), cast_blocks(a));
+            // SAFETY: the tables' key proves an AVX2 tier; the kernel bounds-checks.
+            unsafe { q8_0_rows(w, nb, y, &self.fast, &self.ds, out, ld) };
+            return;
+        }
+        // Q4_1: groups of tokens through the one-token kernel's eight-row code.
+        let (w, y) = (
+            cast_blocks::<BlockQ4_1>(w_rows),
+            cast_blocks::<BlockQ8_1>(a),
+        );
+        let tok = |t: usize| &y[t * nb..(t + 1) * nb];
+        for (i, g) in groups(self.fast.len()).enumerate() {
+            let ts = &self.fast[g];
+            // The first group streams the weights; the later ones find them cached.
+            let pf = if i == 0 { prefetch_bytes() } else { 0 };
+            let o = &mut out[ts[0] * ld..];
+            // SAFETY (each): as above. The group's tokens are consecutive (every token is
+            // fast for Q4_1), so `o` starts at the first one's row.
+            match ts.len() {
+                1 => unsafe { q4_1_rows_tokens::<1>(w, nb, [tok(ts[0])], o, ld, pf) },
+                2 => unsafe { q4_1_rows_tokens::<2>(w, nb, [tok(ts[0]), tok(ts[1])], o, ld, pf) },
+                3 => unsafe {
+                    let y = [tok(ts[0]), tok(ts[1]), tok(ts[2])];
+                    q4_1_rows_tokens::<3>(w, nb, y, o, ld, pf)
+                },
+                _ => unsafe {
+                    let y = [tok(ts[0]), tok(ts[1]), tok(ts[2]), tok(ts[3])];
+                    q4_1_rows_tokens::<4>(w, nb, y, o, ld, pf)
+                },
+            }
         }
     }
 }

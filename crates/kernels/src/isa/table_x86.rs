@@ -28,7 +28,16 @@ macro_rules! rows {
 
 rows!(q4_0_avx2, BlockQ4_0, BlockQ8_0, v2::vec_dot_q4_0_q8_0);
 rows!(q5_0_avx2, BlockQ5_0, BlockQ8_0, v2::vec_dot_q5_0_q8_0);
-rows!(q4_1_avx2, BlockQ4_1, BlockQ8_1, v2::vec_dot_q4_1_q8_1);
+/// Q4_1 rows at the AVX2 and plain AVX-512 tiers: eight rows per register
+/// (`avx2_lanes`), the arithmetic its rowwise products share.
+unsafe fn q4_1_avx2(w: &[u8], a: &[u8], out: &mut [f32]) {
+    let (w, a) = (cast_blocks::<BlockQ4_1>(w), cast_blocks::<BlockQ8_1>(a));
+    // SAFETY: handed out only for a proven AVX2 tier; the kernel bounds-checks.
+    unsafe {
+        let pf = super::quant::prefetch_bytes();
+        super::x86_64::avx2_lanes::q4_1_rows_tokens::<1>(w, a.len(), [a], out, out.len(), pf)
+    }
+}
 rows!(q5_1_avx2, BlockQ5_1, BlockQ8_1, v2::vec_dot_q5_1_q8_1);
 rows!(q4_k_avx2, BlockQ4K, BlockQ8K, v2::vec_dot_q4_k_q8_k);
 rows!(q5_k_avx2, BlockQ5K, BlockQ8K, v2::vec_dot_q5_k_q8_k);
