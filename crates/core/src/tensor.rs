@@ -245,6 +245,13 @@ impl QMatrix {
         self.row_bytes * self.rows
     }
 
+    /// What one more token costs in a speculative verify pass's product with this matrix,
+    /// as a share of a one-token product, at this process's tier
+    /// ([`wren_kernels::isa::row_cost`]).
+    pub fn verify_row_cost(&self) -> f64 {
+        isa::row_cost(self.ty, self.packing().is_some())
+    }
+
     /// Dequantize row `r` into `out` (`cols` elements).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
         let d = &self.data()[r * self.row_bytes..(r + 1) * self.row_bytes];

@@ -52,6 +52,7 @@ fn null_model() -> Arc<Null> {
             n_embd: 1,
             n_layer: 0,
             weight_bytes: 0,
+            verify_row_cost: 0.75,
         },
         seen: Mutex::new(None),
     })

@@ -99,6 +99,7 @@ fn engine_spec(parallel: usize, ctx: usize, chunk: usize, spec: SpecConfig) -> (
         n_embd: 1,
         n_layer: 0,
         weight_bytes: 0,
+        verify_row_cost: 0.75,
     };
     let log = Log::default();
     let model: Arc<dyn Model> = Arc::new(Counting {

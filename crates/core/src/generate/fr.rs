@@ -111,12 +111,10 @@ impl FrDraft {
             return Err(Error::Invalid("FR-Spec: no draft tokens".into()));
         }
         let head_share = head.output.n_bytes() as f64 / model.info().weight_bytes.max(1) as f64;
-        let be = break_even(
-            head_share.min(1.0),
-            keep.len(),
-            vocab,
-            super::step::ROW_COST,
-        );
+        // What a verified row of the head costs (more than the floor where its format
+        // has no rowwise kernel at this tier: the AVX2 tier's packed Q8_0).
+        let row_cost = super::step::ROW_COST.max(head.output.verify_row_cost());
+        let be = break_even(head_share.min(1.0), keep.len(), vocab, row_cost);
         Ok(FrDraft {
             head: head.output.gather_rows(&keep, "fr_draft_head"),
             ids: keep,

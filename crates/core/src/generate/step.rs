@@ -28,12 +28,21 @@ use crate::session::Session;
 /// Longest pause of the drafter after repeated misses (passes).
 const MAX_PAUSE: usize = 16;
 
-/// What a drafted row of a verify pass costs, in decode steps (measured on the 2-core
-/// test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and 0.15–0.32
-/// for SmolLM2 at the VNNI tier, whose 32-element matrices verify with the batched kernels;
-/// 0.65 with a one-token product per row). A draft pays when more than this share of it
-/// is accepted.
+/// What a drafted row of a verify pass costs at least, in decode steps (measured on the
+/// 2-core test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and
+/// 0.15–0.32 for SmolLM2 at the VNNI tier, whose 32-element matrices verify with the
+/// batched kernels; attention and the rest of a row add to the products' share). Where
+/// the model's matrices verify at a higher cost ([`row_cost`]), that cost counts.
 pub(super) const ROW_COST: f64 = 0.3;
+
+/// What a drafted row costs `session`'s model, in decode steps: [`ROW_COST`], or more
+/// where its matrices' rowwise products cost more per token
+/// ([`crate::models::ModelInfo::verify_row_cost`]: AVX2 SmolLM2 ~0.46, AVX2 Gemma 3 0.75,
+/// whose formats have no AVX2 rowwise kernels). A draft pays when more than this share of
+/// it is accepted.
+pub(super) fn row_cost(session: &Session) -> f64 {
+    ROW_COST.max(session.model().info().verify_row_cost)
+}
 
 /// The longest draft at most `n` tokens that keeps a verify pass (the draft and the token
 /// before it) in whole token groups of the batched and rowwise kernels: a pass of 9 rows
@@ -150,7 +159,7 @@ pub struct Step {
     k: usize,
     /// Passes to run without a draft (after a draft that did not pay), and how many the
     /// next such draft adds: a verified row costs a good part of a decode step
-    /// ([`ROW_COST`]), so a drafter that keeps missing (free text) is paused, longer each
+    /// ([`row_cost`]), so a drafter that keeps missing (free text) is paused, longer each
     /// time, and resumes at once after a draft that paid.
     pause: usize,
     backoff: usize,
@@ -291,7 +300,7 @@ impl Step {
             } else {
                 (accepted + 1).max(self.spec.n_min)
             };
-            if (accepted as f64) < ROW_COST * drafted as f64 {
+            if (accepted as f64) < row_cost(session) * drafted as f64 {
                 // The pass cost more than the tokens it saved.
                 self.pause = self.backoff;
                 self.backoff = (self.backoff * 2).min(MAX_PAUSE);

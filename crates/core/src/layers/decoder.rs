@@ -27,7 +27,9 @@ use crate::attention::AttnShape;
 use crate::error::Result;
 use crate::kv::{CacheOptions, KvCache};
 use crate::linear::Compute;
-use crate::models::{sized, weight_bytes, Model, ModelInfo, SeqBatch, Workspace};
+use crate::models::{
+    sized, verify_cost_bytes, weight_bytes, Model, ModelInfo, SeqBatch, Workspace,
+};
 use crate::tensor::{load_vector, QMatrix};
 
 /// One pre-norm layer.
@@ -139,6 +141,13 @@ impl Decoder {
         rope: Rope,
         residual_scale: Option<f32>,
     ) -> Result<Decoder> {
+        let mats =
+            || std::iter::once(&head.output).chain(layers.iter().flat_map(|l| l.attn.w.matrices()));
+        let weight_bytes = weight_bytes(mats())
+            + layers
+                .iter()
+                .map(|l| l.ffn.bytes_per_token())
+                .sum::<usize>();
         let info = ModelInfo {
             arch: hp.arch.clone(),
             name: file.get_str("general.name").unwrap_or(&hp.arch).to_string(),
@@ -146,13 +155,13 @@ impl Decoder {
             n_ctx_train: hp.n_ctx_train,
             n_embd: hp.n_embd,
             n_layer: hp.n_layer,
-            weight_bytes: weight_bytes(
-                std::iter::once(&head.output)
-                    .chain(layers.iter().flat_map(|l| l.attn.w.matrices())),
-            ) + layers
-                .iter()
-                .map(|l| l.ffn.bytes_per_token())
-                .sum::<usize>(),
+            weight_bytes,
+            verify_row_cost: (verify_cost_bytes(mats())
+                + layers
+                    .iter()
+                    .map(|l| l.ffn.verify_cost_bytes())
+                    .sum::<f64>())
+                / weight_bytes.max(1) as f64,
         };
         Ok(Decoder {
             sparse: SparseParams::from_gguf(file, &hp.arch)?,

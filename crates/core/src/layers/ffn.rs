@@ -183,4 +183,18 @@ impl Ffn {
             Ffn::Moe(f) => f.bytes_per_token(),
         }
     }
+
+    /// The bytes one token reads, each weighted by what a verify row costs for it
+    /// ([`QMatrix::verify_row_cost`]; a mixture's experts differ from token to token, so
+    /// theirs count whole).
+    pub fn verify_cost_bytes(&self) -> f64 {
+        match self {
+            Ffn::Gated(f) => f
+                .matrices()
+                .iter()
+                .map(|m| m.n_bytes() as f64 * m.verify_row_cost())
+                .sum(),
+            Ffn::Moe(f) => f.bytes_per_token() as f64,
+        }
+    }
 }

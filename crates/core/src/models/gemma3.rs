@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use wren_gguf::{GgufFile, Value};
 
-use super::{sized, weight_bytes, Model, ModelInfo, SeqBatch, Workspace};
+use super::{sized, verify_cost_bytes, weight_bytes, Model, ModelInfo, SeqBatch, Workspace};
 use crate::attention::sparse::SparseParams;
 use crate::attention::AttnShape;
 use crate::error::Result;
@@ -100,6 +100,13 @@ impl Gemma3 {
                 post_ffw_norm: v("post_ffw_norm")?,
             });
         }
+        let mats = || {
+            std::iter::once(&head.output).chain(
+                layers
+                    .iter()
+                    .flat_map(|l| l.attn.w.matrices().into_iter().chain(l.ffn.matrices())),
+            )
+        };
         let info = ModelInfo {
             arch: "gemma3".into(),
             name: file.get_str("general.name").unwrap_or("gemma3").to_string(),
@@ -107,13 +114,8 @@ impl Gemma3 {
             n_ctx_train: hp.n_ctx_train,
             n_embd: e,
             n_layer,
-            weight_bytes: weight_bytes(
-                std::iter::once(&head.output).chain(
-                    layers
-                        .iter()
-                        .flat_map(|l| l.attn.w.matrices().into_iter().chain(l.ffn.matrices())),
-                ),
-            ),
+            weight_bytes: weight_bytes(mats()),
+            verify_row_cost: verify_cost_bytes(mats()) / weight_bytes(mats()).max(1) as f64,
         };
         Ok(Gemma3 {
             rope_local: Rope::new(

@@ -35,6 +35,10 @@ pub struct ModelInfo {
     /// Bytes of weights read per decoded token (all matrices, the output head included;
     /// a mixture of experts counts its router and the experts one token uses).
     pub weight_bytes: usize,
+    /// What a drafted row adds to a speculative verify pass, as a share of a decode
+    /// step's matrix products: the mean of the matrices' [`QMatrix::verify_row_cost`]
+    /// weighted by their bytes per token (the cost model of `generate::step`).
+    pub verify_row_cost: f64,
 }
 
 /// Activation buffers reused across forward calls; they grow to the largest batch seen.
@@ -134,6 +138,12 @@ pub const SUPPORTED_ARCHS: &[&str] = &[
 /// Bytes of weights read per token: every matrix once.
 pub(crate) fn weight_bytes<'a>(mats: impl Iterator<Item = &'a QMatrix>) -> usize {
     mats.map(|m| m.n_bytes()).sum()
+}
+
+/// Σ bytes · [`QMatrix::verify_row_cost`] over `mats` (divided by [`weight_bytes`], the
+/// [`ModelInfo::verify_row_cost`]).
+pub(crate) fn verify_cost_bytes<'a>(mats: impl Iterator<Item = &'a QMatrix>) -> f64 {
+    mats.map(|m| m.n_bytes() as f64 * m.verify_row_cost()).sum()
 }
 
 /// Build the model named by the file's `general.architecture`.

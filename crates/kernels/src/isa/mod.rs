@@ -36,7 +36,9 @@ pub use packed::{
 pub use quant::{
     dequantize_row_with, quantize_row_with, vec_dot_rows, vec_dot_rows_with, vec_dot_with,
 };
-pub use rowwise::{vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, RowwiseTables, ROWWISE_TOKENS};
+pub use rowwise::{
+    row_cost, vec_dot_rows_rowwise, vec_dot_rows_rowwise_with, RowwiseTables, ROWWISE_TOKENS,
+};
 pub use tables::TokenTables;
 
 /// A kernel tier. Ordered within one architecture: a higher tier implies the lower ones of

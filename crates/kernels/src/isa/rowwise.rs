@@ -76,6 +76,37 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
         && matches!(ty, GgmlType::Q4_1 | GgmlType::Q8_0)
 }
 
+/// What one more token costs in a rowwise product of `ty` weights (`packed`: repacked at
+/// load, `super::packed`) at this process's tier, as a share of a one-token product:
+/// the cost model of speculative drafting. Measured single-threaded with
+/// `examples/rowwise_bench.rs` on the 2-vCPU test VMs (Intel Xeon at the VNNI tier, AMD
+/// Zen 3 at AVX2), rounded up:
+/// - the batched kernel of the 32-element formats (VNNI): 8 tokens ≈ 2.1 one-token
+///   products, 0.15 per token;
+/// - the k-quants' VNNI kernels: 8 tokens ≈ 3.8, 0.4;
+/// - AVX2 Q4_1 (`avx2_lanes`): 4 tokens ≈ 2.0, 0.35; AVX2 Q8_0 (`avx2_rowwise`): 8 tokens
+///   ≈ 5.9, 0.7;
+/// - none (the one-token kernel per token, the weights found in cache after the first):
+///   0.75.
+pub fn row_cost(ty: GgmlType, packed: bool) -> f64 {
+    let t = Proven::current().0;
+    if packed {
+        0.75
+    } else if batched_is_one_token_at(t, ty) {
+        0.15
+    } else if avx2_has_kernel(t, ty) {
+        if ty == GgmlType::Q4_1 {
+            0.35
+        } else {
+            0.7
+        }
+    } else if has_kernel(t, ty) {
+        0.4
+    } else {
+        0.75
+    }
+}
+
 /// Whether tier `t` has a rowwise kernel for `ty`.
 fn has_kernel(t: Isa, ty: GgmlType) -> bool {
     #[cfg(target_arch = "x86_64")]
