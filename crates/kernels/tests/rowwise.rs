@@ -7,7 +7,9 @@
 mod common;
 
 use common::{activations, row_bytes, weights, Rng};
-use wren_kernels::isa::{vec_dot_rows_rowwise_with, vec_dot_rows_with, Isa, RowwiseTables};
+use wren_kernels::isa::{
+    row_cost, vec_dot_rows_rowwise_with, vec_dot_rows_with, Isa, RowwiseTables,
+};
 use wren_kernels::{vec_dot_type, GgmlType};
 
 const FORMATS: [GgmlType; 8] = [
@@ -78,4 +80,21 @@ fn tables_report_acceleration() {
     // Q8_0 has a rowwise kernel at every x86 SIMD tier (AVX2: `avx2_rowwise`).
     let want = cfg!(target_arch = "x86_64") && wren_kernels::isa::isa().at_least(Isa::Avx2);
     assert_eq!(t.accelerated(), want);
+}
+
+/// The cost model of speculative drafting (`isa::row_cost`) follows the dispatch: a format
+/// costs less per verified token exactly where this tier has a rowwise kernel for it.
+#[test]
+fn row_cost_follows_the_kernels() {
+    let n = 256;
+    for ty in FORMATS {
+        let a = activations(ty, 2, n, &mut Rng::new(5));
+        let mut t = RowwiseTables::new();
+        t.prepare(ty, n, &a, 2);
+        let cost = row_cost(ty, false);
+        assert_eq!(cost < 0.75, t.accelerated(), "{ty}: cost {cost}");
+        assert!(cost > 0.0 && cost <= 0.75);
+        // Packed matrices have no rowwise kernel.
+        assert_eq!(row_cost(ty, true), 0.75);
+    }
 }

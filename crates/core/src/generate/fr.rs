@@ -348,4 +348,18 @@ mod tests {
         assert_eq!(default_draft_vocab(262_144), 16_384);
         assert_eq!(default_draft_vocab(49_152), 3072);
     }
+
+    #[test]
+    fn break_even_follows_the_cost_of_a_verified_row() {
+        // Gemma 3 270M: head 72% of the bytes, 16,384 of 262,144 draft rows.
+        let be = |row_cost| break_even(0.72, 16_384, 262_144, row_cost);
+        // Rows at the floor cost (VNNI tier): drafts pay from ~39% acceptance.
+        assert!((be(0.3) - 0.39).abs() < 0.01, "{}", be(0.3));
+        // A head without a rowwise kernel (AVX2's packed Q8_0): 64%, so `auto` does not
+        // draft with FR there.
+        assert!((be(0.75) - 0.64).abs() < 0.01, "{}", be(0.75));
+        assert!(be(0.3) < 0.5 && be(0.75) > 0.5);
+        // SmolLM2-135M: head 31% of the bytes.
+        assert!(break_even(0.31, 3072, 49_152, 0.3) > 0.75);
+    }
 }
