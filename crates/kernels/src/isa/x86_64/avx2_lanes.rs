@@ -11,8 +11,9 @@
 //! rows' registers to one lane per row. (Three rounds of 16-bit `hadd` instead, exact as
 //! well, measured ~20% slower per token on Zen 3.) The rows' f16 scales and offsets are gathered eight at a time and
 //! converted together, and the float work — one conversion, two multiplies, an FMA and an
-//! add — serves eight rows. (The per-row kernel, `avx2_quant::vec_dot_q4_1_q8_1`, sums
-//! eight lanes per row in float and converts a scale pair per block and row.)
+//! add — serves eight rows. (The per-row kernel it replaced, which Q5_1 still uses
+//! (`avx2_quant::sum_q8_1_blocks`), sums eight float lanes per row and converts a scale
+//! pair per block and row.)
 //!
 //! SAFETY (whole file): each kernel is an `unsafe fn` only because of its
 //! `#[target_feature]`; `isa` calls them after a `Proven` tier shows the CPU has AVX2, FMA
@@ -67,8 +68,8 @@ pub unsafe fn q4_1_rows_tokens<const T: usize>(
                 // This block's share of the group ahead, a line at a time.
                 let (from, to) = (b * span / nb, (b + 1) * span / nb);
                 for at in (from..to).step_by(64) {
-                    // SAFETY: a prefetch is a hint: it never faults or reads into the
-                    // program, so any address (past the end of the weights too) is allowed.
+                    // A prefetch is a hint: it never faults or reads into the program, so
+                    // any address (past the end of the weights too) will do.
                     _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(at).cast());
                 }
             }

@@ -13,7 +13,6 @@ use std::arch::x86_64::*;
 
 use crate::formats::f16::F16Le;
 use crate::formats::q4_0::BlockQ4_0;
-use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q5_1::BlockQ5_1;
@@ -257,9 +256,10 @@ pub unsafe fn vec_dot_q5_0_q8_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
 }
 
 // ---------------------------------------------------------------------------------------
-// Q4_1 / Q5_1 · Q8_1: unsigned quants `q` (no offset), so the block sum is a plain
-// `maddubs(q, y)` (exact: |pair| ≤ 2·31·128, `-128` included), scaled by `dx·dy`; the
-// weights' offset `m` meets the activation's stored `s = dy·Σy` in float, `m·s` per block.
+// Q5_1 · Q8_1 (Q4_1 has its own kernel at this tier, `super::avx2_lanes`): unsigned quants
+// `q` (no offset), so the block sum is a plain `maddubs(q, y)` (exact: |pair| ≤ 2·31·128,
+// `-128` included), scaled by `dx·dy`; the weights' offset `m` meets the activation's
+// stored `s = dy·Σy` in float, `m·s` per block.
 
 /// `[dx·dy, m·s]` of a block pair, twice (lanes 0..4), from the first four bytes of each
 /// block (`d, m` of the weights, `d, s` of Q8_1): one F16C conversion and one multiply.
@@ -323,22 +323,6 @@ pub(crate) fn sum_q8_1_blocks<X>(
     }
     let m = _mm_add_ps(acc_m[0], acc_m[1]);
     hsum_ps(_mm256_add_ps(acc[0], acc[1])) + _mm_cvtss_f32(_mm_movehdup_ps(m))
-}
-
-/// Q4_1 · Q8_1 over `min(w.len(), a.len())` blocks.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn vec_dot_q4_1_q8_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
-    debug_assert_eq!(w.len(), a.len());
-    sum_q8_1_blocks(
-        w,
-        a,
-        |x| head4(x.d, x.m),
-        |x| nibbles32(&x.qs),
-        |q, y| dot_u8_i8(q, y),
-    )
 }
 
 /// Q5_1 · Q8_1 over `min(w.len(), a.len())` blocks.
