@@ -41,14 +41,15 @@ pub struct RowwiseTables {
     /// arithmetic ([`batched_is_one_token_at`]).
     multi: TokenTables,
     /// The AVX2 rowwise kernels' tables ([`avx2_has_kernel`]).
+    #[cfg(target_arch = "x86_64")]
     avx2: Avx2Tables,
 }
 
 /// What `x86_64::avx2_rowwise` needs besides the activation rows: the tokens it serves
 /// (`fast`; Q8_0 tokens holding `-128` are `slow`, for the one-token kernel), and their
 /// scale table (`avx2_rowwise::scale_table`).
+#[cfg(target_arch = "x86_64")]
 #[derive(Debug, Default)]
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct Avx2Tables {
     fast: Vec<usize>,
     slow: Vec<usize>,
@@ -121,6 +122,7 @@ impl RowwiseTables {
         RowwiseTables {
             key: None,
             multi: TokenTables::new(),
+            #[cfg(target_arch = "x86_64")]
             avx2: Avx2Tables {
                 fast: Vec::new(),
                 slow: Vec::new(),
@@ -242,24 +244,23 @@ fn rowwise_checked(
         out.len() >= (tokens - 1) * ld + rows,
         "vec_dot_rows_rowwise: output too short"
     );
-    if tables.key == Some((t.0, ty, n, tokens)) {
-        if batched_is_one_token_at(t.0, ty) {
-            super::multi::tokens_checked(t, ty, n, w_rows, a, tokens, out, ld, Some(&tables.multi));
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        {
-            if avx2_has_kernel(t.0, ty) {
-                tables.avx2.run(ty, n, w_rows, a, out, ld);
-                for &tk in &tables.avx2.slow {
-                    let o = &mut out[tk * ld..tk * ld + rows];
-                    rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], o);
-                }
-            } else {
-                rowwise_x86(ty, n, w_rows, a, tokens, out, ld);
+    let prepared = tables.key == Some((t.0, ty, n, tokens));
+    if prepared && batched_is_one_token_at(t.0, ty) {
+        super::multi::tokens_checked(t, ty, n, w_rows, a, tokens, out, ld, Some(&tables.multi));
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if prepared {
+        if avx2_has_kernel(t.0, ty) {
+            tables.avx2.run(ty, n, w_rows, a, out, ld);
+            for &tk in &tables.avx2.slow {
+                let o = &mut out[tk * ld..tk * ld + rows];
+                rows_checked(t, ty, n, w_rows, &a[tk * ab..(tk + 1) * ab], o);
             }
-            return;
+        } else {
+            rowwise_x86(ty, n, w_rows, a, tokens, out, ld);
         }
+        return;
     }
     for tk in 0..tokens {
         rows_checked(
