@@ -189,11 +189,7 @@ impl Ffn {
     /// theirs count whole).
     pub fn verify_cost_bytes(&self) -> f64 {
         match self {
-            Ffn::Gated(f) => f
-                .matrices()
-                .iter()
-                .map(|m| m.n_bytes() as f64 * m.verify_row_cost())
-                .sum(),
+            Ffn::Gated(f) => crate::models::verify_cost_bytes(f.matrices().into_iter()),
             Ffn::Moe(f) => f.bytes_per_token() as f64,
         }
     }
