@@ -107,6 +107,7 @@ impl Gemma3 {
                     .flat_map(|l| l.attn.w.matrices().into_iter().chain(l.ffn.matrices())),
             )
         };
+        let bytes = weight_bytes(mats());
         let info = ModelInfo {
             arch: "gemma3".into(),
             name: file.get_str("general.name").unwrap_or("gemma3").to_string(),
@@ -114,8 +115,8 @@ impl Gemma3 {
             n_ctx_train: hp.n_ctx_train,
             n_embd: e,
             n_layer,
-            weight_bytes: weight_bytes(mats()),
-            verify_row_cost: verify_cost_bytes(mats()) / weight_bytes(mats()).max(1) as f64,
+            weight_bytes: bytes,
+            verify_row_cost: verify_cost_bytes(mats()) / bytes.max(1) as f64,
         };
         Ok(Gemma3 {
             rope_local: Rope::new(
