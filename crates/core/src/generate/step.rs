@@ -20,13 +20,23 @@
 use std::collections::VecDeque;
 
 use super::ngram;
-use super::spec::{SpecConfig, SpecMode};
+use super::spec::{SpecConfig, SpecMode, MAX_DRAFT};
 use crate::error::Result;
 use crate::sample::Sampler;
 use crate::session::Session;
 
-/// Longest pause of the drafter after repeated misses (passes).
+/// Longest pause of FR drafting after repeated misses (passes).
 const MAX_PAUSE: usize = 16;
+
+/// Weight of prompt lookup's record so far against its latest draft ([`Step`]'s `hits`
+/// and `tries`).
+const RECORD_KEEP: f64 = 0.7;
+
+/// Prompt lookup's record before its first draft: one try, half a hit. Where a verified
+/// row costs half a decode step or more (the AVX2 tier), the first drafts are shadows
+/// until one would have paid; where rows are cheap (the VNNI tier), the first draft is
+/// verified.
+const PRIOR_HITS: f64 = 0.5;
 
 /// What a drafted row of a verify pass costs at least, in decode steps (measured on the
 /// 2-core test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and
@@ -157,12 +167,19 @@ pub struct Step {
     spec: SpecConfig,
     /// Current adaptive draft length (`spec.n_min..=spec.n_max`).
     k: usize,
-    /// Passes to run without a draft (after a draft that did not pay), and how many the
-    /// next such draft adds: a verified row costs a good part of a decode step
-    /// ([`row_cost`]), so a drafter that keeps missing (free text) is paused, longer each
-    /// time, and resumes at once after a draft that paid.
+    /// Prompt lookup's recent record, in draft tokens: accepted, and tried (accepted, plus
+    /// one for each rejection), means over its latest drafts, verified or shadowed
+    /// ([`RECORD_KEEP`]). Their ratio estimates the chance that a drafted token is accepted
+    /// once the one before it was, which bounds how long a draft pays ([`Step::reach`]).
+    hits: f64,
+    tries: f64,
+    /// A prompt-lookup draft that was not verified: the tokens decoding emits next are
+    /// compared with it (`shadow_hits` agreed so far), so a drafter that stopped paying
+    /// (free text) learns at no cost when it would pay again (a copy starts).
+    shadow: Vec<u32>,
+    shadow_hits: usize,
+    /// Passes to run without prompt lookup after `auto`'s timing gate found it losing.
     pause: usize,
-    backoff: usize,
     /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
     fr_pause: usize,
     fr_backoff: usize,
@@ -198,8 +215,11 @@ impl Step {
             sampler,
             spec,
             k,
+            hits: PRIOR_HITS,
+            tries: 1.0,
+            shadow: Vec::new(),
+            shadow_hits: 0,
             pause: 0,
-            backoff: 1,
             fr_pause: 0,
             fr_backoff: 1,
             plain_time: None,
@@ -247,12 +267,27 @@ impl Step {
         let history = session.history();
         self.base = history.len();
         let room = session.ctx().saturating_sub(history.len() + 1);
-        let max = fit_groups(self.k.min(budget.saturating_sub(1)).min(room));
+        let max = budget.saturating_sub(1).min(room);
         self.tokens.clear();
         self.from = None;
+        let cost = row_cost(session);
+        let reach = self.reach(cost);
+        let verified = reach > 0;
+        // A shadow costs nothing: it is as long as a draft may be, to learn the most. Where
+        // rows cost no more than the floor, the adaptive length alone sets a draft's length:
+        // `reach` prices every row at the floor, above what they cost there, and cut drafts
+        // that paid (the VNNI tier, modeled from this machine's drafts: Gemma 3 1.61x over
+        // 13 prompts with the adaptive length, 1.57x with `reach` too).
+        let max = if !verified {
+            max.min(self.spec.n_max)
+        } else if cost > ROW_COST {
+            fit_groups(max.min(self.k).min(reach))
+        } else {
+            fit_groups(max.min(self.k))
+        };
         if self.pause > 0 {
             self.pause -= 1;
-        } else if self.spec.mode.ngram() && max > 0 {
+        } else if self.spec.mode.ngram() && max > 0 && (verified || self.shadow.is_empty()) {
             let min_n = if self.spec.mode == SpecMode::Auto {
                 AUTO_NGRAM_MIN
             } else {
@@ -265,6 +300,13 @@ impl Step {
             });
             if self.tokens.len() < self.spec.n_min {
                 self.tokens.clear();
+                self.from = None;
+            }
+            if !verified && !self.tokens.is_empty() {
+                // Shadowed: kept aside, compared with what decoding emits.
+                std::mem::swap(&mut self.shadow, &mut self.tokens);
+                self.tokens.clear();
+                self.shadow_hits = 0;
                 self.from = None;
             }
         }
@@ -295,21 +337,64 @@ impl Step {
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
         if drafted > 0 {
-            self.k = if accepted == drafted {
-                (self.k + 2).min(self.spec.n_max)
-            } else {
-                (accepted + 1).max(self.spec.n_min)
-            };
-            if (accepted as f64) < row_cost(session) * drafted as f64 {
-                // The pass cost more than the tokens it saved.
-                self.pause = self.backoff;
-                self.backoff = (self.backoff * 2).min(MAX_PAUSE);
-            } else {
-                self.backoff = 1;
-            }
+            self.learn(drafted, accepted);
         }
+        self.follow_shadow();
         // The pass's first token and every queued token but the last stay.
         session.truncate_to(self.base + self.queue.len())
+    }
+
+    /// After a prompt-lookup draft of `drafted` tokens, verified or shadowed, of which
+    /// `accepted` were (or would have been) accepted: the draft length grows after a full
+    /// acceptance and shrinks to what was accepted after a rejection, and the record follows.
+    fn learn(&mut self, drafted: usize, accepted: usize) {
+        self.k = if accepted == drafted {
+            (self.k + 2).min(self.spec.n_max)
+        } else {
+            (accepted + 1).max(self.spec.n_min)
+        };
+        let missed = if accepted < drafted { 1.0 } else { 0.0 };
+        self.hits = RECORD_KEEP * self.hits + accepted as f64;
+        self.tries = RECORD_KEEP * self.tries + accepted as f64 + missed;
+    }
+
+    /// The longest draft whose every token pays: the `i`-th drafted token is accepted with
+    /// probability `p^i` (`p` = hits / tries), and pays when that is more than what it costs,
+    /// `cost` of a decode step. Zero (shadow the drafts) when even the first would not pay.
+    fn reach(&self, cost: f64) -> usize {
+        let p = self.hits / self.tries;
+        if p <= cost {
+            0
+        } else if p >= 0.999 {
+            MAX_DRAFT
+        } else {
+            ((cost.ln() / p.ln()) as usize).min(MAX_DRAFT)
+        }
+    }
+
+    /// Compares the tokens this pass emitted with the shadow draft, and learns from the
+    /// shadow once it is settled (a token disagreed, or all agreed).
+    fn follow_shadow(&mut self) {
+        if self.shadow.is_empty() {
+            return;
+        }
+        let mut settled = false;
+        for &t in &self.queue {
+            if self.shadow[self.shadow_hits] != t {
+                settled = true;
+                break;
+            }
+            self.shadow_hits += 1;
+            if self.shadow_hits == self.shadow.len() {
+                settled = true;
+                break;
+            }
+        }
+        if settled {
+            let (drafted, accepted) = (self.shadow.len(), self.shadow_hits);
+            self.shadow.clear();
+            self.learn(drafted, accepted);
+        }
     }
 
     /// After a pass: a prompt-lookup draft sets the anchor at its first unconfirmed source
@@ -438,6 +523,7 @@ impl Step {
         self.stats.passes += 1;
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
+        self.follow_shadow();
         if drafted > 0 && accepted == 0 {
             self.fr_pause = self.fr_backoff;
             self.fr_backoff = (self.fr_backoff * 2).min(MAX_PAUSE);
@@ -479,6 +565,71 @@ fn pick(
 mod tests {
     use super::*;
     use crate::sample::SamplingParams;
+
+    fn greedy_step(mode: SpecMode) -> Step {
+        let sampler = Sampler::new(SamplingParams::default(), 16);
+        Step::new(sampler, SpecConfig::new(mode, 8), 0)
+    }
+
+    #[test]
+    fn a_draft_is_as_long_as_its_every_token_pays() {
+        let mut step = greedy_step(SpecMode::Ngram);
+        // The prior: half a hit in one try. Rows at 0.3 of a step: the first drafted token
+        // pays (0.5 > 0.3), the second would not (0.25); at 0.75: shadows.
+        assert_eq!(step.reach(0.3), 1);
+        assert_eq!(step.reach(0.75), 0);
+        // p = 0.9: the second token pays at 0.75 (0.81), the third does not (0.729).
+        (step.hits, step.tries) = (9.0, 10.0);
+        assert_eq!(step.reach(0.75), 2);
+        assert_eq!(step.reach(0.3), 11);
+        (step.hits, step.tries) = (10.0, 10.0);
+        assert_eq!(step.reach(0.75), MAX_DRAFT);
+        // Drafts that miss bring the record down; one that is accepted whole brings it up.
+        (step.hits, step.tries) = (1.0, 1.0);
+        step.learn(4, 1);
+        assert_eq!(
+            step.k, 2,
+            "after a rejection: what was accepted, and one more"
+        );
+        step.learn(4, 0);
+        step.learn(4, 0);
+        assert_eq!(step.reach(0.45), 0, "p = {}", step.hits / step.tries);
+        step.learn(8, 8);
+        assert!(step.reach(0.45) >= 2, "p = {}", step.hits / step.tries);
+        assert_eq!(step.k, 3, "after a full acceptance: two more");
+    }
+
+    #[test]
+    fn a_shadow_learns_from_the_tokens_decoding_emits() {
+        let mut step = greedy_step(SpecMode::Ngram);
+        step.shadow = vec![5, 6, 7];
+        let (h, t) = (step.hits, step.tries);
+        // Two passes agree one token each: the shadow is still open.
+        for tok in [5, 6] {
+            step.queue = VecDeque::from([tok]);
+            step.follow_shadow();
+            assert_eq!((step.hits, step.tries), (h, t));
+        }
+        assert_eq!(step.shadow_hits, 2);
+        // The third disagrees: two of three accepted, one rejection.
+        step.queue = VecDeque::from([9]);
+        step.follow_shadow();
+        assert!(step.shadow.is_empty());
+        assert_eq!(step.hits, RECORD_KEEP * h + 2.0);
+        assert_eq!(step.tries, RECORD_KEEP * t + 3.0);
+        // A pass that emits several tokens (an FR draft) settles a shadow it covers whole,
+        // with no rejection.
+        step.shadow = vec![1, 2];
+        step.shadow_hits = 0;
+        let (h, t) = (step.hits, step.tries);
+        step.queue = VecDeque::from([1, 2, 3]);
+        step.follow_shadow();
+        assert!(step.shadow.is_empty());
+        assert_eq!(
+            (step.hits, step.tries),
+            (RECORD_KEEP * h + 2.0, RECORD_KEEP * t + 2.0)
+        );
+    }
 
     #[test]
     fn drafts_fit_whole_kernel_groups() {
