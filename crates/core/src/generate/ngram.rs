@@ -78,6 +78,23 @@ pub fn lookup_near(
     (from < to).then_some(from)
 }
 
+/// How many tokens before context index `from` agree with the end of the context (the
+/// history, then the pending token), counted back from the pending token, at most `limit`:
+/// how long the text has been following the source a draft copies from.
+pub fn match_len(history: &[u32], pending: u32, from: usize, limit: usize) -> usize {
+    let len = history.len() + 1;
+    let at = |i: usize| {
+        if i < history.len() {
+            history[i]
+        } else {
+            pending
+        }
+    };
+    (0..limit.min(from))
+        .take_while(|&d| at(from - 1 - d) == at(len - 1 - d))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +145,19 @@ mod tests {
         assert_eq!(out, vec![11, 12, 13, 14, 15, 20, 10, 11]);
         assert_eq!(lookup_near(&history, 11, 8, 12, 8, &mut out), Some(9));
         assert_eq!(out, vec![99]);
+    }
+
+    #[test]
+    fn match_length_counts_back_from_the_pending_token() {
+        // Source "1 2 3 4 5 6", then the copy "9 2 3 4" with 5 pending: the draft from
+        // index 5 (token 6) follows a match of "2 3 4 5", four tokens.
+        let history = [1, 2, 3, 4, 5, 6, 9, 2, 3, 4];
+        assert_eq!(match_len(&history, 5, 5, 8), 4);
+        assert_eq!(match_len(&history, 5, 5, 3), 3);
+        // The source's start bounds it, and a pending token that differs gives zero.
+        let history = [2, 3, 9, 2];
+        assert_eq!(match_len(&history, 3, 2, 8), 2);
+        assert_eq!(match_len(&history, 7, 2, 8), 0);
     }
 
     #[test]

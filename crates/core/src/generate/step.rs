@@ -28,15 +28,8 @@ use crate::session::Session;
 /// Longest pause of FR drafting after repeated misses (passes).
 const MAX_PAUSE: usize = 16;
 
-/// Weight of prompt lookup's record so far against its latest draft ([`Step`]'s `hits`
-/// and `tries`).
+/// Weight of a prompt-lookup [`Record`] so far against its latest draft.
 const RECORD_KEEP: f64 = 0.7;
-
-/// Prompt lookup's record before its first draft: one try, half a hit. Where a verified
-/// row costs half a decode step or more (the AVX2 tier), the first drafts are shadows
-/// until one would have paid; where rows are cheap (the VNNI tier), the first draft is
-/// verified.
-const PRIOR_HITS: f64 = 0.5;
 
 /// What a drafted row of a verify pass costs at least, in decode steps (measured on the
 /// 2-core test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and
@@ -138,6 +131,70 @@ impl Gate {
     }
 }
 
+/// A record of prompt-lookup drafts, in draft tokens: accepted, and tried (accepted, plus
+/// one for each rejection), means over the latest drafts, verified or shadowed
+/// ([`RECORD_KEEP`]). Their ratio `p` estimates the chance that a drafted token is accepted
+/// once the one before it was, which bounds how long a draft pays ([`Record::reach`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Record {
+    hits: f64,
+    tries: f64,
+}
+
+impl Record {
+    /// Before the first draft: one try, half a hit. Where a verified row costs half a
+    /// decode step or more (the AVX2 tier), the first drafts are shadows until one would
+    /// have paid; where rows are cheap (the VNNI tier), the first draft is verified.
+    const PRIOR: Record = Record {
+        hits: 0.5,
+        tries: 1.0,
+    };
+
+    fn learn(&mut self, drafted: usize, accepted: usize) {
+        let missed = if accepted < drafted { 1.0 } else { 0.0 };
+        self.hits = RECORD_KEEP * self.hits + accepted as f64;
+        self.tries = RECORD_KEEP * self.tries + accepted as f64 + missed;
+    }
+
+    /// The longest draft whose every token pays: the `i`-th drafted token is accepted with
+    /// probability `p^i`, and pays when that is more than what it costs, `cost` of a decode
+    /// step. Zero (shadow the drafts) when even the first would not pay.
+    fn reach(&self, cost: f64) -> usize {
+        let p = self.hits / self.tries;
+        if p <= cost {
+            0
+        } else if p >= 0.999 {
+            MAX_DRAFT
+        } else {
+            ((cost.ln() / p.ln()) as usize).min(MAX_DRAFT)
+        }
+    }
+}
+
+/// Prompt-lookup drafts of two kinds keep separate records: a match that reaches far back
+/// (the output has been copying its source for a while) predicts its next tokens far
+/// better than a fresh three-token match (on free text, mostly chance).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Fresh = 0,
+    Copying = 1,
+}
+
+impl Kind {
+    /// Tokens of agreement with the source, ending at the pending token, that make a match
+    /// a copy in progress.
+    const COPYING: usize = 8;
+
+    /// The kind of a draft copied from context index `from` after `history` and `pending`.
+    fn of(history: &[u32], pending: u32, from: usize) -> Kind {
+        if ngram::match_len(history, pending, from, Kind::COPYING) >= Kind::COPYING {
+            Kind::Copying
+        } else {
+            Kind::Fresh
+        }
+    }
+}
+
 /// Draft statistics of a sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpecStats {
@@ -167,17 +224,16 @@ pub struct Step {
     spec: SpecConfig,
     /// Current adaptive draft length (`spec.n_min..=spec.n_max`).
     k: usize,
-    /// Prompt lookup's recent record, in draft tokens: accepted, and tried (accepted, plus
-    /// one for each rejection), means over its latest drafts, verified or shadowed
-    /// ([`RECORD_KEEP`]). Their ratio estimates the chance that a drafted token is accepted
-    /// once the one before it was, which bounds how long a draft pays ([`Step::reach`]).
-    hits: f64,
-    tries: f64,
+    /// Prompt lookup's recent records, one per [`Kind`] of draft.
+    records: [Record; 2],
+    /// The kind of this pass's prompt-lookup draft.
+    kind: Kind,
     /// A prompt-lookup draft that was not verified: the tokens decoding emits next are
     /// compared with it (`shadow_hits` agreed so far), so a drafter that stopped paying
     /// (free text) learns at no cost when it would pay again (a copy starts).
     shadow: Vec<u32>,
     shadow_hits: usize,
+    shadow_kind: Kind,
     /// Passes to run without prompt lookup after `auto`'s timing gate found it losing.
     pause: usize,
     /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
@@ -215,10 +271,11 @@ impl Step {
             sampler,
             spec,
             k,
-            hits: PRIOR_HITS,
-            tries: 1.0,
+            records: [Record::PRIOR; 2],
+            kind: Kind::Fresh,
             shadow: Vec::new(),
             shadow_hits: 0,
+            shadow_kind: Kind::Fresh,
             pause: 0,
             fr_pause: 0,
             fr_backoff: 1,
@@ -267,27 +324,12 @@ impl Step {
         let history = session.history();
         self.base = history.len();
         let room = session.ctx().saturating_sub(history.len() + 1);
-        let max = budget.saturating_sub(1).min(room);
+        let max = budget.saturating_sub(1).min(room).min(self.spec.n_max);
         self.tokens.clear();
         self.from = None;
-        let cost = row_cost(session);
-        let reach = self.reach(cost);
-        let verified = reach > 0;
-        // A shadow costs nothing: it is as long as a draft may be, to learn the most. Where
-        // rows cost no more than the floor, the adaptive length alone sets a draft's length:
-        // `reach` prices every row at the floor, above what they cost there, and cut drafts
-        // that paid (the VNNI tier, modeled from this machine's drafts: Gemma 3 1.61x over
-        // 13 prompts with the adaptive length, 1.57x with `reach` too).
-        let max = if !verified {
-            max.min(self.spec.n_max)
-        } else if cost > ROW_COST {
-            fit_groups(max.min(self.k).min(reach))
-        } else {
-            fit_groups(max.min(self.k))
-        };
         if self.pause > 0 {
             self.pause -= 1;
-        } else if self.spec.mode.ngram() && max > 0 && (verified || self.shadow.is_empty()) {
+        } else if self.spec.mode.ngram() && max > 0 && self.shadow.is_empty() {
             let min_n = if self.spec.mode == SpecMode::Auto {
                 AUTO_NGRAM_MIN
             } else {
@@ -302,12 +344,32 @@ impl Step {
                 self.tokens.clear();
                 self.from = None;
             }
-            if !verified && !self.tokens.is_empty() {
-                // Shadowed: kept aside, compared with what decoding emits.
-                std::mem::swap(&mut self.shadow, &mut self.tokens);
-                self.tokens.clear();
-                self.shadow_hits = 0;
-                self.from = None;
+            if let Some(from) = self.from {
+                self.kind = Kind::of(history, last, from);
+                let cost = row_cost(session);
+                let reach = self.records[self.kind as usize].reach(cost);
+                // Where rows cost no more than the floor, the adaptive length alone sets a
+                // draft's length: `reach` prices every row at the floor, above what they
+                // cost there, and cut drafts that paid (the VNNI tier, modeled from this
+                // machine's drafts: Gemma 3 1.61x over 13 prompts with the adaptive
+                // length, 1.57x with `reach` too).
+                let len = if cost > ROW_COST {
+                    self.k.min(reach)
+                } else {
+                    self.k
+                };
+                let len = fit_groups(len.min(self.tokens.len()));
+                if reach > 0 && len >= self.spec.n_min {
+                    self.tokens.truncate(len);
+                } else {
+                    // Shadowed, as long as a draft may be (it costs nothing): kept aside
+                    // and compared with what decoding emits.
+                    std::mem::swap(&mut self.shadow, &mut self.tokens);
+                    self.tokens.clear();
+                    self.shadow_hits = 0;
+                    self.shadow_kind = self.kind;
+                    self.from = None;
+                }
             }
         }
         self.tokens.insert(0, self.last);
@@ -337,39 +399,24 @@ impl Step {
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
         if drafted > 0 {
-            self.learn(drafted, accepted);
+            self.learn(self.kind, drafted, accepted);
         }
         self.follow_shadow();
         // The pass's first token and every queued token but the last stay.
         session.truncate_to(self.base + self.queue.len())
     }
 
-    /// After a prompt-lookup draft of `drafted` tokens, verified or shadowed, of which
-    /// `accepted` were (or would have been) accepted: the draft length grows after a full
-    /// acceptance and shrinks to what was accepted after a rejection, and the record follows.
-    fn learn(&mut self, drafted: usize, accepted: usize) {
+    /// After a prompt-lookup draft of `drafted` tokens of `kind`, verified or shadowed, of
+    /// which `accepted` were (or would have been) accepted: the draft length grows after a
+    /// full acceptance and shrinks to what was accepted after a rejection, and the kind's
+    /// record follows.
+    fn learn(&mut self, kind: Kind, drafted: usize, accepted: usize) {
         self.k = if accepted == drafted {
             (self.k + 2).min(self.spec.n_max)
         } else {
             (accepted + 1).max(self.spec.n_min)
         };
-        let missed = if accepted < drafted { 1.0 } else { 0.0 };
-        self.hits = RECORD_KEEP * self.hits + accepted as f64;
-        self.tries = RECORD_KEEP * self.tries + accepted as f64 + missed;
-    }
-
-    /// The longest draft whose every token pays: the `i`-th drafted token is accepted with
-    /// probability `p^i` (`p` = hits / tries), and pays when that is more than what it costs,
-    /// `cost` of a decode step. Zero (shadow the drafts) when even the first would not pay.
-    fn reach(&self, cost: f64) -> usize {
-        let p = self.hits / self.tries;
-        if p <= cost {
-            0
-        } else if p >= 0.999 {
-            MAX_DRAFT
-        } else {
-            ((cost.ln() / p.ln()) as usize).min(MAX_DRAFT)
-        }
+        self.records[kind as usize].learn(drafted, accepted);
     }
 
     /// Compares the tokens this pass emitted with the shadow draft, and learns from the
@@ -393,7 +440,7 @@ impl Step {
         if settled {
             let (drafted, accepted) = (self.shadow.len(), self.shadow_hits);
             self.shadow.clear();
-            self.learn(drafted, accepted);
+            self.learn(self.shadow_kind, drafted, accepted);
         }
     }
 
@@ -573,61 +620,91 @@ mod tests {
 
     #[test]
     fn a_draft_is_as_long_as_its_every_token_pays() {
-        let mut step = greedy_step(SpecMode::Ngram);
+        let mut r = Record::PRIOR;
         // The prior: half a hit in one try. Rows at 0.3 of a step: the first drafted token
         // pays (0.5 > 0.3), the second would not (0.25); at 0.75: shadows.
-        assert_eq!(step.reach(0.3), 1);
-        assert_eq!(step.reach(0.75), 0);
+        assert_eq!(r.reach(0.3), 1);
+        assert_eq!(r.reach(0.75), 0);
         // p = 0.9: the second token pays at 0.75 (0.81), the third does not (0.729).
-        (step.hits, step.tries) = (9.0, 10.0);
-        assert_eq!(step.reach(0.75), 2);
-        assert_eq!(step.reach(0.3), 11);
-        (step.hits, step.tries) = (10.0, 10.0);
-        assert_eq!(step.reach(0.75), MAX_DRAFT);
+        r = Record {
+            hits: 9.0,
+            tries: 10.0,
+        };
+        assert_eq!(r.reach(0.75), 2);
+        assert_eq!(r.reach(0.3), 11);
+        r.hits = 10.0;
+        assert_eq!(r.reach(0.75), MAX_DRAFT);
         // Drafts that miss bring the record down; one that is accepted whole brings it up.
-        (step.hits, step.tries) = (1.0, 1.0);
-        step.learn(4, 1);
+        r = Record {
+            hits: 1.0,
+            tries: 1.0,
+        };
+        r.learn(4, 1);
+        r.learn(4, 0);
+        r.learn(4, 0);
+        assert_eq!(r.reach(0.45), 0, "{r:?}");
+        r.learn(8, 8);
+        assert!(r.reach(0.45) >= 2, "{r:?}");
+    }
+
+    #[test]
+    fn the_draft_length_adapts_and_each_kind_learns_alone() {
+        let mut step = greedy_step(SpecMode::Ngram);
+        step.learn(Kind::Fresh, 4, 1);
         assert_eq!(
             step.k, 2,
             "after a rejection: what was accepted, and one more"
         );
-        step.learn(4, 0);
-        step.learn(4, 0);
-        assert_eq!(step.reach(0.45), 0, "p = {}", step.hits / step.tries);
-        step.learn(8, 8);
-        assert!(step.reach(0.45) >= 2, "p = {}", step.hits / step.tries);
-        assert_eq!(step.k, 3, "after a full acceptance: two more");
+        step.learn(Kind::Copying, 2, 2);
+        assert_eq!(step.k, 4, "after a full acceptance: two more");
+        assert!(step.records[Kind::Fresh as usize].reach(0.5) == 0);
+        assert!(step.records[Kind::Copying as usize].reach(0.5) >= 1);
+        // A match is a copy in progress when the text has followed its source for
+        // `Kind::COPYING` tokens.
+        let source: Vec<u32> = (10..30).collect();
+        let mut history = source.clone();
+        history.extend(10..17);
+        assert_eq!(Kind::of(&history, 17, 8), Kind::Copying);
+        history.truncate(source.len() + 3);
+        assert_eq!(Kind::of(&history, 13, 4), Kind::Fresh);
     }
 
     #[test]
     fn a_shadow_learns_from_the_tokens_decoding_emits() {
         let mut step = greedy_step(SpecMode::Ngram);
         step.shadow = vec![5, 6, 7];
-        let (h, t) = (step.hits, step.tries);
+        step.shadow_kind = Kind::Copying;
+        let r = step.records[Kind::Copying as usize];
         // Two passes agree one token each: the shadow is still open.
         for tok in [5, 6] {
             step.queue = VecDeque::from([tok]);
             step.follow_shadow();
-            assert_eq!((step.hits, step.tries), (h, t));
+            assert_eq!(step.records[Kind::Copying as usize], r);
         }
         assert_eq!(step.shadow_hits, 2);
-        // The third disagrees: two of three accepted, one rejection.
+        // The third disagrees: two of three accepted, one rejection, in the shadow's record.
         step.queue = VecDeque::from([9]);
         step.follow_shadow();
         assert!(step.shadow.is_empty());
-        assert_eq!(step.hits, RECORD_KEEP * h + 2.0);
-        assert_eq!(step.tries, RECORD_KEEP * t + 3.0);
+        let now = step.records[Kind::Copying as usize];
+        assert_eq!(now.hits, RECORD_KEEP * r.hits + 2.0);
+        assert_eq!(now.tries, RECORD_KEEP * r.tries + 3.0);
+        assert_eq!(step.records[Kind::Fresh as usize], Record::PRIOR);
         // A pass that emits several tokens (an FR draft) settles a shadow it covers whole,
         // with no rejection.
         step.shadow = vec![1, 2];
         step.shadow_hits = 0;
-        let (h, t) = (step.hits, step.tries);
+        step.shadow_kind = Kind::Fresh;
         step.queue = VecDeque::from([1, 2, 3]);
         step.follow_shadow();
         assert!(step.shadow.is_empty());
+        let r = Record::PRIOR;
         assert_eq!(
-            (step.hits, step.tries),
-            (RECORD_KEEP * h + 2.0, RECORD_KEEP * t + 2.0)
+            step.records[Kind::Fresh as usize],
+            Record {
+                hits: RECORD_KEEP * r.hits + 2.0,
+                tries: RECORD_KEEP * r.tries + 2.0
+            }
         );
     }
 
