@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_spec import PROMPTS  # noqa: E402
+from bench_spec import FREE, PROMPTS  # noqa: E402
 
 
 def decode_tps(wren, model, prompt, spec, n, threads):
@@ -28,7 +28,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--wren", default="target/release/wren")
     p.add_argument("--model", default="smollm2-135m-instruct")
-    p.add_argument("--prompts", default="free,essay,explain,news")
+    p.add_argument("--prompts", default=",".join(FREE))
     p.add_argument("--reps", type=int, default=6)
     p.add_argument("-n", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)

@@ -31,8 +31,12 @@ PROMPTS = {
     "essay": "Write a short essay about the history of the printing press and its effect on European society.\n\n",
     "explain": "Explain to a twelve-year-old how the heart pumps blood through the body.\n\n",
     "news": "The following is a news report about a storm that hit a coastal town last night.\n\n",
+    "recipe": "Here is my favourite recipe for a simple tomato soup. First,",
+    "job": "The most important lessons I learned at my first job were",
+    "cover": "Dear Hiring Manager,\n\nI am writing to apply for the position of",
+    "code": "def fibonacci(n):",
 }
-FREE = ["free", "essay", "explain", "news"]
+FREE = ["free", "essay", "explain", "news", "recipe", "job", "cover", "code"]
 GROUNDED = ["copy", "spelling", "rename", "extract", "quote-summary"]
 
 MODEL_FILES = {
