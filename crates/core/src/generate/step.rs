@@ -150,10 +150,21 @@ impl Record {
         tries: 1.0,
     };
 
+    /// A draft of `drafted` tokens of which `accepted` were accepted.
     fn learn(&mut self, drafted: usize, accepted: usize) {
-        let missed = if accepted < drafted { 1.0 } else { 0.0 };
-        self.hits = RECORD_KEEP * self.hits + accepted as f64;
-        self.tries = RECORD_KEEP * self.tries + accepted as f64 + missed;
+        self.start();
+        self.hits += accepted as f64;
+        self.tries += accepted as f64;
+        if accepted < drafted {
+            self.tries += 1.0;
+        }
+    }
+
+    /// A new draft: what came before weighs less. Its tokens are then added one by one
+    /// (a shadow learns as decoding confirms it).
+    fn start(&mut self) {
+        self.hits *= RECORD_KEEP;
+        self.tries *= RECORD_KEEP;
     }
 
     /// The longest draft whose every token pays: the `i`-th drafted token is accepted with
@@ -327,6 +338,13 @@ impl Step {
         let max = budget.saturating_sub(1).min(room).min(self.spec.n_max);
         self.tokens.clear();
         self.from = None;
+        let cost = row_cost(session);
+        if !self.shadow.is_empty() && self.records[self.shadow_kind as usize].reach(cost) > 1 {
+            // The shadow agreed long enough that drafts of two tokens of its kind pay
+            // again. (Resuming when one would pay followed a few lucky tokens: on code whose
+            // lines repeat their keywords and not their numbers, Gemma 3 modeled at 0.97.)
+            self.end_shadow(true);
+        }
         if self.pause > 0 {
             self.pause -= 1;
         } else if self.spec.mode.ngram() && max > 0 && self.shadow.is_empty() {
@@ -346,7 +364,6 @@ impl Step {
             }
             if let Some(from) = self.from {
                 self.kind = Kind::of(history, last, from);
-                let cost = row_cost(session);
                 let reach = self.records[self.kind as usize].reach(cost);
                 // Where rows cost no more than the floor, the adaptive length alone sets a
                 // draft's length: `reach` prices every row at the floor, above what they
@@ -368,6 +385,7 @@ impl Step {
                     self.tokens.clear();
                     self.shadow_hits = 0;
                     self.shadow_kind = self.kind;
+                    self.records[self.kind as usize].start();
                     self.from = None;
                 }
             }
@@ -419,29 +437,38 @@ impl Step {
         self.records[kind as usize].learn(drafted, accepted);
     }
 
-    /// Compares the tokens this pass emitted with the shadow draft, and learns from the
-    /// shadow once it is settled (a token disagreed, or all agreed).
+    /// Compares the tokens this pass emitted with the shadow draft, token by token into its
+    /// kind's record (so a long shadow that keeps agreeing lets drafting resume before it
+    /// ends), and ends it at the first disagreement or its last token.
     fn follow_shadow(&mut self) {
         if self.shadow.is_empty() {
             return;
         }
-        let mut settled = false;
+        let r = &mut self.records[self.shadow_kind as usize];
         for &t in &self.queue {
+            r.tries += 1.0;
             if self.shadow[self.shadow_hits] != t {
-                settled = true;
-                break;
+                self.end_shadow(false);
+                return;
             }
+            r.hits += 1.0;
             self.shadow_hits += 1;
             if self.shadow_hits == self.shadow.len() {
-                settled = true;
-                break;
+                self.end_shadow(true);
+                return;
             }
         }
-        if settled {
-            let (drafted, accepted) = (self.shadow.len(), self.shadow_hits);
-            self.shadow.clear();
-            self.learn(self.shadow_kind, drafted, accepted);
-        }
+    }
+
+    /// Ends the shadow draft (its record has learned from it already): the draft length
+    /// adapts as after a verified draft, `whole` when no token of it was rejected.
+    fn end_shadow(&mut self, whole: bool) {
+        self.k = if whole {
+            (self.k + 2).min(self.spec.n_max)
+        } else {
+            (self.shadow_hits + 1).max(self.spec.n_min)
+        };
+        self.shadow.clear();
     }
 
     /// After a pass: a prompt-lookup draft sets the anchor at its first unconfirmed source
@@ -672,40 +699,49 @@ mod tests {
     #[test]
     fn a_shadow_learns_from_the_tokens_decoding_emits() {
         let mut step = greedy_step(SpecMode::Ngram);
-        step.shadow = vec![5, 6, 7];
-        step.shadow_kind = Kind::Copying;
+        // A shadow as `plan` leaves it: its kind's record starts a new draft.
+        let shadow = |step: &mut Step, tokens: Vec<u32>, kind: Kind| {
+            step.shadow = tokens;
+            step.shadow_hits = 0;
+            step.shadow_kind = kind;
+            step.records[kind as usize].start();
+        };
         let r = step.records[Kind::Copying as usize];
-        // Two passes agree one token each: the shadow is still open.
-        for tok in [5, 6] {
+        shadow(&mut step, vec![5, 6, 7], Kind::Copying);
+        // Two passes agree one token each: the record learns each, the shadow stays open.
+        for (i, tok) in [5, 6].into_iter().enumerate() {
             step.queue = VecDeque::from([tok]);
             step.follow_shadow();
-            assert_eq!(step.records[Kind::Copying as usize], r);
+            let n = (i + 1) as f64;
+            assert_eq!(
+                step.records[Kind::Copying as usize],
+                Record {
+                    hits: RECORD_KEEP * r.hits + n,
+                    tries: RECORD_KEEP * r.tries + n
+                }
+            );
         }
         assert_eq!(step.shadow_hits, 2);
-        // The third disagrees: two of three accepted, one rejection, in the shadow's record.
+        // The third disagrees: two of three accepted, one rejection, in the shadow's
+        // record as for a verified draft; the draft length falls to what agreed, and one.
         step.queue = VecDeque::from([9]);
         step.follow_shadow();
         assert!(step.shadow.is_empty());
-        let now = step.records[Kind::Copying as usize];
-        assert_eq!(now.hits, RECORD_KEEP * r.hits + 2.0);
-        assert_eq!(now.tries, RECORD_KEEP * r.tries + 3.0);
+        let mut want = r;
+        want.learn(3, 2);
+        assert_eq!(step.records[Kind::Copying as usize], want);
         assert_eq!(step.records[Kind::Fresh as usize], Record::PRIOR);
-        // A pass that emits several tokens (an FR draft) settles a shadow it covers whole,
+        assert_eq!(step.k, 3);
+        // A pass that emits several tokens (an FR draft) ends a shadow it covers whole,
         // with no rejection.
-        step.shadow = vec![1, 2];
-        step.shadow_hits = 0;
-        step.shadow_kind = Kind::Fresh;
+        shadow(&mut step, vec![1, 2], Kind::Fresh);
         step.queue = VecDeque::from([1, 2, 3]);
         step.follow_shadow();
         assert!(step.shadow.is_empty());
-        let r = Record::PRIOR;
-        assert_eq!(
-            step.records[Kind::Fresh as usize],
-            Record {
-                hits: RECORD_KEEP * r.hits + 2.0,
-                tries: RECORD_KEEP * r.tries + 2.0
-            }
-        );
+        let mut want = Record::PRIOR;
+        want.learn(2, 2);
+        assert_eq!(step.records[Kind::Fresh as usize], want);
+        assert_eq!(step.k, 5);
     }
 
     #[test]
