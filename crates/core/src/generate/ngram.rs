@@ -8,6 +8,17 @@ pub const NGRAM_MAX: usize = 4;
 /// Shortest suffix tried: a single token matches too often to predict much.
 pub const NGRAM_MIN: usize = 2;
 
+/// The context's token at index `i`: the history, then the pending token.
+fn context(history: &[u32], pending: u32) -> impl Fn(usize) -> u32 + '_ {
+    move |i| {
+        if i < history.len() {
+            history[i]
+        } else {
+            pending
+        }
+    }
+}
+
 /// Drafts up to `max` tokens to follow `context` (the history, then the pending token)
 /// into `out` (cleared first).
 #[cfg(test)]
@@ -30,13 +41,7 @@ pub fn lookup_min(
         return None;
     }
     let len = history.len() + 1;
-    let at = |i: usize| {
-        if i < history.len() {
-            history[i]
-        } else {
-            pending
-        }
-    };
+    let at = context(history, pending);
     for n in (min_n.max(1)..=NGRAM_MAX).rev() {
         if n >= len {
             continue;
@@ -83,13 +88,7 @@ pub fn lookup_near(
 /// how long the text has been following the source a draft copies from.
 pub fn match_len(history: &[u32], pending: u32, from: usize, limit: usize) -> usize {
     let len = history.len() + 1;
-    let at = |i: usize| {
-        if i < history.len() {
-            history[i]
-        } else {
-            pending
-        }
-    };
+    let at = context(history, pending);
     (0..limit.min(from))
         .take_while(|&d| at(from - 1 - d) == at(len - 1 - d))
         .count()
