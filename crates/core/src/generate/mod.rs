@@ -4,6 +4,7 @@
 
 mod fr;
 mod ngram;
+mod record;
 mod spec;
 mod step;
 

@@ -20,16 +20,14 @@
 use std::collections::VecDeque;
 
 use super::ngram;
-use super::spec::{SpecConfig, SpecMode, MAX_DRAFT};
+use super::record::{Kind, Record};
+use super::spec::{SpecConfig, SpecMode};
 use crate::error::Result;
 use crate::sample::Sampler;
 use crate::session::Session;
 
 /// Longest pause of FR drafting after repeated misses (passes).
 const MAX_PAUSE: usize = 16;
-
-/// Weight of a prompt-lookup [`Record`] so far against its latest draft.
-const RECORD_KEEP: f64 = 0.7;
 
 /// What a drafted row of a verify pass costs at least, in decode steps (measured on the
 /// 2-core test machine with `core/examples/verify_cost.rs`: 0.10–0.18 for Gemma 3 and
@@ -127,81 +125,6 @@ impl Gate {
         match (self.time, self.tokens, plain) {
             (Some(t), Some(n), Some(p)) => self.samples >= 3 && t > GATE_MARGIN * p * n,
             _ => false,
-        }
-    }
-}
-
-/// A record of prompt-lookup drafts, in draft tokens: accepted, and tried (accepted, plus
-/// one for each rejection), means over the latest drafts, verified or shadowed
-/// ([`RECORD_KEEP`]). Their ratio `p` estimates the chance that a drafted token is accepted
-/// once the one before it was, which bounds how long a draft pays ([`Record::reach`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Record {
-    hits: f64,
-    tries: f64,
-}
-
-impl Record {
-    /// Before the first draft: one try, half a hit. Where a verified row costs half a
-    /// decode step or more (the AVX2 tier), the first drafts are shadows until one would
-    /// have paid; where rows are cheap (the VNNI tier), the first draft is verified.
-    const PRIOR: Record = Record {
-        hits: 0.5,
-        tries: 1.0,
-    };
-
-    /// A draft of `drafted` tokens of which `accepted` were accepted.
-    fn learn(&mut self, drafted: usize, accepted: usize) {
-        self.start();
-        self.hits += accepted as f64;
-        self.tries += accepted as f64;
-        if accepted < drafted {
-            self.tries += 1.0;
-        }
-    }
-
-    /// A new draft: what came before weighs less. Its tokens are then added one by one
-    /// (a shadow learns as decoding confirms it).
-    fn start(&mut self) {
-        self.hits *= RECORD_KEEP;
-        self.tries *= RECORD_KEEP;
-    }
-
-    /// The longest draft whose every token pays: the `i`-th drafted token is accepted with
-    /// probability `p^i`, and pays when that is more than what it costs, `cost` of a decode
-    /// step. Zero (shadow the drafts) when even the first would not pay.
-    fn reach(&self, cost: f64) -> usize {
-        let p = self.hits / self.tries;
-        if p <= cost {
-            0
-        } else if p >= 0.999 {
-            MAX_DRAFT
-        } else {
-            ((cost.ln() / p.ln()) as usize).min(MAX_DRAFT)
-        }
-    }
-}
-
-/// Prompt-lookup drafts of two kinds keep separate records: a match that reaches far back
-/// (the output has been copying its source for a while) predicts its next tokens far
-/// better than a fresh three-token match (on free text, mostly chance).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Fresh = 0,
-    Copying = 1,
-}
-
-impl Kind {
-    /// Tokens of agreement with the source, ending at the pending token, that make a match
-    /// a copy in progress.
-    const COPYING: usize = 8;
-
-    /// The kind of a draft copied from context index `from` after `history` and `pending`.
-    fn of(history: &[u32], pending: u32, from: usize) -> Kind {
-        if ngram::match_len(history, pending, from, Kind::COPYING) >= Kind::COPYING {
-            Kind::Copying
-        } else {
-            Kind::Fresh
         }
     }
 }
@@ -429,12 +352,18 @@ impl Step {
     /// full acceptance and shrinks to what was accepted after a rejection, and the kind's
     /// record follows.
     fn learn(&mut self, kind: Kind, drafted: usize, accepted: usize) {
-        self.k = if accepted == drafted {
+        self.adapt(accepted == drafted, accepted);
+        self.records[kind as usize].learn(drafted, accepted);
+    }
+
+    /// The next draft length: two more after a draft accepted `whole`, else the `accepted`
+    /// tokens and one more.
+    fn adapt(&mut self, whole: bool, accepted: usize) {
+        self.k = if whole {
             (self.k + 2).min(self.spec.n_max)
         } else {
             (accepted + 1).max(self.spec.n_min)
         };
-        self.records[kind as usize].learn(drafted, accepted);
     }
 
     /// Compares the tokens this pass emitted with the shadow draft, token by token into its
@@ -463,11 +392,7 @@ impl Step {
     /// Ends the shadow draft (its record has learned from it already): the draft length
     /// adapts as after a verified draft, `whole` when no token of it was rejected.
     fn end_shadow(&mut self, whole: bool) {
-        self.k = if whole {
-            (self.k + 2).min(self.spec.n_max)
-        } else {
-            (self.shadow_hits + 1).max(self.spec.n_min)
-        };
+        self.adapt(whole, self.shadow_hits);
         self.shadow.clear();
     }
 
@@ -637,41 +562,13 @@ fn pick(
 
 #[cfg(test)]
 mod tests {
+    use super::super::record::RECORD_KEEP;
     use super::*;
     use crate::sample::SamplingParams;
 
     fn greedy_step(mode: SpecMode) -> Step {
         let sampler = Sampler::new(SamplingParams::default(), 16);
         Step::new(sampler, SpecConfig::new(mode, 8), 0)
-    }
-
-    #[test]
-    fn a_draft_is_as_long_as_its_every_token_pays() {
-        let mut r = Record::PRIOR;
-        // The prior: half a hit in one try. Rows at 0.3 of a step: the first drafted token
-        // pays (0.5 > 0.3), the second would not (0.25); at 0.75: shadows.
-        assert_eq!(r.reach(0.3), 1);
-        assert_eq!(r.reach(0.75), 0);
-        // p = 0.9: the second token pays at 0.75 (0.81), the third does not (0.729).
-        r = Record {
-            hits: 9.0,
-            tries: 10.0,
-        };
-        assert_eq!(r.reach(0.75), 2);
-        assert_eq!(r.reach(0.3), 11);
-        r.hits = 10.0;
-        assert_eq!(r.reach(0.75), MAX_DRAFT);
-        // Drafts that miss bring the record down; one that is accepted whole brings it up.
-        r = Record {
-            hits: 1.0,
-            tries: 1.0,
-        };
-        r.learn(4, 1);
-        r.learn(4, 0);
-        r.learn(4, 0);
-        assert_eq!(r.reach(0.45), 0, "{r:?}");
-        r.learn(8, 8);
-        assert!(r.reach(0.45) >= 2, "{r:?}");
     }
 
     #[test]
