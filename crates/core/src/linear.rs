@@ -296,9 +296,9 @@ fn quantized_rowwise(
     let k = jobs[0].0.cols;
     let arb = quantize_activations(jobs[0].0, x, tokens, &mut s.xq);
     let xq = &s.xq[..arb * tokens];
-    // Formats with a rowwise kernel (`wren_kernels::isa::rowwise`): several tokens per
-    // weight load, each (row, token) still the one-token kernel's bits. Packed matrices,
-    // and formats without one, run the one-token kernel per token.
+    // Formats and packings with a rowwise kernel (`wren_kernels::isa::rowwise`): several
+    // tokens per weight load, each (row, token) still the one-token kernel's bits. The
+    // others run the one-token kernel per token.
     let (group, firsts) = format_groups(jobs);
     if s.rw.len() < firsts.len() {
         s.rw.resize_with(firsts.len(), RowwiseTables::default);
@@ -306,10 +306,8 @@ fn quantized_rowwise(
     let mut fast = vec![false; firsts.len()];
     for ((&m, tb), f) in firsts.iter().zip(s.rw.iter_mut()).zip(&mut fast) {
         let w = jobs[m].0;
-        if w.packing().is_none() {
-            tb.prepare(w.ty, k, xq, tokens);
-            *f = tb.accelerated();
-        }
+        tb.prepare(w.ty, w.packing(), k, xq, tokens);
+        *f = tb.accelerated();
     }
     let tables = &s.rw;
     let table: Vec<Option<usize>> = group.iter().map(|&g| fast[g].then_some(g)).collect();
@@ -336,6 +334,7 @@ fn quantized_rowwise(
                     buf.resize(tokens * ROWWISE_ROWS, 0.0);
                     wren_kernels::isa::vec_dot_rows_rowwise(
                         w.ty,
+                        w.packing(),
                         k,
                         w_rows,
                         xq,

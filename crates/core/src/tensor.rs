@@ -249,7 +249,7 @@ impl QMatrix {
     /// as a share of a one-token product, at this process's tier
     /// ([`wren_kernels::isa::row_cost`]).
     pub fn verify_row_cost(&self) -> f64 {
-        isa::row_cost(self.ty, self.packing().is_some())
+        isa::row_cost(self.ty, self.packing())
     }
 
     /// Dequantize row `r` into `out` (`cols` elements).

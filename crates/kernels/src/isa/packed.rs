@@ -185,8 +185,17 @@ fn sizes(p: Packing, n: usize) -> (usize, usize) {
 
 thread_local! {
     /// The per-row kernels' activation tables: scales (`avx2_q5_0x4::TAB` f32 per group)
-    /// and, for Q5_0×4, the offset pair sums per block.
+    /// and per block, for Q5_0×4 the offset pair sums, for Q8_0×4 the quants (the layout
+    /// of a one-token group of the batched kernel).
     static ROW_TAB: RefCell<(Vec<f32>, Vec<[u8; 32]>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Whether at tier `t` the batched products of packing `p` give every (row, token) the
+/// one-token product's bits: Q8_0×4 at the AVX2 tiers, whose one-token product *is* the
+/// batched kernel for one token (`avx2_q8_0x4::rows_q8_0x4`). Speculative verification
+/// then runs the batched kernel ([`super::rowwise`]).
+pub(super) fn batched_is_one_token(t: Isa, p: Packing) -> bool {
+    cfg!(target_arch = "x86_64") && t.at_least(Isa::Avx2) && p == Packing::Q8_0x4
 }
 
 /// The scalar reference of packing `p`: exact, any activations.
@@ -210,7 +219,7 @@ fn simd_ok(t: Proven, p: Packing, a: &[BlockQ8_0]) -> bool {
 }
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(clippy::needless_return))]
-fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
+pub(super) fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
     let (rb, ab) = sizes(p, n);
     assert_eq!(
         w.len(),
@@ -241,7 +250,9 @@ fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
             tab.extend_from_slice(&dy);
             tab.extend_from_slice(&dy);
         }
-        if p == Packing::Q5_0x4 {
+        if p == Packing::Q8_0x4 {
+            off.extend(a.iter().map(|y| y.qs));
+        } else {
             off.extend(a.iter().map(|y| {
                 let mut o = [0u8; 32];
                 for (j, pair) in y.qs.chunks_exact(2).enumerate() {
@@ -257,7 +268,10 @@ fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
         unsafe {
             match p {
                 Packing::Q5_0x4 => v2q::rows_q5_0x4_q8_0(w, rb, a, tab, off, out, pf),
-                Packing::Q8_0x4 => v2q8::rows_q8_0x4_q8_0(w, rb, a, tab, out, pf),
+                Packing::Q8_0x4 => {
+                    let ld = out.len();
+                    v2q8::rows_q8_0x4::<1>(w, n / q8_0x4::GROUP, off, tab, out, ld, pf)
+                }
             }
         }
     });
@@ -265,7 +279,7 @@ fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mut [f32]) {
 
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-fn tokens_checked(
+pub(super) fn tokens_checked(
     t: Proven,
     p: Packing,
     n: usize,

@@ -21,7 +21,7 @@
 use super::quant::prefetch_bytes;
 use super::quant::{row_bytes, rows_checked, Proven};
 use super::tables::TokenTables;
-use super::Isa;
+use super::{Isa, Packing};
 #[cfg(target_arch = "x86_64")]
 use crate::formats::cast_blocks;
 use crate::formats::vec_dot_type;
@@ -34,11 +34,11 @@ pub const ROWWISE_TOKENS: usize = 8;
 /// uses (one per matrix-product scratch allocates only while it grows).
 #[derive(Debug, Default)]
 pub struct RowwiseTables {
-    /// What the tables hold: (tier, weight format, row length, tokens); `None` when no
-    /// kernel applies (the products then run the one-token kernel per token).
-    key: Option<(Isa, GgmlType, usize, usize)>,
-    /// The batched kernel's tables, for formats whose one-token kernel shares its
-    /// arithmetic ([`batched_is_one_token_at`]).
+    /// What the tables hold: (tier, weight format, packing, row length, tokens); `None`
+    /// when no kernel applies (the products then run the one-token kernel per token).
+    key: Option<(Isa, GgmlType, Option<Packing>, usize, usize)>,
+    /// The batched kernel's tables, for formats and packings whose one-token kernel
+    /// shares its arithmetic ([`batched_is_one_token_at`], `packed::batched_is_one_token`).
     multi: TokenTables,
     /// The AVX2 rowwise kernels' tables ([`avx2_has_kernel`]).
     #[cfg(target_arch = "x86_64")]
@@ -77,7 +77,7 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
         && matches!(ty, GgmlType::Q4_1 | GgmlType::Q8_0)
 }
 
-/// What one more token costs in a rowwise product of `ty` weights (`packed`: repacked at
+/// What one more token costs in a rowwise product of `ty` weights (`packing`: repacked at
 /// load, `super::packed`) at this process's tier, as a share of a one-token product:
 /// the cost model of speculative drafting. Measured single-threaded with
 /// `examples/rowwise_bench.rs` on the 2-vCPU test VMs (Intel Xeon at the VNNI tier, AMD
@@ -87,12 +87,18 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 /// - the k-quants' VNNI kernels: 8 tokens ≈ 3.8, 0.4;
 /// - AVX2 Q4_1 (`avx2_lanes`): 4 tokens ≈ 2.0, 0.35; AVX2 Q8_0 (`avx2_rowwise`): 8 tokens
 ///   ≈ 5.9, 0.7;
+/// - AVX2 Q8_0×4 (the batched kernel, `avx2_q8_0x4`), rows streamed from memory as an
+///   output head's are: 8 tokens ≈ 3.8, 0.4;
 /// - none (the one-token kernel per token, the weights found in cache after the first):
 ///   0.75.
-pub fn row_cost(ty: GgmlType, packed: bool) -> f64 {
+pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
     let t = Proven::current().0;
-    if packed {
-        0.75
+    if let Some(p) = packing {
+        if super::packed::batched_is_one_token(t, p) {
+            0.4
+        } else {
+            0.75
+        }
     } else if batched_is_one_token_at(t, ty) {
         0.15
     } else if avx2_has_kernel(t, ty) {
@@ -101,15 +107,18 @@ pub fn row_cost(ty: GgmlType, packed: bool) -> f64 {
         } else {
             0.7
         }
-    } else if has_kernel(t, ty) {
+    } else if has_kernel(t, ty, None) {
         0.4
     } else {
         0.75
     }
 }
 
-/// Whether tier `t` has a rowwise kernel for `ty`.
-fn has_kernel(t: Isa, ty: GgmlType) -> bool {
+/// Whether tier `t` has a rowwise kernel for `ty` weights packed as `packing`.
+fn has_kernel(t: Isa, ty: GgmlType, packing: Option<Packing>) -> bool {
+    if let Some(p) = packing {
+        return super::packed::batched_is_one_token(t, p);
+    }
     #[cfg(target_arch = "x86_64")]
     if t.at_least(Isa::Avx512Vnni) && matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K) {
         return true;
@@ -132,16 +141,24 @@ impl RowwiseTables {
     }
 
     /// Prepares `tokens` activation rows `a` (of [`vec_dot_type`]`(ty)`, rows of `n`) for
-    /// products with `ty` weights at this process's tier. Panics if `a` is not `tokens`
-    /// whole rows.
-    pub fn prepare(&mut self, ty: GgmlType, n: usize, a: &[u8], tokens: usize) {
-        self.prepare_at(Proven::current(), ty, n, a, tokens)
+    /// products with `ty` weights (repacked as `packing`, if any) at this process's tier.
+    /// Panics if `a` is not `tokens` whole rows.
+    pub fn prepare(
+        &mut self,
+        ty: GgmlType,
+        packing: Option<Packing>,
+        n: usize,
+        a: &[u8],
+        tokens: usize,
+    ) {
+        self.prepare_at(Proven::current(), ty, packing, n, a, tokens)
     }
 
     pub(super) fn prepare_at(
         &mut self,
         t: Proven,
         ty: GgmlType,
+        packing: Option<Packing>,
         n: usize,
         a: &[u8],
         tokens: usize,
@@ -153,7 +170,12 @@ impl RowwiseTables {
             "RowwiseTables: activations are not {tokens} rows"
         );
         self.key = None;
-        if !has_kernel(t.0, ty) || n == 0 {
+        if !has_kernel(t.0, ty, packing) || n == 0 {
+            return;
+        }
+        self.key = Some((t.0, ty, packing, n, tokens));
+        if packing.is_some() {
+            self.multi.prepare_at(t, ty, packing, n, a, tokens);
             return;
         }
         // (The k-quants' kernels read the activation rows as they are.)
@@ -164,7 +186,6 @@ impl RowwiseTables {
         if avx2_has_kernel(t.0, ty) {
             self.avx2.prepare(t, ty, n, a, ab, tokens);
         }
-        self.key = Some((t.0, ty, n, tokens));
     }
 
     /// Whether a rowwise kernel serves these tables (else the one-token kernel per token).
@@ -173,13 +194,14 @@ impl RowwiseTables {
     }
 }
 
-/// `out[t·ld + r]` = [`super::vec_dot_rows`]`(ty, n, row r of w_rows, row t of a)`, bit
-/// for bit, for `tokens` activation rows `a` and `tables` from [`RowwiseTables::prepare`]
-/// on the same `a` (or unprepared: then the one-token kernel runs per token). Panics on a
-/// length mismatch.
+/// `out[t·ld + r]` = [`super::vec_dot_rows`]`(ty, n, row r of w_rows, row t of a)` (for
+/// rows repacked as `packing`: [`super::packed_rows`]), bit for bit, for `tokens`
+/// activation rows `a` and `tables` from [`RowwiseTables::prepare`] on the same `a` (or
+/// unprepared: then the one-token kernel runs per token). Panics on a length mismatch.
 #[allow(clippy::too_many_arguments)]
 pub fn vec_dot_rows_rowwise(
     ty: GgmlType,
+    packing: Option<Packing>,
     n: usize,
     w_rows: &[u8],
     a: &[u8],
@@ -188,7 +210,8 @@ pub fn vec_dot_rows_rowwise(
     ld: usize,
     tables: &RowwiseTables,
 ) {
-    rowwise_checked(Proven::current(), ty, n, w_rows, a, tokens, out, ld, tables)
+    let t = Proven::current();
+    rowwise_checked(t, ty, packing, n, w_rows, a, tokens, out, ld, tables)
 }
 
 /// [`vec_dot_rows_rowwise`] at tier `isa`, preparing its own tables (tests, benchmarks).
@@ -197,6 +220,7 @@ pub fn vec_dot_rows_rowwise(
 pub fn vec_dot_rows_rowwise_with(
     isa: Isa,
     ty: GgmlType,
+    packing: Option<Packing>,
     n: usize,
     w_rows: &[u8],
     a: &[u8],
@@ -206,14 +230,15 @@ pub fn vec_dot_rows_rowwise_with(
 ) {
     let t = Proven::checked(isa);
     let mut tables = RowwiseTables::new();
-    tables.prepare_at(t, ty, n, a, tokens);
-    rowwise_checked(t, ty, n, w_rows, a, tokens, out, ld, &tables)
+    tables.prepare_at(t, ty, packing, n, a, tokens);
+    rowwise_checked(t, ty, packing, n, w_rows, a, tokens, out, ld, &tables)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn rowwise_checked(
     t: Proven,
     ty: GgmlType,
+    packing: Option<Packing>,
     n: usize,
     w_rows: &[u8],
     a: &[u8],
@@ -244,7 +269,18 @@ fn rowwise_checked(
         out.len() >= (tokens - 1) * ld + rows,
         "vec_dot_rows_rowwise: output too short"
     );
-    let prepared = tables.key == Some((t.0, ty, n, tokens));
+    let prepared = tables.key == Some((t.0, ty, packing, n, tokens));
+    if let Some(p) = packing {
+        if prepared {
+            super::packed::tokens_checked(t, p, n, w_rows, a, tokens, out, ld, Some(&tables.multi));
+        } else {
+            for tk in 0..tokens {
+                let o = &mut out[tk * ld..tk * ld + rows];
+                super::packed::rows(t, p, n, w_rows, &a[tk * ab..(tk + 1) * ab], o);
+            }
+        }
+        return;
+    }
     if prepared && batched_is_one_token_at(t.0, ty) {
         super::multi::tokens_checked(t, ty, n, w_rows, a, tokens, out, ld, Some(&tables.multi));
         return;
