@@ -439,3 +439,55 @@ fn fr_and_auto_generation_is_token_for_token_plain_generation() {
         }
     }
 }
+
+/// What `auto` learns FR drafting from on the passes it does not draft with FR
+/// ([`FrDraft::proposal`] over a decode step's full logits) is what the draft head
+/// proposes from the same hidden state ([`Session::fr_propose`]): the same token where it
+/// is confident, none where it is not, on both models.
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn the_fr_shadow_proposes_what_the_draft_head_proposes() {
+    use wren_core::generate::FrDraft;
+    let text = "Counting: one, two, three, four, five, six. Again: one, two, three, four, \
+                five, six. Once more: one, two, three, four, five, six. The capital of \
+                France is Paris, and the capital of Italy is Rome.";
+    for sub in [gemma3(), smollm2()] {
+        let (file, model) = sub.load();
+        let tok = wren_core::tokenizer::Tokenizer::from_gguf(&file).unwrap();
+        let fr = Arc::new(FrDraft::load(model.as_ref(), &tok, None, 0).unwrap());
+        let ids = tok.encode(text, tok.add_bos_default(), false);
+        let mut plain = open(&model, Compute::Auto, None);
+        let mut drafting = open(&model, Compute::Auto, None);
+        drafting.set_fr_draft(Some(fr.clone()));
+        plain.eval_last(&ids[..1]).unwrap();
+        drafting.eval_last(&ids[..1]).unwrap();
+        let (mut confident, mut unsure, mut picked) = (0, 0, Vec::new());
+        for (i, &t) in ids.iter().enumerate().skip(1) {
+            let logits = plain.eval_last(&[t]).unwrap().to_vec();
+            drafting.eval_trunk(t).unwrap();
+            let (d, p) = drafting.fr_propose().unwrap();
+            drafting.verify_hidden(|_, _, _| true).unwrap();
+            let shadow = fr.proposal(&logits, &mut picked);
+            // (Within a hair of the threshold the two sums may round to either side.)
+            if (p - fr.threshold).abs() < 1e-3 {
+                continue;
+            }
+            let want = (p >= fr.threshold).then_some(d);
+            assert_eq!(shadow, want, "{} position {i}: confidence {p}", sub.name);
+            if want.is_some() {
+                confident += 1;
+            } else {
+                unsure += 1;
+            }
+        }
+        eprintln!(
+            "{}: the FR shadow agrees at {} positions ({confident} confident, {unsure} not)",
+            sub.name,
+            confident + unsure
+        );
+        assert!(
+            confident >= 10 && unsure >= 3,
+            "the text should exercise both"
+        );
+    }
+}

@@ -46,10 +46,22 @@ impl std::fmt::Display for FrSource {
     }
 }
 
+/// FR drafting goes on while the reduced head's probability of its argmax is at least
+/// this. On Gemma 3 270M (8 free-text prompts of `scripts/bench_spec.py`, 128 tokens each,
+/// every draft from 0.05 up), drafts were accepted 45% of the time below 0.2 confidence,
+/// 56–72% from 0.2 to 0.9 whatever the confidence (the reduced head's softmax overrates
+/// its argmax, the rest of the vocabulary being missing from it), and 97% from 0.9. With
+/// the record of [`super::step`] deciding whether and how far to draft, 0.25 drafted best
+/// on the AVX2 tier too (0.25 / 0.5 / 0.9: free text 1.15 / 1.13 / 1.01x, the code prompt
+/// 0.96 / 0.94 / 0.93x).
+pub const FR_CONFIDENCE: f32 = 0.25;
+
 /// The reduced draft head: the output head's rows of the frequent ids.
 pub struct FrDraft {
     /// Token id of each row of `head`.
     pub ids: Vec<u32>,
+    /// `ids` in ascending order, for [`FrDraft::proposal`]'s pass over full logits.
+    sorted: Vec<u32>,
     head: QMatrix,
     norm: Vec<f32>,
     eps: f32,
@@ -59,7 +71,7 @@ pub struct FrDraft {
     /// Draft acceptance at which a draft breaks even ([`break_even`]).
     pub break_even: f64,
     /// Drafting goes on while the reduced head's probability of its argmax is at least
-    /// this ([`FrDraft::threshold_for`]).
+    /// this ([`FrDraft::threshold`]).
     pub threshold: f32,
 }
 
@@ -74,14 +86,12 @@ impl std::fmt::Debug for FrDraft {
     }
 }
 
-/// Acceptance at which an FR draft breaks even, in decode steps for a model whose head
-/// is `share` of the bytes read per token: a rejected draft wastes its trunk step and the
-/// reduced head (`1 − share + share·v/vocab`), an accepted one saves a full head less a
-/// verified row (`share·(1 − row_cost)`).
+/// What a drafted FR token costs, in decode steps, for a model whose head is `share` of
+/// the bytes read per token: its trunk step (`1 − share`), the reduced head
+/// (`share·v/vocab`) and its row of the full head in the verify pass (`share·row_cost`).
+/// Accepted, it saves a decode step, so it pays when it is accepted more often than this.
 pub fn break_even(share: f64, v: usize, vocab: usize, row_cost: f64) -> f64 {
-    let waste = 1.0 - share + share * v as f64 / vocab as f64;
-    let save = share * (1.0 - row_cost);
-    waste / (waste + save)
+    (1.0 - share + share * (v as f64 / vocab as f64 + row_cost)).min(1.0)
 }
 
 /// The default draft vocabulary for a vocabulary of `vocab` tokens: a sixteenth (16,384
@@ -111,42 +121,42 @@ impl FrDraft {
             return Err(Error::Invalid("FR-Spec: no draft tokens".into()));
         }
         let head_share = head.output.n_bytes() as f64 / model.info().weight_bytes.max(1) as f64;
-        // What a verified row of the head costs (more than the floor where its format
-        // has no rowwise kernel at this tier: the AVX2 tier's packed Q8_0).
-        let row_cost = super::step::ROW_COST.max(head.output.verify_row_cost());
+        let row_cost = head.output.verify_row_cost();
         let be = break_even(head_share.min(1.0), keep.len(), vocab, row_cost);
         Ok(FrDraft {
             head: head.output.gather_rows(&keep, "fr_draft_head"),
+            sorted: {
+                let mut s = keep.clone();
+                s.sort_unstable();
+                s
+            },
             ids: keep,
             norm: head.norm.clone(),
             eps: head.eps,
             source,
             head_share,
             break_even: be,
-            threshold: FrDraft::threshold_for(be),
+            threshold: FrDraft::threshold(),
         })
     }
 
-    /// The confidence threshold for a break-even acceptance `be`: `be − 0.14` within
-    /// 0.25..=0.95 (`WREN_FR_CONFIDENCE` overrides it). Tuned on Gemma 3 270M (head 72%
-    /// of the bytes, break-even 0.39): 0.25 drafted best of 0.1–0.6 on free text; the
-    /// reduced head's softmax overrates its argmax, as the rest of the vocabulary is
-    /// missing from it.
-    pub fn threshold_for(be: f64) -> f32 {
+    /// The confidence a draft token needs: [`FR_CONFIDENCE`], or `WREN_FR_CONFIDENCE`.
+    pub fn threshold() -> f32 {
         static ENV: std::sync::OnceLock<Option<f32>> = std::sync::OnceLock::new();
         let env = *ENV.get_or_init(|| {
             std::env::var("WREN_FR_CONFIDENCE")
                 .ok()
                 .and_then(|v| v.parse().ok())
         });
-        env.unwrap_or(((be - 0.14) as f32).clamp(0.25, 0.95))
+        env.unwrap_or(FR_CONFIDENCE)
     }
 
-    /// Whether drafting is expected to pay at all: a draft accepted as often as not
-    /// breaks even (`auto` drafts with FR only then; SmolLM2's head is 31% of its bytes,
-    /// which needs 76% acceptance).
+    /// Whether drafting can pay at all: even the most confident drafts (~97% accepted,
+    /// [`FR_CONFIDENCE`]) need a margin over what they cost. `auto` drafts with FR
+    /// only then (Gemma 3: 0.43 of a step at the VNNI tier, 0.61 at AVX2; SmolLM2, whose
+    /// head is 31% of its bytes, 0.76 and more).
     pub fn pays(&self) -> bool {
-        self.break_even <= 0.5
+        self.break_even <= 0.75
     }
 
     /// The draft head for `model`: from the frequency table `table` if it exists, else from
@@ -214,6 +224,38 @@ impl FrDraft {
         }
         let z: f32 = logits.iter().map(|&l| (l - best).exp()).sum();
         (self.ids[bi], 1.0 / z)
+    }
+
+    /// What the draft head would have proposed after a position whose full logits are
+    /// `logits`: the argmax over its ids, if confident (its probability under a softmax over
+    /// those ids at least [`FrDraft::threshold`]). The reduced head's rows are the full
+    /// head's, so this is [`FrDraft::draft`] without its product: a plain decode step
+    /// learns for free whether FR drafts would pay ([`super::step`]).
+    /// `picked`: scratch.
+    pub fn proposal(&self, logits: &[f32], picked: &mut Vec<f32>) -> Option<u32> {
+        // One pass over the full logits (the costly part: a cache line per id), then
+        // passes over the picked values.
+        picked.clear();
+        picked.extend(self.sorted.iter().map(|&id| {
+            logits
+                .get(id as usize)
+                .copied()
+                .unwrap_or(f32::NEG_INFINITY)
+        }));
+        let best = picked.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l));
+        if !best.is_finite() {
+            return None;
+        }
+        // (Ties, which the reduced head breaks by rank, are left to chance here.)
+        let bi = self.sorted[picked.iter().position(|&l| l == best)?];
+        // Terms more than 16 below the best add under 1.2e-7 each, 0.002 over 16,384
+        // ids, against the 1/threshold ≤ 4 the sum is compared with: skip their `exp`.
+        let z: f32 = picked
+            .iter()
+            .filter(|&&l| l > best - 16.0)
+            .map(|&l| (l - best).exp())
+            .sum();
+        (1.0 / z >= self.threshold).then_some(bi)
     }
 }
 
@@ -353,13 +395,14 @@ mod tests {
     fn break_even_follows_the_cost_of_a_verified_row() {
         // Gemma 3 270M: head 72% of the bytes, 16,384 of 262,144 draft rows.
         let be = |row_cost| break_even(0.72, 16_384, 262_144, row_cost);
-        // Rows at the floor cost (VNNI tier): drafts pay from ~39% acceptance.
-        assert!((be(0.3) - 0.39).abs() < 0.01, "{}", be(0.3));
-        // A head without a rowwise kernel (AVX2's packed Q8_0): 64%, so `auto` does not
-        // draft with FR there.
-        assert!((be(0.75) - 0.64).abs() < 0.01, "{}", be(0.75));
-        assert!(be(0.3) < 0.5 && be(0.75) > 0.5);
-        // SmolLM2-135M: head 31% of the bytes.
-        assert!(break_even(0.31, 3072, 49_152, 0.3) > 0.75);
+        // The VNNI tier's batched Q8_0 rows: a drafted token costs 0.43 of a step.
+        assert!((be(0.15) - 0.433).abs() < 0.001, "{}", be(0.15));
+        // AVX2's packed Q8_0 rows: 0.61.
+        assert!((be(0.4) - 0.613).abs() < 0.001, "{}", be(0.4));
+        // A head with no rowwise kernel: 0.86, FR cannot pay.
+        assert!((be(0.75) - 0.865).abs() < 0.001, "{}", be(0.75));
+        // SmolLM2-135M: head 31% of the bytes; FR cannot pay even with cheap rows.
+        assert!(break_even(0.31, 3072, 49_152, 0.15) > 0.75);
+        assert_eq!(break_even(1.0, 10, 10, 1.0), 1.0);
     }
 }

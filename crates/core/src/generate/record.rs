@@ -1,13 +1,17 @@
-//! Prompt lookup's record of its drafts: how often a drafted token was accepted, by kind
-//! of match, and how long a draft that record says pays ([`Record::reach`]). The
-//! generation step ([`super::step`]) verifies drafts while they pay and shadows them
-//! otherwise.
+//! Drafters' records: how often a drafted token was accepted (prompt lookup's by kind of
+//! match, and FR drafting's), and how long a draft that record says pays
+//! ([`Record::reach`]). The generation step ([`super::step`]) verifies drafts while they
+//! pay and shadows them otherwise.
 
 use super::ngram;
 use super::spec::MAX_DRAFT;
 
 /// Weight of a [`Record`] so far against its latest draft.
 pub(super) const RECORD_KEEP: f64 = 0.7;
+
+/// Weight of a [`Record`] so far against one observed token ([`Record::observe`]): about
+/// the last seven tokens count.
+pub(super) const SHADOW_KEEP: f64 = 0.85;
 
 /// A record of prompt-lookup drafts, in draft tokens: accepted, and tried (accepted, plus
 /// one for each rejection), means over the latest drafts, verified or shadowed
@@ -38,6 +42,19 @@ impl Record {
         }
     }
 
+    /// One token a drafter would have proposed, compared with the token decoding emitted
+    /// (`hit`): FR drafting's record learns so on every pass it does not draft. A token
+    /// counts as a draft of one, but what came before weighs more ([`SHADOW_KEEP`]).
+    pub(super) fn observe(&mut self, hit: bool) {
+        self.hits = self.hits * SHADOW_KEEP + f64::from(u8::from(hit));
+        self.tries = self.tries * SHADOW_KEEP + 1.0;
+    }
+
+    /// The estimated chance that a drafted token is accepted.
+    pub(super) fn p(&self) -> f64 {
+        self.hits / self.tries
+    }
+
     /// A new draft: what came before weighs less. Its tokens are then added one by one
     /// (a shadow learns as decoding confirms it).
     pub(super) fn start(&mut self) {
@@ -49,7 +66,7 @@ impl Record {
     /// probability `p^i`, and pays when that is more than what it costs, `cost` of a decode
     /// step. Zero (shadow the drafts) when even the first would not pay.
     pub(super) fn reach(&self, cost: f64) -> usize {
-        let p = self.hits / self.tries;
+        let p = self.p();
         if p <= cost {
             0
         } else if p >= 0.999 {
@@ -115,5 +132,28 @@ mod tests {
         assert_eq!(r.reach(0.45), 0, "{r:?}");
         r.learn(8, 8);
         assert!(r.reach(0.45) >= 2, "{r:?}");
+    }
+
+    #[test]
+    fn observed_tokens_stop_and_resume_drafting() {
+        // FR drafting's record at Gemma 3's AVX2 break-even, 0.61: from the prior, two
+        // observed misses stop the drafts, and three hits in a row resume them.
+        let mut r = Record::PRIOR;
+        r.observe(false);
+        assert!(r.p() > 0.2 && r.p() < 0.25, "{r:?}");
+        r.observe(false);
+        assert_eq!(r.reach(0.61), 0);
+        let mut n = 0;
+        while r.reach(0.61) == 0 {
+            r.observe(true);
+            n += 1;
+        }
+        assert_eq!(n, 3, "{r:?}");
+        // A long run of hits approaches p = 1 and long drafts; what came before fades
+        // (0.85 per token).
+        for _ in 0..40 {
+            r.observe(true);
+        }
+        assert!(r.p() > 0.99 && r.reach(0.61) >= 16, "{r:?}");
     }
 }

@@ -59,14 +59,6 @@ pub(super) fn fit_groups(n: usize) -> usize {
     }
 }
 
-/// FR drafting on Gemma 3 goes on while the reduced head's probability of its argmax is
-/// at least this. A rejected FR draft costs its trunk step and reduced head (Gemma 3: ~0.3
-/// of a decode step), an accepted one saves a full head less a rowwise row (~0.5), so
-/// drafts pay above ~0.39 acceptance; the reduced head's softmax overrates its argmax (the
-/// rest of the vocabulary is missing from it).
-/// (The threshold in use is the draft head's, [`super::FrDraft::threshold_for`].)
-pub const FR_CONFIDENCE: f32 = 0.25;
-
 /// Shortest prompt-lookup match `auto` drafts from (plain `ngram`: [`ngram::NGRAM_MIN`]).
 const AUTO_NGRAM_MIN: usize = 3;
 
@@ -170,6 +162,12 @@ pub struct Step {
     shadow_kind: Kind,
     /// Passes to run without prompt lookup after `auto`'s timing gate found it losing.
     pause: usize,
+    /// FR drafting's record: its drafts, and on the passes it does not draft, what its head
+    /// would have proposed ([`super::FrDraft::proposal`]). `auto` drafts with FR while this says
+    /// a drafted token is accepted more often than FR's break-even.
+    fr_record: Record,
+    /// Scratch of [`super::FrDraft::proposal`].
+    fr_picked: Vec<f32>,
     /// FR drafting's pause and backoff (as `pause`, for drafts with no accepted token).
     fr_pause: usize,
     fr_backoff: usize,
@@ -211,6 +209,8 @@ impl Step {
             shadow_hits: 0,
             shadow_kind: Kind::Fresh,
             pause: 0,
+            fr_record: Record::PRIOR,
+            fr_picked: Vec::new(),
             fr_pause: 0,
             fr_backoff: 1,
             plain_time: None,
@@ -436,13 +436,14 @@ impl Step {
             self.pause = GATE_PAUSE;
             self.ngram_gate.samples = 0;
         }
-        let fr = session.fr_draft().map(|d| (d.threshold, d.pays()));
-        let use_fr = match (self.spec.mode, fr) {
-            (SpecMode::Fr, Some(_)) => true,
-            (SpecMode::Auto, Some((_, pays))) => pays,
-            _ => false,
+        let fr = session.fr_draft().filter(|_| self.spec.mode.fr()).cloned();
+        // `auto` watches FR drafting where it can pay, and drafts while its record pays.
+        let watch = fr.as_ref().filter(|d| auto && d.pays());
+        let drafter = match self.spec.mode {
+            SpecMode::Fr => fr.as_ref(),
+            _ => watch.filter(|d| self.fr_record.p() > d.break_even),
         };
-        if self.tokens.len() == 1 && use_fr {
+        if let Some(d) = drafter.filter(|_| self.tokens.len() == 1) {
             if auto && self.fr_gate.losing(self.plain_time) {
                 self.fr_pause = GATE_PAUSE;
                 self.fr_gate.samples = 0;
@@ -450,15 +451,29 @@ impl Step {
             if self.fr_pause > 0 {
                 self.fr_pause -= 1;
             } else {
-                let threshold = fr.map_or(FR_CONFIDENCE, |f| f.0);
-                self.advance_fr(session, budget, threshold)?;
+                // `auto`: as long as every drafted token pays by the record.
+                let cap = match watch {
+                    Some(d) => self.fr_record.reach(d.break_even),
+                    None => usize::MAX,
+                };
+                self.advance_fr(session, budget, d.threshold, cap)?;
                 self.time_pass(t0, true);
                 return Ok(());
             }
         }
         let tokens = std::mem::take(&mut self.tokens);
         let (sampler, queue) = (&mut self.sampler, &mut self.queue);
-        let r = session.verify(&tokens, |i, l, h| pick(sampler, queue, &tokens, i, l, h));
+        let (record, picked) = (&mut self.fr_record, &mut self.fr_picked);
+        // Every other pass: a proposal costs ~50 µs (Gemma 3, 16,384 ids), ~0.6% of a
+        // decode step.
+        let watch = watch.filter(|_| self.stats.passes % 2 == 0);
+        let r = session.verify(&tokens, |i, l, h| {
+            let more = pick(sampler, queue, &tokens, i, l, h);
+            if let Some(p) = watch.and_then(|d| d.proposal(l, picked)) {
+                record.observe(queue.back() == Some(&p));
+            }
+            more
+        });
         self.tokens = tokens;
         r?;
         self.time_pass(t0, false);
@@ -486,10 +501,17 @@ impl Step {
     /// ([`Session::eval_trunk`], the decode steps themselves), drafting while the reduced
     /// head is confident, then the full head over all of them at once
     /// ([`Session::verify_hidden`]), picked row by row as plain decoding picks.
-    fn advance_fr(&mut self, session: &mut Session, budget: usize, threshold: f32) -> Result<()> {
+    fn advance_fr(
+        &mut self,
+        session: &mut Session,
+        budget: usize,
+        threshold: f32,
+        cap: usize,
+    ) -> Result<()> {
         self.base = session.history().len();
         let room = session.ctx().saturating_sub(self.base + 1);
-        let max = fit_groups(self.spec.n_max.min(budget.saturating_sub(1)).min(room));
+        let max = self.spec.n_max.min(budget.saturating_sub(1)).min(room);
+        let max = fit_groups(max.min(cap));
         self.tokens.clear();
         self.tokens.push(self.last);
         let r = (|| {
@@ -523,6 +545,9 @@ impl Step {
         self.stats.drafted += drafted;
         self.stats.accepted += accepted;
         self.follow_shadow();
+        if drafted > 0 {
+            self.fr_record.learn(drafted, accepted);
+        }
         if drafted > 0 && accepted == 0 {
             self.fr_pause = self.fr_backoff;
             self.fr_backoff = (self.fr_backoff * 2).min(MAX_PAUSE);
