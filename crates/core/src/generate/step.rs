@@ -466,7 +466,7 @@ impl Step {
         let (record, picked) = (&mut self.fr_record, &mut self.fr_picked);
         // Every other pass: a proposal costs ~50 µs (Gemma 3, 16,384 ids), ~0.6% of a
         // decode step.
-        let watch = watch.filter(|_| self.stats.passes % 2 == 0);
+        let watch = watch.filter(|_| self.stats.passes.is_multiple_of(2));
         let r = session.verify(&tokens, |i, l, h| {
             let more = pick(sampler, queue, &tokens, i, l, h);
             if let Some(p) = watch.and_then(|d| d.proposal(l, picked)) {
