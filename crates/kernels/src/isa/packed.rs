@@ -7,7 +7,8 @@
 //! - Q5_0 → [`q5_0x4`](crate::formats::q5_0x4): the per-row kernel needs about half the
 //!   instructions of stock Q5_0's;
 //! - Q8_0 → [`q8_0x4`](crate::formats::q8_0x4): one scale conversion per four blocks
-//!   instead of two per block, on what is usually the output head.
+//!   instead of two per block, on what is usually the output head. Its one-token product
+//!   is the batched kernel's for one token, so verify passes run the batched kernel.
 //!
 //! On a decode step that waits on memory, fewer instructions per byte keep more of the
 //! weight stream in flight.
