@@ -179,6 +179,8 @@ pub struct Step {
     fr_backoff: usize,
     /// `auto`: seconds per token of plain passes, and of each drafter's passes.
     plain_time: Option<f64>,
+    /// `auto`: seconds per trunk step of FR passes ([`Session::eval_trunk`]).
+    trunk_time: Option<f64>,
     ngram_gate: Gate,
     fr_gate: Gate,
     /// The copy source of prompt lookup, and where this pass's draft was copied from.
@@ -220,6 +222,7 @@ impl Step {
             fr_pause: 0,
             fr_backoff: 1,
             plain_time: None,
+            trunk_time: None,
             ngram_gate: Gate::default(),
             fr_gate: Gate::default(),
             anchor: None,
@@ -449,7 +452,7 @@ impl Step {
         // first), so `auto` drafts with FR when two drafted tokens would pay.
         let drafter = match self.spec.mode {
             SpecMode::Fr => fr.as_ref(),
-            _ => watch.filter(|d| self.fr_record.reach(d.break_even) >= 2),
+            _ => watch.filter(|d| self.fr_record.reach(self.fr_break_even(d)) >= 2),
         };
         if let Some(d) = drafter.filter(|_| self.tokens.len() == 1) {
             if auto && self.fr_gate.losing(self.plain_time, FR_GATE_MARGIN) {
@@ -461,7 +464,7 @@ impl Step {
             } else {
                 // `auto`: as long as every drafted token pays by the record.
                 let cap = match watch {
-                    Some(d) => self.fr_record.reach(d.break_even),
+                    Some(d) => self.fr_record.reach(self.fr_break_even(d)),
                     None => usize::MAX,
                 };
                 self.advance_fr(session, budget, d.threshold, cap)?;
@@ -486,6 +489,15 @@ impl Step {
         r?;
         self.time_pass(t0, false);
         self.settle_pass(session)
+    }
+
+    /// FR's break-even on this machine: with the trunk's measured share of a plain step's
+    /// time once both are timed ([`super::FrDraft::break_even_at`]).
+    fn fr_break_even(&self, d: &super::FrDraft) -> f64 {
+        match (self.trunk_time, self.plain_time) {
+            (Some(t), Some(p)) if p > 0.0 => d.break_even_at(t / p),
+            _ => d.break_even,
+        }
     }
 
     /// Records the pass's time per emitted token for `auto`'s gates: a pass without drafts
@@ -523,7 +535,9 @@ impl Step {
         self.tokens.clear();
         self.tokens.push(self.last);
         let r = (|| {
+            let t0 = std::time::Instant::now();
             session.eval_trunk(self.last)?;
+            Gate::mean(&mut self.trunk_time, t0.elapsed().as_secs_f64());
             while self.tokens.len() <= max {
                 match session.fr_propose() {
                     Some((d, p)) if p >= threshold => self.tokens.push(d),
