@@ -74,7 +74,7 @@ pub struct FrDraft {
     /// head and its verified row (`V/vocab + row_cost`).
     pub head_work: f64,
     /// Drafting goes on while the reduced head's probability of its argmax is at least
-    /// this ([`FrDraft::threshold`]).
+    /// this ([`FrDraft::threshold()`]).
     pub threshold: f32,
 }
 
@@ -244,7 +244,7 @@ impl FrDraft {
 
     /// What the draft head would have proposed after a position whose full logits are
     /// `logits`: the argmax over its ids, if confident (its probability under a softmax over
-    /// those ids at least [`FrDraft::threshold`]). The reduced head's rows are the full
+    /// those ids at least `threshold`). The reduced head's rows are the full
     /// head's, so this is [`FrDraft::draft`] without its product: a plain decode step
     /// learns for free whether FR drafts would pay ([`super::step`]).
     /// `picked`: scratch.

@@ -59,6 +59,9 @@ pub(super) fn fit_groups(n: usize) -> usize {
     }
 }
 
+/// How much more than the model's figure a measured row cost may count ([`Step::row_cost`]).
+const ROW_COST_SLACK: f64 = 0.15;
+
 /// Shortest prompt-lookup match `auto` drafts from (plain `ngram`: [`ngram::NGRAM_MIN`]).
 const AUTO_NGRAM_MIN: usize = 3;
 
@@ -169,8 +172,8 @@ pub struct Step {
     /// Passes to run without prompt lookup after `auto`'s timing gate found it losing.
     pause: usize,
     /// FR drafting's record: its drafts, and on the passes it does not draft, what its head
-    /// would have proposed ([`super::FrDraft::proposal`]). `auto` drafts with FR while this says
-    /// a drafted token is accepted more often than FR's break-even.
+    /// would have proposed ([`super::FrDraft::proposal`]). `auto` drafts with FR while this
+    /// says drafts of two tokens pay ([`Step::fr_break_even`]).
     fr_record: Record,
     /// Scratch of [`super::FrDraft::proposal`].
     fr_picked: Vec<f32>,
@@ -181,6 +184,9 @@ pub struct Step {
     plain_time: Option<f64>,
     /// `auto`: seconds per trunk step of FR passes ([`Session::eval_trunk`]).
     trunk_time: Option<f64>,
+    /// `auto`: what a drafted row of prompt lookup's verify passes was measured to cost,
+    /// in plain passes.
+    row_time: Option<f64>,
     ngram_gate: Gate,
     fr_gate: Gate,
     /// The copy source of prompt lookup, and where this pass's draft was copied from.
@@ -223,6 +229,7 @@ impl Step {
             fr_backoff: 1,
             plain_time: None,
             trunk_time: None,
+            row_time: None,
             ngram_gate: Gate::default(),
             fr_gate: Gate::default(),
             anchor: None,
@@ -270,7 +277,7 @@ impl Step {
         let max = budget.saturating_sub(1).min(room).min(self.spec.n_max);
         self.tokens.clear();
         self.from = None;
-        let cost = row_cost(session);
+        let cost = self.row_cost(session);
         if !self.shadow.is_empty() && self.records[self.shadow_kind as usize].reach(cost) > 1 {
             // The shadow agreed long enough that drafts of two tokens of its kind pay
             // again. (Resuming when one would pay followed a few lucky tokens: on code whose
@@ -491,6 +498,16 @@ impl Step {
         self.settle_pass(session)
     }
 
+    /// What a drafted row costs: the model's figure ([`row_cost`]), or more where `auto`
+    /// measured more (each row's sampling, attention and the rest; Gemma 3 at AVX2: ~0.6
+    /// of a step for 8-row passes against the matrices' 0.5), by at most
+    /// [`ROW_COST_SLACK`]: a measurement is taken only when a draft is verified, so one
+    /// noisy pass must not stop drafting for good.
+    fn row_cost(&self, session: &Session) -> f64 {
+        let model = row_cost(session);
+        model.max(self.row_time.unwrap_or(0.0).min(model + ROW_COST_SLACK))
+    }
+
     /// FR's break-even on this machine: with the trunk's measured share of a plain step's
     /// time once both are timed ([`super::FrDraft::break_even_at`]).
     fn fr_break_even(&self, d: &super::FrDraft) -> f64 {
@@ -514,6 +531,13 @@ impl Step {
             self.fr_gate.record(seconds, emitted);
         } else {
             self.ngram_gate.record(seconds, emitted);
+            if let Some(p) = self.plain_time {
+                let rows = (self.tokens.len() - 1) as f64;
+                Gate::mean(
+                    &mut self.row_time,
+                    ((seconds / p - 1.0) / rows).clamp(0.0, 1.0),
+                );
+            }
         }
     }
 
