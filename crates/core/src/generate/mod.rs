@@ -3,6 +3,7 @@
 //! always the ones plain decoding yields.
 
 mod fr;
+mod gate;
 mod ngram;
 mod record;
 mod spec;

@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 
+use super::gate::{Gate, FR_GATE_MARGIN, GATE_MARGIN, GATE_PAUSE};
 use super::ngram;
 use super::record::{Kind, Record};
 use super::spec::{SpecConfig, SpecMode};
@@ -65,20 +66,6 @@ const ROW_COST_SLACK: f64 = 0.15;
 /// Shortest prompt-lookup match `auto` drafts from (plain `ngram`: [`ngram::NGRAM_MIN`]).
 const AUTO_NGRAM_MIN: usize = 3;
 
-/// Passes `auto` skips drafting of a kind after its drafts were measured to lose.
-const GATE_PAUSE: usize = 16;
-
-/// How much slower per token than plain passes a drafter's passes must be measured before
-/// `auto` pauses it: single passes' times are noisy, and a pause costs a grounded prompt
-/// its speedup for [`GATE_PAUSE`] passes.
-const GATE_MARGIN: f64 = 1.1;
-
-/// [`GATE_MARGIN`] for FR drafting: none. Its passes gain little even when they pay (at the
-/// AVX2 tier a fully accepted 7-token draft saves ~24% on Gemma 3: trunk steps are ~40%
-/// of a decode step's time, more than their share of the bytes), so one measured slower
-/// than plain decoding is paused.
-const FR_GATE_MARGIN: f64 = 1.0;
-
 /// Context tokens past the copy's last position searched for the pending token when no
 /// suffix matches ([`ngram::lookup_near`]), and the passes such an anchor is kept without
 /// a draft from it.
@@ -91,43 +78,6 @@ const ANCHOR_LIFE: usize = 4;
 struct Anchor {
     at: usize,
     life: usize,
-}
-
-/// Wall time per emitted token of passes with drafts against passes without (exponential
-/// means): `auto` stops drafting of a kind where it is measured to be slower than plain
-/// decoding on this machine and model (SmolLM2's free text: prompt lookup drafts with ~30%
-/// acceptance and loses ~8%), and tries again after [`GATE_PAUSE`] passes. Timing decides
-/// only whether to draft, never which tokens come out.
-///
-/// The draft passes' rate is the ratio of the means of their times and of their tokens,
-/// not the mean of each pass's time per token: a rejected draft's pass (one token, a long
-/// pass) would otherwise weigh as much as a fully accepted one's eight tokens, and a few
-/// early rejections on input-grounded text stopped a drafter that was paying well.
-#[derive(Clone, Copy, Debug, Default)]
-struct Gate {
-    time: Option<f64>,
-    tokens: Option<f64>,
-    samples: usize,
-}
-
-impl Gate {
-    fn mean(m: &mut Option<f64>, x: f64) {
-        *m = Some(m.map_or(x, |m| 0.7 * m + 0.3 * x));
-    }
-
-    fn record(&mut self, seconds: f64, tokens: usize) {
-        Gate::mean(&mut self.time, seconds);
-        Gate::mean(&mut self.tokens, tokens as f64);
-        self.samples += 1;
-    }
-
-    /// Whether drafting is measured slower than `plain` per token.
-    fn losing(&self, plain: Option<f64>, margin: f64) -> bool {
-        match (self.time, self.tokens, plain) {
-            (Some(t), Some(n), Some(p)) => self.samples >= 3 && t > margin * p * n,
-            _ => false,
-        }
-    }
 }
 
 /// Draft statistics of a sequence.
