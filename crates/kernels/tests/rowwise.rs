@@ -122,8 +122,8 @@ const PACKED: [(GgmlType, Packing); 2] = [
     (GgmlType::Q5_0, Packing::Q5_0x4),
 ];
 
-/// The packings' rowwise products (Q8_0×4 at the AVX2 tiers: the batched kernel, whose
-/// one-token product is the same kernel; Q5_0×4: the one-token kernel per token) against
+/// The packings' rowwise products (at the AVX2 tiers the batched kernel, whose one-token
+/// product is the same kernel) against
 /// the packed one-token product, bit for bit, on ragged sizes, with `-128` activation
 /// quants in some tokens (those take the one-token kernel's exact path).
 #[test]

@@ -416,16 +416,15 @@ pub(super) fn packed_tokens(
     let pf = prefetch_bytes();
     let kernels = super::widths_x86::packed(p);
     for (ri, wr) in w.chunks(run * rb).enumerate() {
-        let parts = tb.yq.chunks(MAX_TOKENS * nb).zip(tb.tab.chunks(nb * TAB));
-        for (g8, (qg, tg)) in parts.enumerate() {
+        for (g8, qg) in tb.yq.chunks(MAX_TOKENS * nb).enumerate() {
             let width = qg.len() / nb;
-            let sy = &tg[nb * MAX_TOKENS * 8..];
-            let at = g8 * ng * MAX_TOKENS * 8;
-            let gy = &tb.gt[at..at + ng * width * 8];
+            let at = g8 * ng * MAX_TOKENS;
+            let gy = &tb.gt[at * 8..(at + ng * width) * 8];
+            let go = tb.go.get(at..at + ng * width).unwrap_or(&[]);
             let o = &mut out[g8 * MAX_TOKENS * ld + ri * run..];
             // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
             // Q8_0x4); the kernels bounds-check their slices.
-            unsafe { kernels[width - 1](wr, ng, qg, gy, sy, o, ld, pf) }
+            unsafe { kernels[width - 1](wr, ng, qg, gy, go, o, ld, pf) }
         }
     }
 }

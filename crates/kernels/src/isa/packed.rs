@@ -4,11 +4,14 @@
 //! A packing holds exactly the stock format's values in the same number of bytes per row,
 //! so row slicing, activation quantization (`vec_dot_type` of the stock format) and every
 //! result are unchanged up to float summation order. Packings, used at the AVX2 tier:
-//! - Q5_0 → [`q5_0x4`](crate::formats::q5_0x4): the per-row kernel needs about half the
+//! - Q5_0 → [`q5_0x4`](crate::formats::q5_0x4): the kernel needs about half the
 //!   instructions of stock Q5_0's;
 //! - Q8_0 → [`q8_0x4`](crate::formats::q8_0x4): one scale conversion per four blocks
-//!   instead of two per block, on what is usually the output head. Its one-token product
-//!   is the batched kernel's for one token, so verify passes run the batched kernel.
+//!   instead of two per block, on what is usually the output head.
+//!
+//! Each packing has one arithmetic for one token and many: the one-token product is the
+//! batched kernel's for one token, so speculative verify passes run the batched kernel
+//! and get decoding's bits.
 //!
 //! On a decode step that waits on memory, fewer instructions per byte keep more of the
 //! weight stream in flight.
@@ -185,18 +188,26 @@ fn sizes(p: Packing, n: usize) -> (usize, usize) {
 }
 
 thread_local! {
-    /// The per-row kernels' activation tables: scales (`avx2_q5_0x4::TAB` f32 per group)
-    /// and per block, for Q5_0×4 the offset pair sums, for Q8_0×4 the quants (the layout
-    /// of a one-token group of the batched kernel).
-    static ROW_TAB: RefCell<(Vec<f32>, Vec<[u8; 32]>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The one-token product's activation tables, laid out as one token of the batched
+    /// kernels' (`super::tables::TokenTables`): per group the four block scales twice, per
+    /// block the quants, and for Q5_0×4 per group the offsets.
+    static ROW_TAB: RefCell<OneToken> = const { RefCell::new(OneToken { scales: Vec::new(), quants: Vec::new(), offsets: Vec::new() }) };
+}
+
+struct OneToken {
+    scales: Vec<f32>,
+    quants: Vec<[u8; 32]>,
+    offsets: Vec<[i32; 8]>,
 }
 
 /// Whether at tier `t` the batched products of packing `p` give every (row, token) the
-/// one-token product's bits: Q8_0×4 at the AVX2 tiers, whose one-token product *is* the
-/// batched kernel for one token (`avx2_q8_0x4::rows_q8_0x4`). Speculative verification
-/// then runs the batched kernel ([`super::rowwise`]).
+/// one-token product's bits: every packing at the AVX2 tiers, whose one-token product
+/// *is* the batched kernel for one token (`avx2_q5_0x4::rows_q5_0x4`,
+/// `avx2_q8_0x4::rows_q8_0x4`). Speculative verification then runs the batched kernel
+/// ([`super::rowwise`]).
 pub(super) fn batched_is_one_token(t: Isa, p: Packing) -> bool {
-    cfg!(target_arch = "x86_64") && t.at_least(Isa::Avx2) && p == Packing::Q8_0x4
+    let _ = p;
+    cfg!(target_arch = "x86_64") && t.at_least(Isa::Avx2)
 }
 
 /// The scalar reference of packing `p`: exact, any activations.
@@ -243,36 +254,32 @@ pub(super) fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mu
     }
     #[cfg(target_arch = "x86_64")]
     ROW_TAB.with(|tabs| {
-        let (tab, off) = &mut *tabs.borrow_mut();
-        tab.clear();
-        off.clear();
+        let OneToken {
+            scales,
+            quants,
+            offsets,
+        } = &mut *tabs.borrow_mut();
+        scales.clear();
+        quants.clear();
+        offsets.clear();
         for ys in a.chunks_exact(4) {
             let dy: [f32; 4] = std::array::from_fn(|k| ys[k].d.to_f32());
-            tab.extend_from_slice(&dy);
-            tab.extend_from_slice(&dy);
+            scales.extend_from_slice(&dy);
+            scales.extend_from_slice(&dy);
+            if p == Packing::Q5_0x4 {
+                offsets.push(super::tables::group_offsets(ys, 16));
+            }
         }
-        if p == Packing::Q8_0x4 {
-            off.extend(a.iter().map(|y| y.qs));
-        } else {
-            off.extend(a.iter().map(|y| {
-                let mut o = [0u8; 32];
-                for (j, pair) in y.qs.chunks_exact(2).enumerate() {
-                    let s = 16 * (pair[0] as i8 as i16 + pair[1] as i8 as i16);
-                    o[2 * j..2 * j + 2].copy_from_slice(&s.to_le_bytes());
-                }
-                o
-            }));
-        }
-        let pf = prefetch_bytes();
+        quants.extend(a.iter().map(|y| y.qs));
+        let (pf, ng, ld) = (prefetch_bytes(), n / 128, out.len());
         // SAFETY: `simd_ok` proved at least the AVX2 tier (AVX2+FMA+F16C) and, for
         // Q8_0x4, no -128 activation quant; the kernels bounds-check their slices.
         unsafe {
             match p {
-                Packing::Q5_0x4 => v2q::rows_q5_0x4_q8_0(w, rb, a, tab, off, out, pf),
-                Packing::Q8_0x4 => {
-                    let ld = out.len();
-                    v2q8::rows_q8_0x4::<1>(w, n / q8_0x4::GROUP, off, tab, out, ld, pf)
+                Packing::Q5_0x4 => {
+                    v2q::rows_q5_0x4::<1>(w, ng, quants, scales, offsets, out, ld, pf)
                 }
+                Packing::Q8_0x4 => v2q8::rows_q8_0x4::<1>(w, ng, quants, scales, out, ld, pf),
             }
         }
     });

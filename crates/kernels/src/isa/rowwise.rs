@@ -58,14 +58,21 @@ struct Avx2Tables {
 
 /// Whether at tier `t` the batched product of `ty` (stock layout) gives every (row, token)
 /// the one-token kernel's bits: the 32-element formats at the VNNI tier, whose one-token
-/// kernel (`x86_64::avx512_lanes`) has the token-lane kernel's arithmetic.
+/// kernel (`x86_64::avx512_lanes`) has the token-lane kernel's arithmetic, and Q6_K below
+/// it, whose one-token kernel is the multi-token one (`x86_64::avx2_multi_k`) for one
+/// token.
 pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
-    cfg!(target_arch = "x86_64")
-        && t.at_least(Isa::Avx512Vnni)
-        && matches!(
+    if !cfg!(target_arch = "x86_64") || !t.at_least(Isa::Avx2) {
+        return false;
+    }
+    if t.at_least(Isa::Avx512Vnni) {
+        matches!(
             ty,
             GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
         )
+    } else {
+        ty == GgmlType::Q6K
+    }
 }
 
 /// Whether tier `t` runs `x86_64::avx2_rowwise` for `ty`: the tiers whose one-token
@@ -87,8 +94,9 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 /// - the k-quants' VNNI kernels: 8 tokens ≈ 3.8, 0.4;
 /// - AVX2 Q4_1 (`avx2_lanes`): 4 tokens ≈ 2.0, 0.35; AVX2 Q8_0 (`avx2_rowwise`): 8 tokens
 ///   ≈ 5.9, 0.7;
-/// - AVX2 Q8_0×4 (the batched kernel, `avx2_q8_0x4`), rows streamed from memory as an
-///   output head's are: 8 tokens ≈ 3.8, 0.4;
+/// - the AVX2 batched kernels whose one-token product is the same kernel: Q8_0×4 rows
+///   streamed from memory as an output head's, 8 tokens ≈ 3.8; Q5_0×4, 8 tokens ≈ 3.3;
+///   Q6_K (`avx2_multi_k`), 8 tokens ≈ 3.6: 0.4;
 /// - none (the one-token kernel per token, the weights found in cache after the first):
 ///   0.75.
 pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
@@ -100,7 +108,11 @@ pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
             0.75
         }
     } else if batched_is_one_token_at(t, ty) {
-        0.15
+        if t.at_least(Isa::Avx512Vnni) {
+            0.15
+        } else {
+            0.4
+        }
     } else if avx2_has_kernel(t, ty) {
         if ty == GgmlType::Q4_1 {
             0.35

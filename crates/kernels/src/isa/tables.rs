@@ -64,6 +64,9 @@ pub struct TokenTables {
     /// Packed kernels: per token group, weight group of four blocks and token, the four
     /// block scales twice (`[d0 d1 d2 d3 d0 d1 d2 d3]`).
     pub(super) gt: Vec<f32>,
+    /// Q5_0×4 kernel: per token group, weight group and token, the offset terms `16·Σy`
+    /// of the four blocks' 16-element halves (`avx2_q5_0x4::reduce4`'s lane order).
+    pub(super) go: Vec<[i32; 8]>,
     /// VNNI layout (`x86_64::avx512_multi`): per token group, block and group of four
     /// quants, the eight tokens' four quants side by side.
     pub(super) vq: Vec<[u8; 64]>,
@@ -93,6 +96,7 @@ impl TokenTables {
             yq: Vec::new(),
             tab: Vec::new(),
             gt: Vec::new(),
+            go: Vec::new(),
             vq: Vec::new(),
             vd: Vec::new(),
             vo: Vec::new(),
@@ -203,8 +207,22 @@ impl TokenTables {
         } else {
             fill::<BlockQ8_0>(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
         }
-        if packing.is_some() {
+        if let Some(p) = packing {
             group_scales(a, ab, tokens, n / 128, &mut self.gt);
+            let go = &mut self.go;
+            go.clear();
+            if p == Packing::Q5_0x4 {
+                let rows = a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
+                go.resize(tokens.div_ceil(MAX_TOKENS) * (n / 128) * MAX_TOKENS, [0; 8]);
+                for (i, y) in rows.enumerate() {
+                    let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
+                    let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
+                    let base = g8 * (n / 128) * MAX_TOKENS;
+                    for (g, ys) in y.chunks_exact(4).enumerate() {
+                        go[base + g * width + lane] = group_offsets(ys, 16);
+                    }
+                }
+            }
         }
     }
 
@@ -426,4 +444,14 @@ fn group_scales(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>
             }
         }
     }
+}
+
+/// `o·Σy` over each 16-element half of four consecutive activation blocks, in
+/// `avx2_q5_0x4::reduce4`'s lane order: `[block 0..4, first halves; block 0..4, second
+/// halves]`. The Q5_0×4 kernel subtracts it from the integer block sums.
+pub(super) fn group_offsets(ys: &[BlockQ8_0], o: i32) -> [i32; 8] {
+    std::array::from_fn(|l| {
+        let half = &ys[l % 4].qs[16 * (l / 4)..][..16];
+        o * half.iter().map(|&q| q as i8 as i32).sum::<i32>()
+    })
 }

@@ -20,7 +20,7 @@ pub(super) type KGroupFn = unsafe fn(&[u8], usize, &[u8], &mut [f32], usize);
 /// Packed rows against one token group: `(w, ng, quants, group scales, offsets, out, ld,
 /// prefetch)`.
 pub(super) type PackedFn =
-    unsafe fn(&[u8], usize, &[[u8; 32]], &[f32], &[f32], &mut [f32], usize, usize);
+    unsafe fn(&[u8], usize, &[[u8; 32]], &[f32], &[[i32; 8]], &mut [f32], usize, usize);
 
 /// `[f::<1>, …, f::<8>]`.
 macro_rules! widths {
@@ -115,12 +115,12 @@ unsafe fn p_q5_0x4<const N: usize>(
     ng: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
-    sy: &[f32],
+    go: &[[i32; 8]],
     out: &mut [f32],
     ld: usize,
     pf: usize,
 ) {
-    unsafe { v2q::rows_q5_0x4::<N>(w, ng, yq, gy, sy, out, ld, pf) }
+    unsafe { v2q::rows_q5_0x4::<N>(w, ng, yq, gy, go, out, ld, pf) }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -129,7 +129,7 @@ unsafe fn p_q8_0x4<const N: usize>(
     ng: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
-    _sy: &[f32],
+    _go: &[[i32; 8]],
     out: &mut [f32],
     ld: usize,
     pf: usize,

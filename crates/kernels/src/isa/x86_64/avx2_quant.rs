@@ -493,54 +493,6 @@ pub(crate) fn q6k_offset_term(x: &BlockQ6K, y: &BlockQ8K) -> i32 {
     _mm_cvtsi128_si32(s) << 5
 }
 
-/// Q6_K · Q8_K over `min(w.len(), a.len())` super-blocks. The quants are used unsigned
-/// (0..64) and the `−32` offset is taken from the activation's group sums.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn vec_dot_q6_k_q8_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    debug_assert_eq!(w.len(), a.len());
-    let m4 = _mm256_set1_epi8(0x0F);
-    let m3 = _mm256_set1_epi8(0x03);
-    let mut acc = _mm256_setzero_ps();
-    for (x, y) in w.iter().zip(a) {
-        let scales = ld16(&x.scales, 0);
-        let mut sumi = _mm256_setzero_si256();
-        for h in 0..2 {
-            let l0 = ld32(&x.ql, 64 * h);
-            let l1 = ld32(&x.ql, 64 * h + 32);
-            let hb = ld32(&x.qh, 32 * h);
-            let hi = |s: i32| {
-                let v = _mm256_and_si256(_mm256_srl_epi16(hb, _mm_cvtsi32_si128(s)), m3);
-                _mm256_slli_epi16(v, 4)
-            };
-            let q = [
-                _mm256_or_si256(_mm256_and_si256(l0, m4), hi(0)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4), hi(2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), hi(4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), hi(6)),
-            ];
-            for (k, &qk) in q.iter().enumerate() {
-                // Elements 128h + 32k .. +32: groups 8h + 2k and 8h + 2k + 1.
-                let g = (8 * h + 2 * k) as u8;
-                let sel =
-                    _mm_set_epi64x(i64::from_le_bytes([g + 1; 8]), i64::from_le_bytes([g; 8]));
-                let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, sel));
-                let p = _mm256_maddubs_epi16(qk, ld32(&y.qs, 128 * h + 32 * k));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc, p));
-            }
-        }
-        let isum = _mm256_sub_epi32(
-            sumi,
-            _mm256_setr_epi32(q6k_offset_term(x, y), 0, 0, 0, 0, 0, 0, 0),
-        );
-        let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(y.d()));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(isum), acc);
-    }
-    hsum_ps(acc)
-}
-
 // ---------------------------------------------------------------------------------------
 // Activation quantizers (byte-identical to `q8_0::quantize` / `q8_k::quantize`).
 
