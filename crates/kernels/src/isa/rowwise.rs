@@ -58,9 +58,10 @@ struct Avx2Tables {
 
 /// Whether at tier `t` the batched product of `ty` (stock layout) gives every (row, token)
 /// the one-token kernel's bits: the 32-element formats at the VNNI tier, whose one-token
-/// kernel (`x86_64::avx512_lanes`) has the token-lane kernel's arithmetic, and Q6_K below
-/// it, whose one-token kernel is the multi-token one (`x86_64::avx2_multi_k`) for one
-/// token.
+/// kernel (`x86_64::avx512_lanes`) has the token-lane kernel's arithmetic, and the
+/// k-quants below it, whose multi-token kernels (`x86_64::avx2_multi_k`) do each token's
+/// float arithmetic as the one-token kernels do (Q6_K's one-token kernel is that kernel
+/// for one token).
 pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
     if !cfg!(target_arch = "x86_64") || !t.at_least(Isa::Avx2) {
         return false;
@@ -71,7 +72,7 @@ pub(super) fn batched_is_one_token_at(t: Isa, ty: GgmlType) -> bool {
             GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1
         )
     } else {
-        ty == GgmlType::Q6K
+        matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K)
     }
 }
 
@@ -96,7 +97,7 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 ///   ≈ 5.9, 0.7;
 /// - the AVX2 batched kernels whose one-token product is the same kernel: Q8_0×4 rows
 ///   streamed from memory as an output head's, 8 tokens ≈ 3.8; Q5_0×4, 8 tokens ≈ 3.3;
-///   Q6_K (`avx2_multi_k`), 8 tokens ≈ 3.6: 0.4;
+///   the k-quants (`avx2_multi_k`), 8 tokens ≈ 3.6 (Q6_K) to 4.x (Q4_K): 0.4;
 /// - none (the one-token kernel per token, the weights found in cache after the first):
 ///   0.75.
 pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {

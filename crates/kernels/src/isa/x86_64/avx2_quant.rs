@@ -382,7 +382,7 @@ pub(crate) fn scale_shuffle(i: usize) -> __m256i {
 /// `Σ_s m[s]·(bsums of sub-block s)` as 4 i32 lanes (Q4_K/Q5_K min term).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn k4_min_term(mins16: __m128i, y: &BlockQ8K) -> __m128i {
+pub(crate) fn k4_min_term(mins16: __m128i, y: &BlockQ8K) -> __m128i {
     // SAFETY: `bsums` is 32 readable bytes; unaligned load.
     let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
     let s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
