@@ -16,6 +16,7 @@
 //! On a decode step that waits on memory, fewer instructions per byte keep more of the
 //! weight stream in flight.
 
+#[cfg(target_arch = "x86_64")]
 use std::cell::RefCell;
 
 #[cfg(target_arch = "x86_64")]
@@ -187,6 +188,7 @@ fn sizes(p: Packing, n: usize) -> (usize, usize) {
     )
 }
 
+#[cfg(target_arch = "x86_64")]
 thread_local! {
     /// The one-token product's activation tables, laid out as one token of the batched
     /// kernels' (`super::tables::TokenTables`): per group the four block scales twice, per
@@ -194,6 +196,7 @@ thread_local! {
     static ROW_TAB: RefCell<OneToken> = const { RefCell::new(OneToken { scales: Vec::new(), quants: Vec::new(), offsets: Vec::new() }) };
 }
 
+#[cfg(target_arch = "x86_64")]
 struct OneToken {
     scales: Vec<f32>,
     quants: Vec<[u8; 32]>,
