@@ -39,8 +39,8 @@ pub(super) const ROW_COST: f64 = 0.3;
 
 /// What a drafted row costs `session`'s model, in decode steps: [`ROW_COST`], or more
 /// where its matrices' rowwise products cost more per token
-/// ([`crate::models::ModelInfo::verify_row_cost`]: AVX2 SmolLM2 ~0.46, AVX2 Gemma 3 0.75,
-/// whose formats have no AVX2 rowwise kernels). A draft pays when more than this share of
+/// ([`crate::models::ModelInfo::verify_row_cost`]: AVX2 SmolLM2 ~0.46, whose stock Q8_0
+/// head verifies at 0.7; AVX2 Gemma 3 0.4). A draft pays when more than this share of
 /// it is accepted.
 pub(super) fn row_cost(session: &Session) -> f64 {
     ROW_COST.max(session.model().info().verify_row_cost)
@@ -449,8 +449,7 @@ impl Step {
     }
 
     /// What a drafted row costs: the model's figure ([`row_cost`]), or more where `auto`
-    /// measured more (each row's sampling, attention and the rest; Gemma 3 at AVX2: ~0.6
-    /// of a step for 8-row passes against the matrices' 0.5), by at most
+    /// measured more (each row's sampling, attention and the rest), by at most
     /// [`ROW_COST_SLACK`]: a measurement is taken only when a draft is verified, so one
     /// noisy pass must not stop drafting for good.
     fn row_cost(&self, session: &Session) -> f64 {
