@@ -97,7 +97,8 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 ///   ≈ 5.9, 0.7;
 /// - the AVX2 batched kernels whose one-token product is the same kernel: Q8_0×4 rows
 ///   streamed from memory as an output head's, 8 tokens ≈ 3.8; Q5_0×4, 8 tokens ≈ 3.3;
-///   the k-quants (`avx2_multi_k`), 8 tokens ≈ 3.6 (Q6_K) to 4.x (Q4_K): 0.4;
+///   Q5_K and Q6_K (`avx2_multi_k`), 8 tokens ≈ 3.5–3.7: 0.4; Q4_K, whose unpacking is
+///   cheap beside its per-token work, 8 tokens ≈ 5.1: 0.55;
 /// - none (the one-token kernel per token, the weights found in cache after the first):
 ///   0.75.
 pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
@@ -111,6 +112,8 @@ pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
     } else if batched_is_one_token_at(t, ty) {
         if t.at_least(Isa::Avx512Vnni) {
             0.15
+        } else if ty == GgmlType::Q4K {
+            0.55
         } else {
             0.4
         }
