@@ -11,14 +11,14 @@
 //! and every token then computes `dy · (d · Σ_k sc[k]·q[k]·y − dc · Σ_g c[g]·bsum[g])`:
 //! eight `maddubs`/`madd` pairs per token, however costly the unpacking was.
 //!
-//! Each token's float arithmetic is the one-token kernel's, so products of one token and
-//! of many agree bit for bit (speculative verification needs decoding's exact logits):
-//! Q6_K's one-token kernel is this one for one token; for Q4_K and Q5_K the minimum term
-//! is summed apart, in four lanes (`m16`), as `avx2_quant`'s one-token kernels do.
+//! Each token's arithmetic is the one-token kernels', so products of one token and of many
+//! agree bit for bit (speculative verification needs decoding's exact logits): Q6_K's
+//! one-token kernel is this one for one token, and `avx2_quant`'s Q4_K/Q5_K kernels sum
+//! the same integer lanes and make the same two float steps per super-block.
 
 use std::arch::x86_64::*;
 
-use super::avx2_quant::{f16x8, hsum_ps, hsum_ps128, k4_min_term, k4_scales_mins, ld16, ld32};
+use super::avx2_quant::{f16x8, hsum_ps, k4_scales_mins, ld16, ld32};
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
@@ -30,8 +30,6 @@ pub(crate) struct Unpacked {
     pub(crate) q: [__m256i; 8],
     pub(crate) sc: [__m256i; 8],
     pub(crate) c: __m256i,
-    /// Q4_K/Q5_K: the eight sub-block minimums as i16 (`avx2_quant::k4_min_term`).
-    pub(crate) m16: __m128i,
     pub(crate) d: f32,
     pub(crate) dc: f32,
 }
@@ -45,7 +43,6 @@ impl Unpacked {
             q: [z; 8],
             sc: [z; 8],
             c: z,
-            m16: _mm_setzero_si128(),
             d: 0.0,
             dc: 0.0,
         }
@@ -54,9 +51,6 @@ impl Unpacked {
 
 /// A k-quant super-block that can unpack itself.
 pub(crate) trait KBlock {
-    /// Whether the minimum term is summed apart from the main one (Q4_K, Q5_K), in
-    /// four lanes, as the one-token kernels of `avx2_quant` do.
-    const MIN_APART: bool;
     /// # Safety
     /// AVX2, FMA and F16C must be available.
     unsafe fn unpack(&self, u: &mut Unpacked);
@@ -79,14 +73,11 @@ fn k4_scales(scales: &[u8; 12], u: &mut Unpacked) {
     }
     // Group sums 2k and 2k+1 belong to sub-block k: lane pairs of its minimum.
     let mins = _mm_set_epi32(0, 0, sm[3] as i32, sm[2] as i32);
-    u.m16 = _mm_cvtepu8_epi16(mins);
     let dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     u.c = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins, dup));
 }
 
 impl KBlock for BlockQ4K {
-    const MIN_APART: bool = true;
-
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn unpack(&self, u: &mut Unpacked) {
@@ -103,8 +94,6 @@ impl KBlock for BlockQ4K {
 }
 
 impl KBlock for BlockQ5K {
-    const MIN_APART: bool = true;
-
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn unpack(&self, u: &mut Unpacked) {
@@ -127,8 +116,6 @@ impl KBlock for BlockQ5K {
 }
 
 impl KBlock for BlockQ6K {
-    const MIN_APART: bool = false;
-
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn unpack(&self, u: &mut Unpacked) {
@@ -174,7 +161,6 @@ fn rows_k<X: KBlock, const N: usize>(
     let mut u = Unpacked::new();
     for (r, row) in w.chunks_exact(nb).enumerate() {
         let mut acc = [_mm256_setzero_ps(); N];
-        let mut acc_m = [_mm_setzero_ps(); N];
         for (b, x) in row.iter().enumerate() {
             // SAFETY: this function's features are the ones `unpack` needs.
             unsafe { x.unpack(&mut u) };
@@ -185,27 +171,17 @@ fn rows_k<X: KBlock, const N: usize>(
                     let p = _mm256_maddubs_epi16(u.q[k], ld32(&y.qs, 32 * k));
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(u.sc[k], p));
                 }
+                // SAFETY: `bsums` is 32 readable bytes; unaligned load.
+                let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
+                let corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(u.c, bs));
                 let yd = y.d();
                 let main =
                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(u.d * yd), acc[t]);
-                if X::MIN_APART {
-                    let prod = _mm_cvtepi32_ps(k4_min_term(u.m16, y));
-                    acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(u.dc * -yd), prod, acc_m[t]);
-                    acc[t] = main;
-                } else {
-                    // SAFETY: `bsums` is 32 readable bytes; unaligned load.
-                    let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
-                    let corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(u.c, bs));
-                    acc[t] = _mm256_fnmadd_ps(corr, _mm256_set1_ps(u.dc * yd), main);
-                }
+                acc[t] = _mm256_fnmadd_ps(corr, _mm256_set1_ps(u.dc * yd), main);
             }
         }
         for t in 0..N {
-            out[t * ld + r] = if X::MIN_APART {
-                hsum_ps(acc[t]) + hsum_ps128(acc_m[t])
-            } else {
-                hsum_ps(acc[t])
-            };
+            out[t * ld + r] = hsum_ps(acc[t]);
         }
     }
 }

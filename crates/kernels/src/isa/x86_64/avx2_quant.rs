@@ -379,14 +379,20 @@ pub(crate) fn scale_shuffle(i: usize) -> __m256i {
     _mm256_set1_epi16(b as i16)
 }
 
-/// `Σ_s m[s]·(bsums of sub-block s)` as 4 i32 lanes (Q4_K/Q5_K min term).
+/// The Q4_K/Q5_K minimum term of one super-block as 8 f32 lanes: lane `s` is
+/// `m[s]·(the Q8_K sums of sub-block s)`, from the mins bytes of `k4_scales_mins` (`sm[2]`,
+/// `sm[3]`). The multi-token kernels (`avx2_multi_k`) form the same lanes, so both sum
+/// the term the same way.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(crate) fn k4_min_term(mins16: __m128i, y: &BlockQ8K) -> __m128i {
+fn k4_min_lanes(sm: &[u32; 4], y: &BlockQ8K) -> __m256 {
+    // Group sums 2s and 2s+1 belong to sub-block s: lane pairs of its minimum.
+    let mins = _mm_set_epi32(0, 0, sm[3] as i32, sm[2] as i32);
+    let dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    let c = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins, dup));
     // SAFETY: `bsums` is 32 readable bytes; unaligned load.
     let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
-    let s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-    _mm_madd_epi16(mins16, s32)
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(c, bs))
 }
 
 /// Q4_K · Q8_K over `min(w.len(), a.len())` super-blocks.
@@ -398,7 +404,6 @@ pub unsafe fn vec_dot_q4_k_q8_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     debug_assert_eq!(w.len(), a.len());
     let m4 = _mm256_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
     for (x, y) in w.iter().zip(a) {
         let yd = y.d();
         let u = k4_scales_mins(&x.scales);
@@ -408,9 +413,7 @@ pub unsafe fn vec_dot_q4_k_q8_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
             u[1] as i32,
             u[0] as i32,
         ));
-        let prod = k4_min_term(_mm256_extracti128_si256(sm, 1), y);
-        let dmin = _mm_mul_ps(_mm256_castps256_ps128(f16x8(x.dmin)), _mm_set1_ps(-yd));
-        acc_m = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(prod), acc_m);
+        let corr = k4_min_lanes(&u, y);
         let sc128 = _mm256_castsi256_si128(sm);
         let scales = _mm256_set_m128i(sc128, sc128);
         let mut sumi = _mm256_setzero_si256();
@@ -427,8 +430,10 @@ pub unsafe fn vec_dot_q4_k_q8_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
         }
         let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(yd));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        let dmin = _mm256_cvtss_f32(f16x8(x.dmin)) * yd;
+        acc = _mm256_fnmadd_ps(corr, _mm256_set1_ps(dmin), acc);
     }
-    hsum_ps(acc) + hsum_ps128(acc_m)
+    hsum_ps(acc)
 }
 
 /// Q5_K · Q8_K over `min(w.len(), a.len())` super-blocks.
@@ -441,7 +446,6 @@ pub unsafe fn vec_dot_q5_k_q8_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
     let m16 = _mm256_set1_epi8(0x10);
     let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
     for (x, y) in w.iter().zip(a) {
         let yd = y.d();
         let u = k4_scales_mins(&x.scales);
@@ -451,9 +455,7 @@ pub unsafe fn vec_dot_q5_k_q8_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
             u[1] as i32,
             u[0] as i32,
         ));
-        let prod = k4_min_term(_mm256_extracti128_si256(sm, 1), y);
-        let dmin = _mm_mul_ps(_mm256_castps256_ps128(f16x8(x.dmin)), _mm_set1_ps(-yd));
-        acc_m = _mm_fmadd_ps(dmin, _mm_cvtepi32_ps(prod), acc_m);
+        let corr = k4_min_lanes(&u, y);
         let sc128 = _mm256_castsi256_si128(sm);
         let scales = _mm256_set_m128i(sc128, sc128);
         let hbits = ld32(&x.qh, 0);
@@ -475,8 +477,10 @@ pub unsafe fn vec_dot_q5_k_q8_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
         }
         let d = _mm256_mul_ps(f16x8(x.d), _mm256_set1_ps(yd));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        let dmin = _mm256_cvtss_f32(f16x8(x.dmin)) * yd;
+        acc = _mm256_fnmadd_ps(corr, _mm256_set1_ps(dmin), acc);
     }
-    hsum_ps(acc) + hsum_ps128(acc_m)
+    hsum_ps(acc)
 }
 
 /// `32·Σ_g sc[g]·bsum[g]` for a Q6_K block: the `−32` offset term, from the Q8_K sums.
