@@ -190,26 +190,20 @@ fn sizes(p: Packing, n: usize) -> (usize, usize) {
 
 #[cfg(target_arch = "x86_64")]
 thread_local! {
-    /// The one-token product's activation tables, laid out as one token of the batched
-    /// kernels' (`super::tables::TokenTables`): per group the four block scales twice, per
-    /// block the quants, and for Q5_0×4 per group the offsets.
-    static ROW_TAB: RefCell<OneToken> = const { RefCell::new(OneToken { scales: Vec::new(), quants: Vec::new(), offsets: Vec::new() }) };
+    /// The one-token product's activation tables: one token's of the batched kernels
+    /// (`super::tables::packed_tables`: quants, group scales, Q5_0×4's offsets).
+    static ROW_TAB: RefCell<OneToken> = const { RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 #[cfg(target_arch = "x86_64")]
-struct OneToken {
-    scales: Vec<f32>,
-    quants: Vec<[u8; 32]>,
-    offsets: Vec<[i32; 8]>,
-}
+type OneToken = (Vec<[u8; 32]>, Vec<f32>, Vec<[i32; 8]>);
 
-/// Whether at tier `t` the batched products of packing `p` give every (row, token) the
-/// one-token product's bits: every packing at the AVX2 tiers, whose one-token product
-/// *is* the batched kernel for one token (`avx2_q5_0x4::rows_q5_0x4`,
+/// Whether at tier `t` the batched products of the packings give every (row, token) the
+/// one-token product's bits: at the AVX2 tiers, where each packing's one-token product
+/// *is* its batched kernel for one token (`avx2_q5_0x4::rows_q5_0x4`,
 /// `avx2_q8_0x4::rows_q8_0x4`). Speculative verification then runs the batched kernel
 /// ([`super::rowwise`]).
-pub(super) fn batched_is_one_token(t: Isa, p: Packing) -> bool {
-    let _ = p;
+pub(super) fn batched_is_one_token(t: Isa) -> bool {
     cfg!(target_arch = "x86_64") && t.at_least(Isa::Avx2)
 }
 
@@ -248,32 +242,18 @@ pub(super) fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mu
         ab,
         "packed rows: an activation row of {n} is {ab} bytes"
     );
-    let a: &[BlockQ8_0] = cast_blocks(a);
-    if !simd_ok(t, p, a) {
+    let blocks: &[BlockQ8_0] = cast_blocks(a);
+    if !simd_ok(t, p, blocks) {
         for (o, row) in out.iter_mut().zip(w.chunks_exact(rb)) {
-            *o = scalar_dot(p, row, a);
+            *o = scalar_dot(p, row, blocks);
         }
         return;
     }
     #[cfg(target_arch = "x86_64")]
     ROW_TAB.with(|tabs| {
-        let OneToken {
-            scales,
-            quants,
-            offsets,
-        } = &mut *tabs.borrow_mut();
-        scales.clear();
-        quants.clear();
-        offsets.clear();
-        for ys in a.chunks_exact(4) {
-            let dy: [f32; 4] = std::array::from_fn(|k| ys[k].d.to_f32());
-            scales.extend_from_slice(&dy);
-            scales.extend_from_slice(&dy);
-            if p == Packing::Q5_0x4 {
-                offsets.push(super::tables::group_offsets(ys, 16));
-            }
-        }
-        quants.extend(a.iter().map(|y| y.qs));
+        let (quants, scales, offsets) = &mut *tabs.borrow_mut();
+        let q5 = p == Packing::Q5_0x4;
+        super::tables::packed_tables(a, ab, 1, n, q5, quants, scales, offsets);
         let (pf, ng, ld) = (prefetch_bytes(), n / 128, out.len());
         // SAFETY: `simd_ok` proved at least the AVX2 tier (AVX2+FMA+F16C) and, for
         // Q8_0x4, no -128 activation quant; the kernels bounds-check their slices.

@@ -103,8 +103,8 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 ///   0.75.
 pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
     let t = Proven::current().0;
-    if let Some(p) = packing {
-        if super::packed::batched_is_one_token(t, p) {
+    if packing.is_some() {
+        if super::packed::batched_is_one_token(t) {
             0.4
         } else {
             0.75
@@ -132,8 +132,8 @@ pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
 
 /// Whether tier `t` has a rowwise kernel for `ty` weights packed as `packing`.
 fn has_kernel(t: Isa, ty: GgmlType, packing: Option<Packing>) -> bool {
-    if let Some(p) = packing {
-        return super::packed::batched_is_one_token(t, p);
+    if packing.is_some() {
+        return super::packed::batched_is_one_token(t);
     }
     #[cfg(target_arch = "x86_64")]
     if t.at_least(Isa::Avx512Vnni) && matches!(ty, GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q6K) {

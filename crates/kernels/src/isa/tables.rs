@@ -201,28 +201,16 @@ impl TokenTables {
             return;
         }
         self.usable = true;
+        if let Some(p) = packing {
+            let (yq, gt, go) = (&mut self.yq, &mut self.gt, &mut self.go);
+            packed_tables(a, ab, tokens, n, p == Packing::Q5_0x4, yq, gt, go);
+            return;
+        }
         let nb = n / 32;
         if q8_1 {
             fill::<BlockQ8_1>(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
         } else {
             fill::<BlockQ8_0>(a, ab, tokens, nb, offset, &mut self.yq, &mut self.tab);
-        }
-        if let Some(p) = packing {
-            group_scales(a, ab, tokens, n / 128, &mut self.gt);
-            let go = &mut self.go;
-            go.clear();
-            if p == Packing::Q5_0x4 {
-                let rows = a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>);
-                go.resize(tokens.div_ceil(MAX_TOKENS) * (n / 128) * MAX_TOKENS, [0; 8]);
-                for (i, y) in rows.enumerate() {
-                    let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
-                    let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
-                    let base = g8 * (n / 128) * MAX_TOKENS;
-                    for (g, ys) in y.chunks_exact(4).enumerate() {
-                        go[base + g * width + lane] = group_offsets(ys, 16);
-                    }
-                }
-            }
         }
     }
 
@@ -424,23 +412,47 @@ fn fill_vnni_k(
     }
 }
 
-/// The packed kernels' group scales: per token group of [`MAX_TOKENS`] (each
-/// `ng · MAX_TOKENS · 8` f32), per weight group of four blocks and per token, the four
-/// activation block scales twice (`[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of
-/// `avx2_q5_0x4::reduce4`).
-fn group_scales(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>) {
+/// The packed kernels' tables (`super::packed`) for `tokens` Q8_0 rows `a` (`ab` bytes
+/// each) of `n` elements: the quants laid out as [`fill`] lays them out (`yq`), and per
+/// token group of [`MAX_TOKENS`], weight group of four blocks and token, the four block
+/// scales twice (`gt`: `[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of
+/// `avx2_q5_0x4::reduce4`) and, with `offsets` (Q5_0×4), the [`group_offsets`] of offset
+/// 16 (`go`; else empty). One token's tables are the one-token product's.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn packed_tables(
+    a: &[u8],
+    ab: usize,
+    tokens: usize,
+    n: usize,
+    offsets: bool,
+    yq: &mut Vec<[u8; 32]>,
+    gt: &mut Vec<f32>,
+    go: &mut Vec<[i32; 8]>,
+) {
+    let (nb, ng) = (n / 32, n / 128);
+    yq.clear();
+    yq.resize(tokens * nb, [0; 32]);
     gt.clear();
-    gt.resize(tokens.div_ceil(MAX_TOKENS) * ng * MAX_TOKENS * 8, 0.0);
+    gt.resize(tokens * ng * 8, 0.0);
+    go.clear();
+    if offsets {
+        go.resize(tokens * ng, [0; 8]);
+    }
     for (i, y) in a.chunks_exact(ab).map(cast_blocks::<BlockQ8_0>).enumerate() {
         let (g8, lane) = (i / MAX_TOKENS, i % MAX_TOKENS);
         let width = MAX_TOKENS.min(tokens - g8 * MAX_TOKENS);
-        let base = g8 * ng * MAX_TOKENS * 8;
+        for (b, blk) in y.iter().enumerate() {
+            yq[g8 * MAX_TOKENS * nb + b * width + lane] = blk.qs;
+        }
         for (g, ys) in y.chunks_exact(4).enumerate() {
-            let at = base + (g * width + lane) * 8;
-            for k in 0..4 {
-                let d = ys[k].d.to_f32();
-                gt[at + k] = d;
-                gt[at + 4 + k] = d;
+            let at = g8 * ng * MAX_TOKENS + g * width + lane;
+            for (k, blk) in ys.iter().enumerate() {
+                let d = blk.d.to_f32();
+                gt[8 * at + k] = d;
+                gt[8 * at + 4 + k] = d;
+            }
+            if offsets {
+                go[at] = group_offsets(ys, 16);
             }
         }
     }
@@ -449,7 +461,7 @@ fn group_scales(a: &[u8], ab: usize, tokens: usize, ng: usize, gt: &mut Vec<f32>
 /// `o·Σy` over each 16-element half of four consecutive activation blocks, in
 /// `avx2_q5_0x4::reduce4`'s lane order: `[block 0..4, first halves; block 0..4, second
 /// halves]`. The Q5_0×4 kernel subtracts it from the integer block sums.
-pub(super) fn group_offsets(ys: &[BlockQ8_0], o: i32) -> [i32; 8] {
+fn group_offsets(ys: &[BlockQ8_0], o: i32) -> [i32; 8] {
     std::array::from_fn(|l| {
         let half = &ys[l % 4].qs[16 * (l / 4)..][..16];
         o * half.iter().map(|&q| q as i8 as i32).sum::<i32>()

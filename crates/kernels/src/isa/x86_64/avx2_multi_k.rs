@@ -18,7 +18,7 @@
 
 use std::arch::x86_64::*;
 
-use super::avx2_quant::{f16x8, hsum_ps, k4_scales_mins, ld16, ld32};
+use super::avx2_quant::{f16x8, hsum_ps, k4_min_coeffs, k4_scales_mins, ld16, ld32};
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q5_k::BlockQ5K;
 use crate::formats::q6_k::BlockQ6K;
@@ -71,10 +71,7 @@ fn k4_scales(scales: &[u8; 12], u: &mut Unpacked) {
     for k in 0..8 {
         u.sc[k] = _mm256_set1_epi16(b(k) as i16);
     }
-    // Group sums 2k and 2k+1 belong to sub-block k: lane pairs of its minimum.
-    let mins = _mm_set_epi32(0, 0, sm[3] as i32, sm[2] as i32);
-    let dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    u.c = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins, dup));
+    u.c = k4_min_coeffs(&sm);
 }
 
 impl KBlock for BlockQ4K {

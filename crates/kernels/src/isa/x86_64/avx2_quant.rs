@@ -379,20 +379,26 @@ pub(crate) fn scale_shuffle(i: usize) -> __m256i {
     _mm256_set1_epi16(b as i16)
 }
 
-/// The Q4_K/Q5_K minimum term of one super-block as 8 f32 lanes: lane `s` is
-/// `m[s]·(the Q8_K sums of sub-block s)`, from the mins bytes of `k4_scales_mins` (`sm[2]`,
-/// `sm[3]`). The multi-token kernels (`avx2_multi_k`) form the same lanes, so both sum
-/// the term the same way.
+/// The Q4_K/Q5_K minimum term's coefficients, from the mins bytes of `k4_scales_mins`
+/// (`sm[2]`, `sm[3]`): 16 i16 lanes, lane `g` the minimum of sub-block `g / 2`, whose
+/// Q8_K group sums are `2s` and `2s + 1`. One-token and multi-token kernels
+/// (`avx2_multi_k`) both take the term as `madd(c, bsums)`, eight lanes (`m[s]` times
+/// sub-block `s`'s sums), so they sum it the same way.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) fn k4_min_coeffs(sm: &[u32; 4]) -> __m256i {
+    let mins = _mm_set_epi32(0, 0, sm[3] as i32, sm[2] as i32);
+    let dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins, dup))
+}
+
+/// The minimum term of one super-block as 8 f32 lanes ([`k4_min_coeffs`]).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn k4_min_lanes(sm: &[u32; 4], y: &BlockQ8K) -> __m256 {
-    // Group sums 2s and 2s+1 belong to sub-block s: lane pairs of its minimum.
-    let mins = _mm_set_epi32(0, 0, sm[3] as i32, sm[2] as i32);
-    let dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-    let c = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mins, dup));
     // SAFETY: `bsums` is 32 readable bytes; unaligned load.
     let bs = unsafe { _mm256_loadu_si256(y.bsums.as_ptr().cast()) };
-    _mm256_cvtepi32_ps(_mm256_madd_epi16(c, bs))
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(k4_min_coeffs(sm), bs))
 }
 
 /// Q4_K · Q8_K over `min(w.len(), a.len())` super-blocks.
