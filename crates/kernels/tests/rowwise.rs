@@ -124,14 +124,18 @@ const PACKED: [(GgmlType, Packing); 2] = [
 
 /// The packings' rowwise products (at the AVX2 tiers the batched kernel, whose one-token
 /// product is the same kernel) against
-/// the packed one-token product, bit for bit, on ragged sizes, with `-128` activation
+/// the packed one-token product, bit for bit, on ragged sizes (Q8_0×4 rows with a tail
+/// group too), with `-128` activation
 /// quants in some tokens (those take the one-token kernel's exact path).
 #[test]
 fn packed_rowwise_is_bit_identical_to_one_token() {
     let mut rng = Rng::new(23);
     for (ty, p) in PACKED {
-        for groups in [1usize, 2, 5] {
-            let n = groups * 128;
+        let cols: &[usize] = match p {
+            Packing::Q5_0x4 => &[128, 256, 640],
+            Packing::Q8_0x4 => &[64, 128, 576, 640],
+        };
+        for &n in cols {
             let ab = row_bytes(vec_dot_type(ty), n);
             for rows in [1usize, 3, 17, 70] {
                 let w = weights(ty, rows, n, &mut rng);

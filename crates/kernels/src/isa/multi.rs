@@ -411,7 +411,8 @@ pub(super) fn packed_tokens(
     out: &mut [f32],
     ld: usize,
 ) {
-    let (nb, ng) = (n / 32, n / 128);
+    // Table groups: whole groups and a Q8_0×4 tail of 1–3 blocks.
+    let (nb, ng) = (n / 32, (n / 32).div_ceil(4));
     let run = run_rows(tokens, w.len() / rb);
     let pf = prefetch_bytes();
     let kernels = super::widths_x86::packed(p);
@@ -424,7 +425,7 @@ pub(super) fn packed_tokens(
             let o = &mut out[g8 * MAX_TOKENS * ld + ri * run..];
             // SAFETY: the caller proved AVX2+FMA+F16C (and no -128 activation for
             // Q8_0x4); the kernels bounds-check their slices.
-            unsafe { kernels[width - 1](wr, ng, qg, gy, go, o, ld, pf) }
+            unsafe { kernels[width - 1](wr, nb, qg, gy, go, o, ld, pf) }
         }
     }
 }

@@ -94,7 +94,7 @@ impl Packing {
         assert!(src.len().is_multiple_of(rb), "repack: not whole rows");
         match self {
             Packing::Q5_0x4 => q5_0x4::repack(cast_blocks(src), dst),
-            Packing::Q8_0x4 => q8_0x4::repack(cast_blocks(src), dst),
+            Packing::Q8_0x4 => q8_0x4::repack(cast_blocks(src), cols / 32, dst),
         }
     }
 }
@@ -254,15 +254,15 @@ pub(super) fn rows(t: Proven, p: Packing, n: usize, w: &[u8], a: &[u8], out: &mu
         let (quants, scales, offsets) = &mut *tabs.borrow_mut();
         let q5 = p == Packing::Q5_0x4;
         super::tables::packed_tables(a, ab, 1, n, q5, quants, scales, offsets);
-        let (pf, ng, ld) = (prefetch_bytes(), n / 128, out.len());
+        let (pf, nb, ld) = (prefetch_bytes(), n / 32, out.len());
         // SAFETY: `simd_ok` proved at least the AVX2 tier (AVX2+FMA+F16C) and, for
         // Q8_0x4, no -128 activation quant; the kernels bounds-check their slices.
         unsafe {
             match p {
                 Packing::Q5_0x4 => {
-                    v2q::rows_q5_0x4::<1>(w, ng, quants, scales, offsets, out, ld, pf)
+                    v2q::rows_q5_0x4::<1>(w, nb, quants, scales, offsets, out, ld, pf)
                 }
-                Packing::Q8_0x4 => v2q8::rows_q8_0x4::<1>(w, ng, quants, scales, out, ld, pf),
+                Packing::Q8_0x4 => v2q8::rows_q8_0x4::<1>(w, nb, quants, scales, out, ld, pf),
             }
         }
     });

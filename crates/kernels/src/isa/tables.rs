@@ -414,10 +414,11 @@ fn fill_vnni_k(
 
 /// The packed kernels' tables (`super::packed`) for `tokens` Q8_0 rows `a` (`ab` bytes
 /// each) of `n` elements: the quants laid out as [`fill`] lays them out (`yq`), and per
-/// token group of [`MAX_TOKENS`], weight group of four blocks and token, the four block
-/// scales twice (`gt`: `[d0 d1 d2 d3 d0 d1 d2 d3]`, the lane order of
-/// `avx2_q5_0x4::reduce4`) and, with `offsets` (Q5_0×4), the [`group_offsets`] of offset
-/// 16 (`go`; else empty). One token's tables are the one-token product's.
+/// token group of [`MAX_TOKENS`], weight group of four blocks (a Q8_0×4 row's tail group
+/// of 1–3 too) and token, the group's block scales twice (`gt`: `[d0 d1 d2 d3 d0 d1 d2
+/// d3]`, the lane order of `avx2_q5_0x4::reduce4`, zeros past a tail's blocks) and, with
+/// `offsets` (Q5_0×4), the [`group_offsets`] of offset 16 (`go`; else empty). One token's
+/// tables are the one-token product's.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn packed_tables(
     a: &[u8],
@@ -429,7 +430,8 @@ pub(super) fn packed_tables(
     gt: &mut Vec<f32>,
     go: &mut Vec<[i32; 8]>,
 ) {
-    let (nb, ng) = (n / 32, n / 128);
+    // A Q8_0×4 row's tail group of 1–3 blocks has a table group of its own.
+    let (nb, ng) = (n / 32, (n / 32).div_ceil(4));
     yq.clear();
     yq.resize(tokens * nb, [0; 32]);
     gt.clear();
@@ -444,7 +446,7 @@ pub(super) fn packed_tables(
         for (b, blk) in y.iter().enumerate() {
             yq[g8 * MAX_TOKENS * nb + b * width + lane] = blk.qs;
         }
-        for (g, ys) in y.chunks_exact(4).enumerate() {
+        for (g, ys) in y.chunks(4).enumerate() {
             let at = g8 * ng * MAX_TOKENS + g * width + lane;
             for (k, blk) in ys.iter().enumerate() {
                 let d = blk.d.to_f32();

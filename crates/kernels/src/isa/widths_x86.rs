@@ -17,7 +17,7 @@ use crate::GgmlType;
 pub(super) type GroupFn = unsafe fn(&[u8], usize, &[[u8; 32]], &[f32], &[f32], &mut [f32], usize);
 /// One k-quant weight row against one group of Q8_K rows in place: `(w, nb, a, out, ld)`.
 pub(super) type KGroupFn = unsafe fn(&[u8], usize, &[u8], &mut [f32], usize);
-/// Packed rows against one token group: `(w, ng, quants, group scales, offsets, out, ld,
+/// Packed rows against one token group: `(w, nb, quants, group scales, offsets, out, ld,
 /// prefetch)`.
 pub(super) type PackedFn =
     unsafe fn(&[u8], usize, &[[u8; 32]], &[f32], &[[i32; 8]], &mut [f32], usize, usize);
@@ -112,7 +112,7 @@ pub(super) fn k_group(ty: GgmlType) -> [KGroupFn; MAX_TOKENS] {
 #[allow(clippy::too_many_arguments)]
 unsafe fn p_q5_0x4<const N: usize>(
     w: &[u8],
-    ng: usize,
+    nb: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
     go: &[[i32; 8]],
@@ -120,13 +120,13 @@ unsafe fn p_q5_0x4<const N: usize>(
     ld: usize,
     pf: usize,
 ) {
-    unsafe { v2q::rows_q5_0x4::<N>(w, ng, yq, gy, go, out, ld, pf) }
+    unsafe { v2q::rows_q5_0x4::<N>(w, nb, yq, gy, go, out, ld, pf) }
 }
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn p_q8_0x4<const N: usize>(
     w: &[u8],
-    ng: usize,
+    nb: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
     _go: &[[i32; 8]],
@@ -134,7 +134,7 @@ unsafe fn p_q8_0x4<const N: usize>(
     ld: usize,
     pf: usize,
 ) {
-    unsafe { v2q8::rows_q8_0x4::<N>(w, ng, yq, gy, out, ld, pf) }
+    unsafe { v2q8::rows_q8_0x4::<N>(w, nb, yq, gy, out, ld, pf) }
 }
 
 /// The packed (Q5_0x4, Q8_0x4) multi-token kernels, by width.

@@ -88,7 +88,7 @@ pub(crate) fn prefetch(w: &[u8], from: usize, len: usize) {
     }
 }
 
-/// Q5_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with
+/// Q5_0×4 rows (`rows` rows of `nb` blocks, whole groups, in `w`) against `N` Q8_0 activation rows, with
 /// the tables of `crate::isa::tables` (quants `yq[b·N + t]`; group scales `gy`, per group
 /// and token the four block scales twice; offsets `go`, per group and token the four
 /// blocks' `16·Σy` over each 16-element half, in [`reduce4`]'s lane order). Per token and
@@ -101,7 +101,7 @@ pub(crate) fn prefetch(w: &[u8], from: usize, len: usize) {
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn rows_q5_0x4<const N: usize>(
     w: &[u8],
-    ng: usize,
+    nb: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
     go: &[[i32; 8]],
@@ -109,7 +109,8 @@ pub unsafe fn rows_q5_0x4<const N: usize>(
     ld: usize,
     pf: usize,
 ) {
-    let nb = 4 * ng;
+    assert!(nb.is_multiple_of(4), "Q5_0x4: rows are whole groups");
+    let ng = nb / 4;
     let (yq, gy, go) = (&yq[..nb * N], &gy[..ng * N * 8], &go[..ng * N]);
     let ones = _mm256_set1_epi16(1);
     let rb = ng * GROUP_BYTES;

@@ -21,11 +21,12 @@ use super::avx2_q5_0x4::{group_scales, prefetch, reduce4};
 use super::avx2_quant::ld32;
 use crate::formats::q8_0x4::{GROUP_BYTES, QS};
 
-/// Q8_0×4 rows (`rows` rows of `ng` groups in `w`) against `N` Q8_0 activation rows, with
-/// the tables of `crate::isa::multi` (quants `yq[b·N + t]`; group scales `gy`, per group
-/// and token the four block scales twice). Per token and group the four block products
-/// are reduced in integers first ([`reduce4`]), then converted and scaled once.
-/// `out[t·ld + r]` gets row `r` · token `t`.
+/// Q8_0×4 rows (`rows` rows of `nb` blocks in `w`: `nb / 4` groups and a tail group of
+/// `nb % 4`) against `N` Q8_0 activation rows, with the tables of `crate::isa::tables`
+/// (quants `yq[b·N + t]`; group scales `gy`, per group and token the group's block scales
+/// twice, zeros past a tail's blocks). Per token and group the block products are reduced
+/// in integers first ([`reduce4`]), then converted and scaled once; a tail's missing
+/// blocks add exact zeros. `out[t·ld + r]` gets row `r` · token `t`.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C, and no activation quant may be `-128`.
@@ -34,20 +35,23 @@ use crate::formats::q8_0x4::{GROUP_BYTES, QS};
 #[allow(clippy::needless_range_loop)]
 pub unsafe fn rows_q8_0x4<const N: usize>(
     w: &[u8],
-    ng: usize,
+    nb: usize,
     yq: &[[u8; 32]],
     gy: &[f32],
     out: &mut [f32],
     ld: usize,
     pf: usize,
 ) {
-    let nb = 4 * ng;
-    let (yq, gy) = (&yq[..nb * N], &gy[..ng * N * 8]);
+    let (ng, tail) = (nb / 4, nb % 4);
+    let (yq, gy) = (&yq[..nb * N], &gy[..nb.div_ceil(4) * N * 8]);
+    let (yq, yt) = yq.split_at(4 * ng * N);
+    let (gy, gt) = gy.split_at(ng * N * 8);
     let ones = _mm256_set1_epi16(1);
-    let rb = ng * GROUP_BYTES;
+    let rb = nb * GROUP_BYTES / 4;
     for (r, row) in w.chunks_exact(rb).enumerate() {
         prefetch(w, r * rb + pf, rb);
         let mut acc = [_mm256_setzero_ps(); N];
+        let (row, tail_bytes) = row.split_at(ng * GROUP_BYTES);
         // Iterators rather than indices, so the token loop has no bounds checks.
         let parts = row
             .chunks_exact(GROUP_BYTES)
@@ -65,6 +69,48 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
             }
         }
+        if tail > 0 {
+            tail_group(tail_bytes, tail, yt, gt, &mut acc);
+        }
         store(&acc, _mm256_setzero_ps(), out, ld, r);
+    }
+}
+
+/// A row's tail group (`g`: `len` < 4 scales, then `len` blocks of quants) against `N`
+/// tokens, as [`rows_q8_0x4`] does a whole group: the missing blocks' products are zero,
+/// and so are their scales.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn tail_group<const N: usize>(
+    g: &[u8],
+    len: usize,
+    yq: &[[u8; 32]],
+    gy: &[f32],
+    acc: &mut [__m256; N],
+) {
+    let mut d = [0u8; 8];
+    d[..2 * len].copy_from_slice(&g[..2 * len]);
+    let dw = group_scales(&d);
+    let zero = _mm256_setzero_si256();
+    let x: [__m256i; 4] = std::array::from_fn(|k| {
+        if k < len {
+            ld32(g, 2 * len + 32 * k)
+        } else {
+            zero
+        }
+    });
+    let ax = x.map(|x| _mm256_sign_epi8(x, x));
+    let ones = _mm256_set1_epi16(1);
+    for t in 0..N {
+        let p: [__m256i; 4] = std::array::from_fn(|k| {
+            if k < len {
+                let y = _mm256_sign_epi8(ld32(&yq[k * N + t], 0), x[k]);
+                _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], y), ones)
+            } else {
+                zero
+            }
+        });
+        let s = _mm256_mul_ps(dw, ld_ps(&gy[t * 8..]));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
     }
 }
