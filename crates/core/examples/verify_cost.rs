@@ -1,7 +1,7 @@
 //! What a speculative verify pass costs, in decode steps: `Session::verify` of `k` tokens
 //! against `k` one-token `eval_last` steps, same session, medians of alternating rounds.
 //! `WREN_THREADS` (default 0 = all) sets the pool.
-//! `cargo run --release -p wren-core --example verify_cost`
+//! `cargo run --release -p wren-core --example verify_cost [gemma3|smollm2]` (default: both)
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -77,7 +77,11 @@ fn probe(name: &str, model: &Arc<dyn Model>) {
 }
 
 fn main() {
+    let only = std::env::args().nth(1);
     for subject in [gemma3(), smollm2()] {
+        if only.as_deref().is_some_and(|o| o != subject.name) {
+            continue;
+        }
         let (_f, model) = subject.load();
         probe(subject.name, &model);
     }

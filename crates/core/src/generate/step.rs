@@ -39,9 +39,9 @@ pub(super) const ROW_COST: f64 = 0.3;
 
 /// What a drafted row costs `session`'s model, in decode steps: [`ROW_COST`], or more
 /// where its matrices' rowwise products cost more per token
-/// ([`crate::models::ModelInfo::verify_row_cost`]: AVX2 SmolLM2 ~0.46, whose stock Q8_0
-/// head verifies at 0.7; AVX2 Gemma 3 0.4). A draft pays when more than this share of
-/// it is accepted.
+/// ([`crate::models::ModelInfo::verify_row_cost`]: AVX2 SmolLM2 ~0.47, whose Q4_1 trunk
+/// verifies at 0.5 and its packed Q8_0 head at 0.4; AVX2 Gemma 3 0.4). A draft pays when
+/// more than this share of it is accepted.
 pub(super) fn row_cost(session: &Session) -> f64 {
     ROW_COST.max(session.model().info().verify_row_cost)
 }

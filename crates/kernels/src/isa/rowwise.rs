@@ -13,7 +13,7 @@
 //!
 //! | format · activation | avx512-vnni | avx2, avx512 |
 //! |---|---|---|
-//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) | Q4_1: `x86_64::avx2_lanes` (the one-token kernel itself, up to 4 tokens per unpacked block); Q8_0 (stock blocks): `x86_64::avx2_rowwise` (4 tokens per unpacked block; tokens holding `-128` run the one-token kernel, whose exact path they take) |
+//! | Q8_0, Q4_0, Q5_0 · Q8_0; Q4_1, Q5_1 · Q8_1 | the batched kernel, `x86_64::avx512_multi::rows_vnni` (up to 8 tokens per weight load) | Q4_1: `x86_64::avx2_lanes` (the one-token kernel itself, up to 8 tokens per unpacked block); Q8_0 (stock blocks): `x86_64::avx2_rowwise` (4 tokens per unpacked block; tokens holding `-128` run the one-token kernel, whose exact path they take) |
 //! | Q6_K · Q8_K | `x86_64::avx512_kquants::q6_k_rows_tokens` (up to 8 tokens per unpacked super-block) | |
 //! | Q4_K, Q5_K · Q8_K | `x86_64::avx512_kquants::k4_rows_tokens` (up to 8 tokens per unpacked super-block) | |
 
@@ -93,8 +93,8 @@ fn avx2_has_kernel(t: Isa, ty: GgmlType) -> bool {
 /// - the batched kernel of the 32-element formats (VNNI): 8 tokens ≈ 2.1 one-token
 ///   products, 0.15 per token;
 /// - the k-quants' VNNI kernels: 8 tokens ≈ 3.8, 0.4;
-/// - AVX2 Q4_1 (`avx2_lanes`): 4 tokens ≈ 2.0, 0.35; AVX2 Q8_0 (`avx2_rowwise`): 8 tokens
-///   ≈ 5.9, 0.7;
+/// - AVX2 Q4_1 (`avx2_lanes`), compute-bound per token: 8 tokens ≈ 4.6, 0.5; AVX2 Q8_0
+///   (`avx2_rowwise`): 8 tokens ≈ 5.9, 0.7;
 /// - the AVX2 batched kernels whose one-token product is the same kernel: Q8_0×4 rows
 ///   streamed from memory as an output head's, 8 tokens ≈ 3.8; Q5_0×4, 8 tokens ≈ 3.3;
 ///   Q5_K and Q6_K (`avx2_multi_k`), 8 tokens ≈ 3.5–3.7: 0.4; Q4_K, whose unpacking is
@@ -119,7 +119,7 @@ pub fn row_cost(ty: GgmlType, packing: Option<Packing>) -> f64 {
         }
     } else if avx2_has_kernel(t, ty) {
         if ty == GgmlType::Q4_1 {
-            0.35
+            0.5
         } else {
             0.7
         }
@@ -356,7 +356,7 @@ impl Avx2Tables {
 
     /// The fast tokens' products (`out[t·ld + r]`), checked by the caller.
     fn run(&self, ty: GgmlType, n: usize, w_rows: &[u8], a: &[u8], out: &mut [f32], ld: usize) {
-        use super::x86_64::avx2_lanes::q4_1_rows_tokens;
+        use super::x86_64::avx2_lanes::{q4_1_rows_tokens, GROUP};
         use super::x86_64::avx2_rowwise::{groups, q8_0_rows};
         use crate::formats::{q4_1::BlockQ4_1, q8_1::BlockQ8_1};
         let nb = n / 32;
@@ -372,28 +372,33 @@ impl Avx2Tables {
             cast_blocks::<BlockQ8_1>(a),
         );
         let tok = |t: usize| &y[t * nb..(t + 1) * nb];
-        for (i, g) in groups(self.fast.len()).enumerate() {
+        for (i, g) in groups(self.fast.len(), GROUP).enumerate() {
             let ts = &self.fast[g];
             // The first group streams the weights; the later ones find them cached.
             let pf = if i == 0 { prefetch_bytes() } else { 0 };
+            // The group's tokens are consecutive (every token is fast for Q4_1), so the
+            // output starts at the first one's row.
             let o = &mut out[ts[0] * ld..];
-            // SAFETY (each): as above. The group's tokens are consecutive (every token is
-            // fast for Q4_1), so `o` starts at the first one's row.
-            match ts.len() {
-                1 => unsafe { q4_1_rows_tokens::<1>(w, nb, [tok(ts[0])], o, ld, pf) },
-                2 => unsafe { q4_1_rows_tokens::<2>(w, nb, [tok(ts[0]), tok(ts[1])], o, ld, pf) },
-                3 => unsafe {
-                    let y = [tok(ts[0]), tok(ts[1]), tok(ts[2])];
-                    q4_1_rows_tokens::<3>(w, nb, y, o, ld, pf)
-                },
-                _ => unsafe {
-                    let y = [tok(ts[0]), tok(ts[1]), tok(ts[2]), tok(ts[3])];
-                    q4_1_rows_tokens::<4>(w, nb, y, o, ld, pf)
-                },
+            macro_rules! width {
+                ($($t:literal)*) => {
+                    match ts.len() {
+                        // SAFETY: the tables' key proves an AVX2 tier; the kernel
+                        // bounds-checks its slices.
+                        $($t => unsafe {
+                            let ys = std::array::from_fn(|i| tok(ts[i]));
+                            q4_1_rows_tokens::<$t>(w, nb, ys, o, ld, pf)
+                        },)*
+                        n => unreachable!("a Q4_1 token group of {n}"),
+                    }
+                };
             }
+            width!(1 2 3 4 5 6 7 8);
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(super::x86_64::avx2_lanes::GROUP == 8);
 
 /// The VNNI rowwise kernels of the k-quants over token groups of up to
 /// [`ROWWISE_TOKENS`] (tables checked by the caller: prepared at a proven VNNI tier for this

@@ -28,8 +28,11 @@ use crate::formats::q8_1::BlockQ8_1;
 /// Rows per register.
 const R: usize = 8;
 
-/// Most tokens per call of [`q4_1_rows_tokens`] (more would spill the accumulators).
-pub const GROUP: usize = 4;
+/// Most tokens per call of [`q4_1_rows_tokens`]. Past four, the accumulators and the eight
+/// rows' quants outnumber the registers, but the spills cost less than unpacking the
+/// blocks again: 8 tokens ≈ 4.6 one-token products in one call, 5.1 in two of four
+/// (`examples/rowwise_bench.rs`, Zen 3).
+pub const GROUP: usize = 8;
 
 /// Every Q4_1 row of `w` (`nb` blocks each) against the `T` Q8_1 activation rows `ys`:
 /// `out[t·ld + r]` gets row `r` · token `t`. With `T = 1` and `ld` the row count, the

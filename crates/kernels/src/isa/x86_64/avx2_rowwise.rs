@@ -22,10 +22,10 @@ use crate::formats::q8_0::BlockQ8_0;
 /// Most tokens per group (each holds two accumulators).
 pub const GROUP: usize = 4;
 
-/// The token groups of `n` tokens: as few as [`GROUP`] allows, as even as possible (a
-/// group of one token shares nothing: 5 tokens run as 3 + 2, not 4 + 1).
-pub fn groups(n: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let g = n.div_ceil(GROUP);
+/// The token groups of `n` tokens: as few as groups of at most `max` allow, as even as
+/// possible (a group of one token shares nothing: 5 tokens by 4 run as 3 + 2, not 4 + 1).
+pub fn groups(n: usize, max: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let g = n.div_ceil(max);
     (0..g).map(move |i| i * n / g..(i + 1) * n / g)
 }
 
@@ -48,7 +48,7 @@ pub unsafe fn q8_0_rows(
 ) {
     let tok = |t: usize| &a[t * nb..(t + 1) * nb];
     for (r, x) in w.chunks_exact(nb).enumerate() {
-        for (g, ts) in groups(tokens.len()).map(|r| &tokens[r]).enumerate() {
+        for (g, ts) in groups(tokens.len(), GROUP).map(|r| &tokens[r]).enumerate() {
             let ds = &ds[g * nb..(g + 1) * nb];
             macro_rules! group {
                 ($n:literal) => {{
@@ -128,7 +128,7 @@ pub fn scale_table(
     out: &mut Vec<Scales>,
 ) {
     out.clear();
-    for ts in groups(tokens.len()).map(|r| &tokens[r]) {
+    for ts in groups(tokens.len(), GROUP).map(|r| &tokens[r]) {
         for b in 0..nb {
             let mut v = Scales::default();
             for (i, &t) in ts.iter().enumerate() {
