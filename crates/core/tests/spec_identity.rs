@@ -491,3 +491,41 @@ fn the_fr_shadow_proposes_what_the_draft_head_proposes() {
         );
     }
 }
+
+/// FR drafting's ids come from wren's own frequency table for Gemma 3's tokenizer when no
+/// table lies beside the model, and from the tokenizer's ranking for a tokenizer wren has
+/// no table for (SmolLM2).
+#[test]
+#[ignore = "needs the real models (scripts/test.sh fetches them)"]
+fn the_builtin_fr_table_serves_its_tokenizer_only() {
+    use wren_core::generate::{builtin_fr_table, tokenizer_fingerprint, FrDraft, FrSource};
+    for sub in [gemma3(), smollm2()] {
+        let (file, model) = sub.load();
+        let tok = wren_core::tokenizer::Tokenizer::from_gguf(&file).unwrap();
+        eprintln!(
+            "{}: tokenizer fingerprint {:#018x}",
+            sub.name,
+            tokenizer_fingerprint(&tok)
+        );
+        let d = FrDraft::load(model.as_ref(), &tok, None, 0).unwrap();
+        if sub.name == "gemma3" {
+            let (name, t) = builtin_fr_table(&tok).expect("Gemma 3 has a built-in table");
+            assert_eq!(name, "gemma3");
+            assert_eq!(t.vocab, tok.vocab_size());
+            assert_eq!(d.source, FrSource::Builtin("gemma3"));
+            // End-of-generation ids first, then the table's most frequent ids in order.
+            let eog = tok.eog_ids().len();
+            let head: Vec<u32> = t
+                .ids
+                .iter()
+                .copied()
+                .filter(|i| !tok.eog_ids().contains(i))
+                .take(100)
+                .collect();
+            assert_eq!(&d.ids[eog..eog + 100], &head[..]);
+        } else {
+            assert!(builtin_fr_table(&tok).is_none());
+            assert!(!matches!(d.source, FrSource::Builtin(_)), "{:?}", d.source);
+        }
+    }
+}

@@ -13,7 +13,8 @@
 //! the cost model.
 //!
 //! The frequent ids come from a table counted over a text corpus (`wren fr-table`, saved
-//! next to the model as `<model>.fr`; [`FrTable`]) or, without one, from the tokenizer:
+//! next to the model as `<model>.fr`; [`FrTable`]), else from the table wren ships for the
+//! tokenizer (`super::fr_builtin`: Gemma 3's), else from the tokenizer:
 //! SentencePiece scores (higher first), else token ids (byte-level BPE ids follow merge
 //! order, roughly frequency).
 
@@ -30,6 +31,8 @@ use crate::tokenizer::{TokenType, Tokenizer};
 pub enum FrSource {
     /// A frequency table counted over a corpus (its file).
     Table(PathBuf),
+    /// The table shipped with wren for this tokenizer family (`super::fr_builtin`).
+    Builtin(&'static str),
     /// The tokenizer's SentencePiece scores (no table).
     Scores,
     /// Token ids in order (byte-level BPE merge order; no table).
@@ -40,6 +43,7 @@ impl std::fmt::Display for FrSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FrSource::Table(p) => write!(f, "frequency table {}", p.display()),
+            FrSource::Builtin(n) => write!(f, "wren's built-in frequency table for {n}"),
             FrSource::Scores => write!(f, "tokenizer scores (no frequency table)"),
             FrSource::Ids => write!(f, "token ids / merge order (no frequency table)"),
         }
@@ -175,8 +179,9 @@ impl FrDraft {
         self.break_even <= 0.75
     }
 
-    /// The draft head for `model`: from the frequency table `table` if it exists, else from
-    /// the tokenizer (see the module docs). `v`: draft vocabulary (0: the default).
+    /// The draft head for `model`: from the frequency table `table` if it exists, else
+    /// wren's own table for the tokenizer (`super::fr_builtin`), else from the tokenizer's
+    /// ranking (see the module docs). `v`: draft vocabulary (0: the default).
     pub fn load(
         model: &dyn Model,
         tok: &Tokenizer,
@@ -202,6 +207,12 @@ impl FrDraft {
             }
             ids.extend(t.ids);
             return FrDraft::new(model, &ids, v, FrSource::Table(p.to_path_buf()));
+        }
+        if let Some((name, t)) = super::fr_builtin::builtin(tok) {
+            if t.vocab == vocab {
+                ids.extend(t.ids);
+                return FrDraft::new(model, &ids, v, FrSource::Builtin(name));
+            }
         }
         let (ranked, source) = tokenizer_ranking(tok);
         ids.extend(ranked);
@@ -346,8 +357,14 @@ impl FrTable {
     }
 
     pub fn read(p: &Path) -> Result<FrTable> {
-        let bad = |m: &str| Error::Invalid(format!("{}: {m}", p.display()));
-        let s = std::fs::read_to_string(p).map_err(|e| bad(&e.to_string()))?;
+        let s = std::fs::read_to_string(p)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))?;
+        FrTable::parse(&s, &p.display().to_string())
+    }
+
+    /// A table in [`FrTable::write`]'s format (`name`: where it came from, for errors).
+    pub fn parse(s: &str, name: &str) -> Result<FrTable> {
+        let bad = |m: &str| Error::Invalid(format!("{name}: {m}"));
         let mut lines = s.lines();
         let head = lines.next().ok_or_else(|| bad("empty"))?;
         if !head.starts_with("# wren fr-table v1") {

@@ -3,6 +3,7 @@
 //! always the ones plain decoding yields.
 
 mod fr;
+mod fr_builtin;
 mod gate;
 mod ngram;
 mod record;
@@ -12,6 +13,7 @@ mod step;
 use std::time::{Duration, Instant};
 
 pub use fr::{default_draft_vocab, FrDraft, FrSource, FrTable};
+pub use fr_builtin::{builtin as builtin_fr_table, fingerprint as tokenizer_fingerprint};
 pub use spec::{SpecConfig, SpecMode, MAX_DRAFT};
 pub use step::{SpecStats, Step};
 
