@@ -404,7 +404,8 @@ pub struct SpecOpts {
     /// plain decoding); ngram (prompt lookup: drafts the tokens that followed the latest
     /// earlier occurrence of the last few tokens, verified in one pass); fr (FR-Spec: the
     /// model drafts with its own trunk and an output head restricted to its most frequent
-    /// tokens, see `wren fr-table`); off.
+    /// tokens: from `wren fr-table`'s table beside the model, else wren's own for Gemma 3,
+    /// else the tokenizer's ranking); off.
     #[arg(long = "spec", default_value = "auto", value_parser = parse_spec)]
     pub spec: SpecMode,
     /// Most tokens drafted per step (1..=32).
@@ -424,8 +425,8 @@ impl SpecOpts {
     }
 
     /// The FR draft head when the mode uses it: from the frequency table beside the model
-    /// (`<model>.fr`, from `wren fr-table`) if there is one, else the tokenizer's ranking;
-    /// with a line saying which.
+    /// (`<model>.fr`, from `wren fr-table`) if there is one, else wren's built-in table for
+    /// the tokenizer (Gemma 3's), else the tokenizer's ranking; with a line saying which.
     pub fn fr_draft(&self, l: &Loaded) -> Result<Option<(Arc<FrDraft>, String)>> {
         if !self.spec.fr() {
             return Ok(None);
