@@ -34,7 +34,7 @@ pub fn fits(cols: usize) -> bool {
     cols > 0 && cols % 32 == 0
 }
 
-/// The groups of a packed row (`bytes` long): each group's bytes and its block count
+/// The groups of one packed row: each group's bytes and its block count
 /// (4, or the tail's 1–3).
 fn groups(row: &[u8]) -> impl Iterator<Item = (&[u8], usize)> {
     row.chunks(GROUP_BYTES).map(|g| (g, g.len() / BLOCK_BYTES))
