@@ -19,7 +19,7 @@ use std::arch::x86_64::*;
 use super::avx2_multi::{ld_ps, store};
 use super::avx2_q5_0x4::{group_scales, prefetch, reduce4};
 use super::avx2_quant::ld32;
-use crate::formats::q8_0x4::{GROUP_BYTES, QS};
+use crate::formats::q8_0x4::GROUP_BYTES;
 
 /// Q8_0×4 rows (`rows` rows of `nb` blocks in `w`: `nb / 4` groups and a tail group of
 /// `nb % 4`) against `N` Q8_0 activation rows, with the tables of `crate::isa::tables`
@@ -32,7 +32,6 @@ use crate::formats::q8_0x4::{GROUP_BYTES, QS};
 /// The CPU must support AVX2, FMA and F16C, and no activation quant may be `-128`.
 /// Panics if a slice is too short.
 #[target_feature(enable = "avx2,fma,f16c")]
-#[allow(clippy::needless_range_loop)]
 pub unsafe fn rows_q8_0x4<const N: usize>(
     w: &[u8],
     nb: usize,
@@ -46,7 +45,6 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
     let (yq, gy) = (&yq[..nb * N], &gy[..nb.div_ceil(4) * N * 8]);
     let (yq, yt) = yq.split_at(4 * ng * N);
     let (gy, gt) = gy.split_at(ng * N * 8);
-    let ones = _mm256_set1_epi16(1);
     let rb = nb * GROUP_BYTES / 4;
     for (r, row) in w.chunks_exact(rb).enumerate() {
         prefetch(w, r * rb + pf, rb);
@@ -57,40 +55,35 @@ pub unsafe fn rows_q8_0x4<const N: usize>(
             .chunks_exact(GROUP_BYTES)
             .zip(yq.chunks_exact(4 * N).zip(gy.chunks_exact(N * 8)));
         for (g, (yg, sg)) in parts {
-            let dw = group_scales(g);
-            let x: [__m256i; 4] = std::array::from_fn(|k| ld32(g, QS + 32 * k));
-            let ax = x.map(|x| _mm256_sign_epi8(x, x));
-            for t in 0..N {
-                let p: [__m256i; 4] = std::array::from_fn(|k| {
-                    let y = _mm256_sign_epi8(ld32(&yg[k * N + t], 0), x[k]);
-                    _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], y), ones)
-                });
-                let s = _mm256_mul_ps(dw, ld_ps(&sg[t * 8..]));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
-            }
+            add_group(g, 4, yg, sg, &mut acc);
         }
         if tail > 0 {
-            tail_group(tail_bytes, tail, yt, gt, &mut acc);
+            add_group(tail_bytes, tail, yt, gt, &mut acc);
         }
         store(&acc, _mm256_setzero_ps(), out, ld, r);
     }
 }
 
-/// A row's tail group (`g`: `len` < 4 scales, then `len` blocks of quants) against `N`
-/// tokens, as [`rows_q8_0x4`] does a whole group: the missing blocks' products are zero,
-/// and so are their scales.
+/// One group of `len` blocks (`g`: `len` scales, then `len` blocks of quants; `len` is 4
+/// but for a row's tail) against `N` tokens (`yg[k·N + t]`, scales `sg`), into `acc`: the
+/// block products reduced in integers, converted, scaled once and added by one FMA. A
+/// tail's missing blocks have zero products and zero scales.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn tail_group<const N: usize>(
+fn add_group<const N: usize>(
     g: &[u8],
     len: usize,
-    yq: &[[u8; 32]],
-    gy: &[f32],
+    yg: &[[u8; 32]],
+    sg: &[f32],
     acc: &mut [__m256; N],
 ) {
-    let mut d = [0u8; 8];
-    d[..2 * len].copy_from_slice(&g[..2 * len]);
-    let dw = group_scales(&d);
+    let dw = if len == 4 {
+        group_scales(g)
+    } else {
+        let mut d = [0u8; 8];
+        d[..2 * len].copy_from_slice(&g[..2 * len]);
+        group_scales(&d)
+    };
     let zero = _mm256_setzero_si256();
     let x: [__m256i; 4] = std::array::from_fn(|k| {
         if k < len {
@@ -104,13 +97,13 @@ fn tail_group<const N: usize>(
     for t in 0..N {
         let p: [__m256i; 4] = std::array::from_fn(|k| {
             if k < len {
-                let y = _mm256_sign_epi8(ld32(&yq[k * N + t], 0), x[k]);
+                let y = _mm256_sign_epi8(ld32(&yg[k * N + t], 0), x[k]);
                 _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], y), ones)
             } else {
                 zero
             }
         });
-        let s = _mm256_mul_ps(dw, ld_ps(&gy[t * 8..]));
+        let s = _mm256_mul_ps(dw, ld_ps(&sg[t * 8..]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce4(p)), s, acc[t]);
     }
 }
