@@ -433,6 +433,18 @@ async fn tokenize_detokenize_round_trip() {
     assert_eq!(v["content"], "hé");
     let r = post(&app, "/detokenize", &json!({"tokens": [5000]})).await;
     assert_eq!(r.error(StatusCode::BAD_REQUEST)["param"], "tokens");
+    // A field wren does not implement (llama-server's `with_pieces`) is refused, not
+    // ignored.
+    let r = post(
+        &app,
+        "/tokenize",
+        &json!({"content": "a", "with_pieces": true}),
+    )
+    .await;
+    let e = r.error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "with_pieces", "{e}");
+    let r = post(&app, "/detokenize", &json!({"tokens": [97], "x": 1})).await;
+    assert_eq!(r.error(StatusCode::BAD_REQUEST)["param"], "x");
 }
 
 #[tokio::test]
@@ -515,6 +527,47 @@ async fn body_errors_name_the_field() {
         .await
         .error(StatusCode::BAD_REQUEST);
     assert!(e["message"].as_str().unwrap().contains("empty"), "{e}");
+}
+
+#[tokio::test]
+async fn speculative_settings_are_checked() {
+    let app = app();
+    let path = "/v1/completions";
+    let body = |sp: Value| json!({"prompt": "Hello", "max_tokens": 2, "speculative": sp});
+    for (sp, param, says) in [
+        (json!({"n_max": 100}), "speculative.n_max", "outside 1..=32"),
+        (
+            json!({"n_max": 2, "n_min": 5}),
+            "speculative.n_min",
+            "between 1 and n_max",
+        ),
+        (
+            json!({"n_max": 4, "n_min": 0}),
+            "speculative.n_min",
+            "between 1 and n_max",
+        ),
+        (json!({"n_max": -1}), "speculative.n_max", "u32"),
+        (
+            json!({"n_max": 4, "p_min": 0.5}),
+            "speculative.p_min",
+            "does not implement",
+        ),
+        (json!("yes"), "speculative", "an object like"),
+    ] {
+        let e = post(&app, path, &body(sp.clone()))
+            .await
+            .error(StatusCode::BAD_REQUEST);
+        assert_eq!(e["param"], param, "{sp}: {e}");
+        let msg = e["message"].as_str().unwrap();
+        assert!(msg.contains(says), "{sp}: {msg}");
+    }
+    for sp in [
+        json!({"n_max": 4, "n_min": 2}),
+        json!({"n_max": 0}),
+        json!({}),
+    ] {
+        assert_eq!(post(&app, path, &body(sp)).await.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]

@@ -160,9 +160,13 @@ pub struct NamedFunction {
 }
 
 /// `speculative`: draft lengths (as llama-server's `speculative.n_max` / `n_min`);
-/// `n_max: 0` turns speculation off for the request.
+/// `n_max: 0` turns speculation off for the request. llama-server's other fields
+/// (`p_min`, a draft model's settings) are refused, not ignored.
 #[derive(Debug, Default, Deserialize)]
-#[serde(expecting = "an object like {\"n_max\": 16, \"n_min\": 1}")]
+#[serde(
+    expecting = "an object like {\"n_max\": 16, \"n_min\": 1}",
+    deny_unknown_fields
+)]
 pub struct Speculative {
     pub n_max: Option<u32>,
     pub n_min: Option<u32>,
@@ -276,13 +280,19 @@ pub enum Prompt {
 
 /// `POST /apply-template`.
 #[derive(Debug, Deserialize)]
-#[serde(expecting = "an object like {\"messages\": [...]}")]
+#[serde(
+    expecting = "an object like {\"messages\": [...]}",
+    deny_unknown_fields
+)]
 pub struct ApplyTemplateRequest {
     pub messages: Vec<Message>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(expecting = "an object like {\"content\": \"text\"}")]
+#[serde(
+    expecting = "an object like {\"content\": \"text\"}",
+    deny_unknown_fields
+)]
 pub struct TokenizeRequest {
     pub content: String,
     /// Prepend BOS (when the model wants one). Default false.
@@ -294,7 +304,7 @@ pub struct TokenizeRequest {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(expecting = "an object like {\"tokens\": [1, 2]}")]
+#[serde(expecting = "an object like {\"tokens\": [1, 2]}", deny_unknown_fields)]
 pub struct DetokenizeRequest {
     pub tokens: Vec<u32>,
 }
