@@ -77,6 +77,13 @@ async fn chat_accepts_text_parts_and_rejects_other_parts() {
         .await
         .error(StatusCode::BAD_REQUEST);
     assert!(e["message"].as_str().unwrap().contains("image_url"), "{e}");
+    // A text part with a field wren does not implement is refused by the field's name.
+    let extra = json!({"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral"}}]}]});
+    let e = post(&app, "/v1/chat/completions", &extra)
+        .await
+        .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "messages[0].content[0].cache_control", "{e}");
     let role = json!({"messages": [{"role": "wizard", "content": "x"}]});
     let e = post(&app, "/v1/chat/completions", &role)
         .await

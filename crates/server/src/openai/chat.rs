@@ -274,6 +274,13 @@ fn content_text(i: usize, content: Option<Content>) -> Result<String, ApiError> 
             let mut text = String::new();
             for (j, p) in parts.into_iter().enumerate() {
                 match (p.kind.as_str(), p.text) {
+                    ("text", Some(_)) if !p.other.is_empty() => {
+                        let field = p.other.keys().next().expect("not empty");
+                        return Err(ApiError::invalid_param(
+                            &format!("messages[{i}].content[{j}].{field}"),
+                            format!("unknown field `{field}` in a text part: wren does not implement it (a text part is {{\"type\": \"text\", \"text\": ...}})"),
+                        ));
+                    }
                     ("text", Some(t)) => text.push_str(&t),
                     (kind, _) => {
                         return Err(ApiError::invalid_param(

@@ -264,6 +264,10 @@ pub struct Part {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: Option<String>,
+    /// Any other field: a non-text part's payload (`image_url`, ...), refused by its type;
+    /// on a text part, refused by name.
+    #[serde(flatten)]
+    pub other: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// `prompt`: a string, a list with one string, or a list of token ids.
