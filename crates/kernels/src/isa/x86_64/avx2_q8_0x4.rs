@@ -82,18 +82,17 @@ fn add_group<const N: usize, const LEN: usize>(
     sg: &[f32],
     acc: &mut [__m256; N],
 ) {
-    let len = LEN;
-    let dw = if len == 4 {
+    let dw = if LEN == 4 {
         group_scales(g)
     } else {
         let mut d = [0u8; 8];
-        d[..2 * len].copy_from_slice(&g[..2 * len]);
+        d[..2 * LEN].copy_from_slice(&g[..2 * LEN]);
         group_scales(&d)
     };
     let zero = _mm256_setzero_si256();
     let x: [__m256i; 4] = std::array::from_fn(|k| {
-        if k < len {
-            ld32(g, 2 * len + 32 * k)
+        if k < LEN {
+            ld32(g, 2 * LEN + 32 * k)
         } else {
             zero
         }
@@ -102,7 +101,7 @@ fn add_group<const N: usize, const LEN: usize>(
     let ones = _mm256_set1_epi16(1);
     for t in 0..N {
         let p: [__m256i; 4] = std::array::from_fn(|k| {
-            if k < len {
+            if k < LEN {
                 let y = _mm256_sign_epi8(ld32(&yg[k * N + t], 0), x[k]);
                 _mm256_madd_epi16(_mm256_maddubs_epi16(ax[k], y), ones)
             } else {
