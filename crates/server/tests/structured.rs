@@ -426,3 +426,127 @@ async fn bad_tool_requests_are_400() {
     )
     .await;
 }
+
+/// The text of every streamed content delta, the calls' (name, arguments), and the
+/// finish reason.
+fn assemble_stream(data: &[String]) -> (String, Vec<(String, String)>, String) {
+    let (mut text, mut calls, mut finish) = (String::new(), Vec::new(), String::new());
+    for d in &data[..data.len() - 1] {
+        let ch: Value = serde_json::from_str(d).unwrap();
+        let Some(c) = ch["choices"].get(0) else {
+            continue;
+        };
+        text.push_str(c["delta"]["content"].as_str().unwrap_or(""));
+        for tc in c["delta"]["tool_calls"].as_array().into_iter().flatten() {
+            let i = tc["index"].as_u64().unwrap() as usize;
+            if let Some(n) = tc["function"]["name"].as_str() {
+                calls.push((n.to_string(), String::new()));
+            }
+            calls[i]
+                .1
+                .push_str(tc["function"]["arguments"].as_str().unwrap());
+        }
+        if let Some(f) = c["finish_reason"].as_str() {
+            finish = f.to_string();
+        }
+    }
+    (text, calls, finish)
+}
+
+#[tokio::test]
+async fn a_call_cut_short_is_the_same_streamed_or_not_and_finishes_with_its_reason() {
+    // Cut by max_tokens inside the arguments, and after a whole call object whose
+    // `</tool_call>` never came: never "tool_calls" for the first, no markup as text.
+    let cut_args: &[&str] = &[
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par",
+        "is\"}}\n</tool_call>",
+    ];
+    let cut_close: &[&str] = &[
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",
+        "\n</tool_call>",
+    ];
+    for (pieces, args, finish) in [
+        (cut_args, "{\"city\": \"Par", "length"),
+        (cut_close, "{\"city\": \"Paris\"}", "length"),
+        (CALL, "{\"city\": \"Paris\"}", "tool_calls"),
+    ] {
+        let app = app_with(engine(pieces), None);
+        let max = if pieces == CALL { 16 } else { 1 };
+        let body =
+            chat(json!({"tools": weather_tools(), "tool_choice": "required", "max_tokens": max}));
+        let v = post(&app, "/v1/chat/completions", &body).await.json();
+        let c = &v["choices"][0];
+        assert_eq!(c["finish_reason"], finish, "{v}");
+        assert!(c["message"]["content"].is_null(), "{v}");
+        let call = &c["message"]["tool_calls"][0]["function"];
+        assert_eq!(
+            (call["name"].as_str(), call["arguments"].as_str()),
+            (Some("get_weather"), Some(args))
+        );
+        let mut sbody = body.clone();
+        sbody["stream"] = json!(true);
+        let (text, calls, f) =
+            assemble_stream(&post(&app, "/v1/chat/completions", &sbody).await.sse());
+        assert_eq!(text, "");
+        assert_eq!(calls, vec![("get_weather".to_string(), args.to_string())]);
+        assert_eq!(f, finish);
+    }
+}
+
+#[tokio::test]
+async fn tool_parameters_with_refs_without_parameters_and_strict() {
+    let app = app_with(engine(CALL), None);
+    // Local `$ref`s (as `openai.pydantic_function_tool` writes them) resolve, with one
+    // tool or several.
+    let params = json!({"$defs": {"City": {"type": "string"}}, "type": "object",
+        "properties": {"city": {"$ref": "#/$defs/City"}}, "required": ["city"],
+        "additionalProperties": false});
+    let one = json!([{"type": "function", "function": {"name": "get_weather", "parameters": params, "strict": true}}]);
+    let two = json!([{"type": "function", "function": {"name": "get_weather", "parameters": params}},
+        {"type": "function", "function": {"name": "now"}}]);
+    for tools in [one, two] {
+        let r = post(
+            &app,
+            "/v1/chat/completions",
+            &chat(json!({"tools": tools, "tool_choice": "required"})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.json()["choices"][0]["finish_reason"], "tool_calls");
+    }
+    // Parameters that are not an object schema, and strict schemas that allow more keys.
+    let tools = |p: Value, strict: bool| json!([{"type": "function", "function": {"name": "f", "parameters": p, "strict": strict}}]);
+    refused(
+        &app,
+        "/v1/chat/completions",
+        chat(json!({"tools": tools(json!({"type": "string"}), false)})),
+        "tools[0].function.parameters",
+    )
+    .await;
+    let open = json!({"type": "object", "properties": {"x": {"type": "integer"}}});
+    let m = refused(
+        &app,
+        "/v1/chat/completions",
+        chat(json!({"tools": tools(open.clone(), true)})),
+        "tools[0].function.parameters",
+    )
+    .await;
+    assert!(m.contains("additionalProperties"), "{m}");
+    let nested = json!({"type": "object", "additionalProperties": false,
+        "properties": {"p": {"type": "object", "properties": {"q": {"type": "string"}}}}});
+    let m = refused(
+        &app,
+        "/v1/chat/completions",
+        chat(json!({"tools": tools(nested, true)})),
+        "tools[0].function.parameters",
+    )
+    .await;
+    assert!(m.contains("/properties/p"), "{m}");
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        &chat(json!({"tools": tools(open, false)})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -87,14 +87,13 @@ pub async fn chat_completions(
         return Ok(sse::stream(gen, fmt, usage));
     }
     let done = gen.collect().await?;
-    let (content, tool_calls) = match &tools {
-        Some(t) => t.parse_calls(&done.text),
-        None => (Some(done.text), Vec::new()),
-    };
-    let finish_reason = if tool_calls.is_empty() {
-        done.finish.as_str()
-    } else {
-        "tool_calls"
+    // With tools, the reply is read as the stream reads it, so both agree.
+    let (content, tool_calls, finish_reason) = match &tools {
+        Some(t) => {
+            let (s, content, calls) = ToolStream::assemble(t, &done.text);
+            (content, calls, s.finish_reason(done.finish))
+        }
+        None => (Some(done.text), Vec::new(), done.finish.as_str()),
     };
     let body = ChatCompletion {
         id: fmt.id,
@@ -154,7 +153,7 @@ fn logprobs_option(
 }
 
 /// OpenAI messages → template messages. Roles: system (or developer), user, assistant,
-/// tool; content: a string, text parts (joined), or null. With `native` (the model's
+/// tool; content: a string, text parts (joined by newlines), or null. With `native` (the model's
 /// template renders tools) calls and results are passed as `tool_calls` and `tool`
 /// messages; otherwise calls become call blocks in the assistant's text and consecutive
 /// results one user turn of `<tool_response>` blocks (see [`tools`]).
@@ -281,7 +280,14 @@ fn content_text(i: usize, content: Option<Content>) -> Result<String, ApiError> 
                             format!("unknown field `{field}` in a text part: wren does not implement it (a text part is {{\"type\": \"text\", \"text\": ...}})"),
                         ));
                     }
-                    ("text", Some(t)) => text.push_str(&t),
+                    // Joined by newlines, as llama.cpp joins them for templates that
+                    // take a string.
+                    ("text", Some(t)) => {
+                        if !text.is_empty() {
+                            text.push('\n');
+                        }
+                        text.push_str(&t);
+                    }
                     (kind, _) => {
                         return Err(ApiError::invalid_param(
                             &format!("messages[{i}].content[{j}]"),
@@ -297,14 +303,14 @@ fn content_text(i: usize, content: Option<Content>) -> Result<String, ApiError> 
 
 pub fn token_logprob_json(t: TokenLp) -> TokenLogprobJson {
     TokenLogprobJson {
-        bytes: t.text.as_bytes().to_vec(),
+        bytes: t.bytes,
         token: t.text,
         logprob: t.logprob,
         top_logprobs: t
             .top
             .into_iter()
             .map(|a| TopLogprobJson {
-                bytes: a.text.as_bytes().to_vec(),
+                bytes: a.bytes,
                 token: a.text,
                 logprob: a.logprob,
             })
@@ -388,14 +394,12 @@ impl ChunkFormat for ChatFormat {
             .collect()
     }
 
-    fn finish(&mut self, reason: FinishReason) -> Vec<Event> {
+    fn finish(&mut self, finish: FinishReason) -> Vec<Event> {
         let mut events = Vec::new();
-        let mut reason = reason.as_str();
+        let mut reason = finish.as_str();
         if let Some(t) = &mut self.tools {
             let rest = t.finish();
-            if t.calls > 0 {
-                reason = "tool_calls";
-            }
+            reason = t.finish_reason(finish);
             if let Some(rest) = rest {
                 events.push(self.out_chunk(rest, Vec::new()));
             }

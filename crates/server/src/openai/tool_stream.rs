@@ -6,7 +6,8 @@ use wren_core::chat::ToolSyntax;
 
 use super::gen::new_id;
 use super::tools::{call_out, Tools};
-use super::types::{FunctionDelta, ToolCallDelta, ToolCallOut};
+use super::types::{FunctionCallJson, FunctionDelta, ToolCallDelta, ToolCallOut};
+use crate::engine::FinishReason;
 
 /// Holds text back while it may be the start of a call, and turns call text
 /// into `delta.tool_calls` as it arrives: the id and name once `"arguments": ` is seen,
@@ -28,6 +29,9 @@ pub struct ToolStream {
     cur: Option<(usize, usize)>,
     /// Calls started so far (the next call's index).
     pub calls: u32,
+    /// The reply ended inside a call (cut by `max_tokens` or a stop string): its
+    /// arguments, as far as they got, were sent, but they are not a whole call.
+    pub cut: bool,
 }
 
 /// What the stream should send for a piece.
@@ -83,7 +87,55 @@ impl ToolStream {
             sent_text: false,
             cur: None,
             calls: 0,
+            cut: false,
         }
+    }
+
+    /// `reason` as the API reports it: `tool_calls` when the reply made calls and ended
+    /// after a whole one, else how generation ended (`length` or `stop` for a call cut
+    /// short, whose arguments may not parse).
+    pub fn finish_reason(&self, reason: FinishReason) -> &'static str {
+        if self.calls > 0 && !self.cut && reason == FinishReason::Stop {
+            "tool_calls"
+        } else {
+            reason.as_str()
+        }
+    }
+
+    /// A whole reply at once, as the stream would send it: the text, and the calls with
+    /// their arguments as the model wrote them.
+    pub fn assemble(tools: &Tools, reply: &str) -> (ToolStream, Option<String>, Vec<ToolCallOut>) {
+        let mut s = ToolStream::new(tools);
+        let mut outs = s.push(reply);
+        outs.extend(s.finish());
+        let mut text = String::new();
+        let mut calls: Vec<ToolCallOut> = Vec::new();
+        for out in outs {
+            match out {
+                StreamOut::Text(t) => text.push_str(&t),
+                StreamOut::Calls(deltas) => {
+                    for d in deltas {
+                        match (d.id, d.function.name) {
+                            (Some(id), Some(name)) => calls.push(ToolCallOut {
+                                id,
+                                kind: "function",
+                                function: FunctionCallJson {
+                                    name,
+                                    arguments: d.function.arguments,
+                                },
+                            }),
+                            _ => {
+                                if let Some(c) = calls.get_mut(d.index as usize) {
+                                    c.function.arguments.push_str(&d.function.arguments);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let text = (!text.trim().is_empty() || calls.is_empty()).then_some(text);
+        (s, text, calls)
     }
 
     /// Feeds generated text; returns what can be sent now.
@@ -238,14 +290,30 @@ impl ToolStream {
                 _ => Some(StreamOut::Text(text)),
             };
         }
-        if let Some((_, sent)) = self.cur.take() {
-            let rest = self.buf[sent..].to_string();
+        if let Some((start, sent)) = self.cur.take() {
+            // Cut before the call's line ended: the arguments so far, without the call
+            // object's closing brace if they are whole (only `</tool_call>` is missing).
+            let mut rest = self.buf[sent..].trim_end().to_string();
+            let args = self.buf[start..].trim_end();
+            let whole = args.strip_suffix('}').filter(|a| {
+                serde_json::from_str::<serde_json::Value>(a).is_ok_and(|v| v.is_object())
+            });
+            if whole.is_some() {
+                rest.pop();
+            } else {
+                self.cut = true;
+            }
             self.buf.clear();
             let index = self.calls.saturating_sub(1);
             return (!rest.is_empty()).then(|| StreamOut::Calls(vec![args_delta(index, &rest)]));
         }
-        // Text, or the start of a call that never completed (as `parse_calls` reads it).
         let rest = std::mem::take(&mut self.buf);
+        if self.calls_mode && !rest.trim().is_empty() {
+            // A call opened (or opening) that never reached its name: no text, and no
+            // whole call.
+            self.cut = true;
+            return None;
+        }
         (!rest.trim().is_empty()).then_some(StreamOut::Text(rest))
     }
 }

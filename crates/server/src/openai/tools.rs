@@ -100,11 +100,27 @@ impl Tools {
                 ));
             }
             if let Some(p) = &f.parameters {
-                if !p.is_object() {
+                let at = format!("tools[{i}].function.parameters");
+                // Arguments are a JSON object: a schema of another type could never match.
+                let typed = p.get("type").is_some_and(|t| t != "object");
+                if !p.is_object() || typed {
                     return Err(ApiError::invalid_param(
-                        &format!("tools[{i}].function.parameters"),
-                        "parameters must be a JSON Schema object",
+                        &at,
+                        "parameters must be a JSON Schema of an object (\"type\": \"object\")",
                     ));
+                }
+                if f.strict == Some(true) {
+                    if let Some(path) = open_object(p, "") {
+                        return Err(ApiError::invalid_param(
+                            &at,
+                            format!(
+                                "with \"strict\": true every object schema must set \
+                                 \"additionalProperties\": false (as OpenAI requires); \
+                                 the one at {:?} does not",
+                                if path.is_empty() { "/" } else { path.as_str() }
+                            ),
+                        ));
+                    }
                 }
             }
             functions.push(f.clone());
@@ -217,13 +233,22 @@ impl Tools {
             ToolSyntax::Hermes => "arguments",
             ToolSyntax::Llama3Json => "parameters",
         };
+        let single = allowed.len() == 1;
         let variants: Vec<Value> = allowed
             .iter()
-            .map(|f| {
-                let params = f
-                    .parameters
-                    .clone()
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            .enumerate()
+            .map(|(i, f)| {
+                // No parameters: an empty argument list, `{}` (as OpenAI reads it).
+                let params = f.parameters.clone().unwrap_or_else(
+                    || json!({"type": "object", "properties": {}, "additionalProperties": false}),
+                );
+                // The schema sits inside the call's; its local `$ref`s are rebased.
+                let at = if single {
+                    format!("/properties/{args_key}")
+                } else {
+                    format!("/anyOf/{i}/properties/{args_key}")
+                };
+                let params = rebase_refs(params, &at);
                 json!({
                     "type": "object",
                     "properties": {"name": {"const": f.name}, args_key: params},
@@ -232,7 +257,7 @@ impl Tools {
                 })
             })
             .collect();
-        let schema = if variants.len() == 1 {
+        let schema = if single {
             variants.into_iter().next().unwrap_or_default()
         } else {
             json!({"anyOf": variants})
@@ -286,6 +311,67 @@ impl Tools {
             }
         })
     }
+}
+
+/// Keys whose values are data, not schemas.
+const DATA_KEYS: [&str; 4] = ["const", "enum", "default", "examples"];
+
+/// `schema`, embedded at JSON pointer `at` of a larger schema, with its document-local
+/// references (`"$ref": "#/$defs/X"`, `"#"`) rewritten to point into it there. A schema
+/// with its own `$id` resolves them against itself already and is left as it is.
+fn rebase_refs(mut schema: Value, at: &str) -> Value {
+    fn walk(v: &mut Value, at: &str) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o.iter_mut() {
+                    match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) if r.starts_with('#') => {
+                            *r = format!("#{at}{}", &r[1..]);
+                        }
+                        (k, _) if DATA_KEYS.contains(&k) => {}
+                        (_, v) => walk(v, at),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| walk(v, at)),
+            _ => {}
+        }
+    }
+    if schema.get("$id").is_none() {
+        walk(&mut schema, at);
+    }
+    schema
+}
+
+/// The JSON pointer of the first object schema in `schema` (at `path`) that does not set
+/// `"additionalProperties": false`, if any (OpenAI's strict mode needs it everywhere).
+fn open_object(schema: &Value, path: &str) -> Option<String> {
+    let o = schema.as_object()?;
+    let is_object = o.get("type") == Some(&json!("object")) || o.contains_key("properties");
+    if is_object && o.get("additionalProperties") != Some(&Value::Bool(false)) {
+        return Some(path.to_string());
+    }
+    // A JSON pointer's reference token.
+    let esc = |k: &str| k.replace('~', "~0").replace('/', "~1");
+    let sub = |k: &str| format!("{path}/{}", esc(k));
+    o.iter().find_map(|(k, v)| match k.as_str() {
+        // Maps of names to schemas.
+        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => v
+            .as_object()?
+            .iter()
+            .find_map(|(name, v)| open_object(v, &format!("{}/{}", sub(k), esc(name)))),
+        // Lists of schemas.
+        "anyOf" | "oneOf" | "allOf" | "prefixItems" => v
+            .as_array()?
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| open_object(v, &format!("{}/{i}", sub(k)))),
+        // One schema.
+        "items" | "additionalProperties" | "not" | "if" | "then" | "else" | "contains" => {
+            open_object(v, &sub(k))
+        }
+        _ => None,
+    })
 }
 
 /// A parsed call as the API sends it, with a fresh id.
@@ -555,9 +641,11 @@ mod tests {
         let mut s = ToolStream::new(&tools);
         assert!(s.push("<").is_empty());
         assert_eq!(s.push("b>hi"), vec![StreamOut::Text("<b>hi".into())]);
-        // A call opening after text starts a call; cut off there, it is sent as text.
+        // A call opening after text starts a call; cut off there, it is a call cut
+        // short, not text.
         assert_eq!(s.push(" <tool_call>"), vec![]);
-        assert_eq!(s.finish(), Some(StreamOut::Text("<tool_call>".into())));
+        assert_eq!(s.finish(), None);
+        assert!(s.cut);
     }
 
     /// Feeds `text` byte by byte (the fake vocabulary is bytes) through the grammar;
