@@ -206,3 +206,27 @@ ws ::= [ \t]?
         assert!(check.is_match(&text).unwrap(), "{text:?}");
     }
 }
+
+#[test]
+fn exclusive_integer_bounds_are_excluded() {
+    // llguidance 1.9 lets the bound itself through when both bounds share an integer
+    // part and the excluded one is a whole number; `compact` works around it.
+    let tok = tiny();
+    for (lo, hi) in [
+        (0.0, 0.001),
+        (0.0, 0.5),
+        (5.0, 5.001),
+        (0.0, 1.0),
+        (-0.5, 0.0),
+    ] {
+        let g = Grammar::JsonSchema(serde_json::json!({
+            "type": "number", "exclusiveMinimum": lo, "exclusiveMaximum": hi}));
+        for seed in 0..200 {
+            let (text, done) = run(&tok, &g, seed, 40);
+            if done {
+                let v: f64 = text.trim().parse().unwrap();
+                assert!(v > lo && v < hi, "({lo}, {hi}): {text}");
+            }
+        }
+    }
+}
