@@ -384,15 +384,11 @@ pub fn report_constraint(s: &mut wren_core::sample::Sampler) {
     }
 }
 
-/// Template text is tokenized with special tokens parsed; message content never is.
+/// Template text is tokenized with special tokens parsed; message content never is
+/// ([`wren_core::chat::Segment::encode`]).
 pub fn tokenize_segments(tok: &Tokenizer, segs: &[wren_core::chat::Segment]) -> Vec<u32> {
     let mut out = Vec::new();
-    for s in segs {
-        match s {
-            wren_core::chat::Segment::Template(t) => out.extend(tok.encode(t, false, true)),
-            wren_core::chat::Segment::Content(c) => out.extend(tok.encode(c, false, false)),
-        }
-    }
+    wren_core::chat::Segment::encode(tok, segs, &mut out);
     out
 }
 

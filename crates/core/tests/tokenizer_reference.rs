@@ -60,7 +60,11 @@ fn gemma3_metadata() {
     assert_eq!(t.eos_id(), Some(1));
     assert!(t.add_bos_default());
     assert!(!t.add_space_prefix());
-    assert_eq!(t.eog_ids(), &[1, 106]);
+    // `</s>` (212) ends generation too, and is a control token (so plain text `</s>` is
+    // text), as llama.cpp's vocabulary loader makes it.
+    assert_eq!(t.eog_ids(), &[1, 106, 212]);
+    assert!(t.is_control(212));
+    assert_eq!(t.encode("</s>", false, false), [954, 236751, 236813]);
     assert_eq!(t.token_text(106), Some("<end_of_turn>"));
     assert_eq!(t.token_id("<start_of_turn>"), Some(105));
     assert!(t.is_control(2) && t.is_control(106) && !t.is_control(107));

@@ -117,6 +117,23 @@ pub enum Segment {
     Content(String),
 }
 
+impl Segment {
+    /// The tokens of a rendered prompt (no BOS added): control tokens come from the
+    /// template only, never from message content, and the text around them is tokenized
+    /// as one across segments, as the whole prompt would be
+    /// ([`Tokenizer::encode_parts`]).
+    pub fn encode(tok: &crate::tokenizer::Tokenizer, segs: &[Segment], out: &mut Vec<u32>) {
+        let parts: Vec<(&str, bool)> = segs
+            .iter()
+            .map(|s| match s {
+                Segment::Template(t) => (t.as_str(), true),
+                Segment::Content(c) => (c.as_str(), false),
+            })
+            .collect();
+        tok.encode_parts(&parts, out);
+    }
+}
+
 /// A compiled chat template.
 #[derive(Clone, Debug)]
 pub struct ChatTemplate {

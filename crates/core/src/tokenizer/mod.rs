@@ -71,14 +71,23 @@ const EOG_TEXTS: &[&str] = &[
     "<|eot_id|>",
     "<|im_end|>",
     "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
     "<end_of_turn>",
     "<|endoftext|>",
+    "</s>",
     "<|eom_id|>",
     "<EOT>",
     "_<EOT>",
     "[EOT]",
+    "[EOS]",
     "<|end_of_text|>",
     "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
 ];
 
 /// Texts llama.cpp uses to find the end-of-turn token when the file names none.
@@ -467,6 +476,28 @@ impl Tokenizer {
         eog.extend([ids.eos, ids.eot, ids.eom].into_iter().flatten());
         eog.sort_unstable();
         eog.dedup();
+        // llama.cpp's exceptions to that list: `<|end|>` is not the end where the file
+        // has `<|return|>` and `<|call|>` (or `<|calls|>` and `<|flush|>`), and `</s>` is
+        // text where it has `<|tool_response>`.
+        let has = |eog: &[u32], t: &str| vocab.get(t).filter(|id| eog.contains(id));
+        let call = has(&eog, "<|call|>").or(has(&eog, "<|calls|>"));
+        let other = has(&eog, "<|return|>").or(has(&eog, "<|flush|>"));
+        let undo = [
+            (
+                has(&eog, "<|end|>").filter(|_| call.is_some() && other.is_some()),
+                TokenType::UserDefined,
+            ),
+            (
+                has(&eog, "</s>").filter(|_| has(&eog, "<|tool_response>").is_some()),
+                TokenType::Normal,
+            ),
+        ];
+        for (id, t) in undo {
+            if let Some(id) = id {
+                vocab.set_type(id, t);
+                eog.retain(|&e| e != id);
+            }
+        }
         let special = SpecialTokens::new(&vocab);
         Tokenizer {
             kind,
@@ -498,8 +529,68 @@ impl Tokenizer {
         if text.is_empty() {
             return;
         }
+        self.encode_matched(text, &self.special.partition(text, parse_special), out);
+    }
+
+    /// Encodes the concatenation of `parts` (no BOS), each `(text, parse_special)`:
+    /// control tokens are found only in the parts whose flag is set, and the text
+    /// between them is tokenized as one, across parts (user-defined tokens included, which
+    /// are found everywhere, as in plain text), as if the whole were one text. A chat
+    /// prompt is template text (special tokens parsed) and message content (never
+    /// parsed): its tokens are the whole prompt's, as llama.cpp tokenizes it, but a
+    /// control token's text inside a message stays text.
+    pub fn encode_parts(&self, parts: &[(&str, bool)], out: &mut Vec<u32>) {
+        let mut text = String::new();
+        let mut control = Vec::new();
+        for &(part, parse_special) in parts {
+            let at = text.len();
+            if parse_special {
+                control.extend(
+                    self.special
+                        .partition(part, true)
+                        .into_iter()
+                        .filter(|m| self.vocab.token_type(m.id) != TokenType::UserDefined)
+                        .map(|m| special::Match {
+                            start: m.start + at,
+                            ..m
+                        }),
+                );
+            }
+            text.push_str(part);
+        }
+        // User-defined tokens in the text between control tokens.
+        let mut matches = Vec::with_capacity(control.len());
+        let mut pos = 0;
+        for m in control
+            .iter()
+            .copied()
+            .chain(std::iter::once(special::Match {
+                start: text.len(),
+                len: 0,
+                id: u32::MAX,
+            }))
+        {
+            let run = &text[pos..m.start];
+            matches.extend(self.special.partition(run, false).into_iter().map(|u| {
+                special::Match {
+                    start: u.start + pos,
+                    ..u
+                }
+            }));
+            if m.id != u32::MAX {
+                matches.push(m);
+            }
+            pos = m.start + m.len;
+        }
+        if !text.is_empty() {
+            self.encode_matched(&text, &matches, out);
+        }
+    }
+
+    /// Encodes `text` whose special tokens are `matches` (in order, not overlapping).
+    fn encode_matched(&self, text: &str, matches: &[special::Match], out: &mut Vec<u32>) {
         if let Kind::Bpe(model) = &self.kind {
-            self.encode_bpe(model, text, parse_special, out);
+            self.encode_bpe(model, text, matches, out);
             return;
         }
         let mut scratch = spm::Scratch::default();
@@ -509,7 +600,7 @@ impl Tokenizer {
             let prefix = self.add_space_prefix && prev_special;
             spm::tokenize_fragment(&self.vocab, frag, prefix, self.ids.unk, &mut scratch, out);
         };
-        for m in self.special.partition(text, parse_special) {
+        for m in matches {
             if m.start > pos {
                 plain(&text[pos..m.start], prev_special, out);
             }
@@ -522,7 +613,13 @@ impl Tokenizer {
         }
     }
 
-    fn encode_bpe(&self, model: &BpeModel, text: &str, parse_special: bool, out: &mut Vec<u32>) {
+    fn encode_bpe(
+        &self,
+        model: &BpeModel,
+        text: &str,
+        matches: &[special::Match],
+        out: &mut Vec<u32>,
+    ) {
         let mut pre_scratch = pretok::Scratch::default();
         let mut bpe_scratch = bpe::Scratch::default();
         let mut words = Vec::new();
@@ -574,7 +671,7 @@ impl Tokenizer {
             }
         };
         let mut pos = 0;
-        for m in self.special.partition(text, parse_special) {
+        for m in matches {
             if m.start > pos {
                 plain(&text[pos..m.start], out);
             }

@@ -257,7 +257,11 @@ impl Vocab {
     /// Re-types a token as control (llama.cpp does this for end-of-generation texts
     /// such as `<end_of_turn>` whatever their declared type). Its piece becomes empty.
     pub(crate) fn mark_control(&mut self, id: u32) {
-        self.types[id as usize] = TokenType::Control;
+        self.set_type(id, TokenType::Control);
+    }
+
+    pub(crate) fn set_type(&mut self, id: u32, t: TokenType) {
+        self.types[id as usize] = t;
     }
 
     /// Exact lookup of a vocab text.

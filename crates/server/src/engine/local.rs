@@ -236,13 +236,7 @@ impl Engine for LocalEngine {
             .render_segments(messages, tools, true)
             .map_err(|e| EngineError::Template(e.to_string()))?;
         let mut out = Vec::new();
-        for s in &segs {
-            match s {
-                // Control tokens come from the template only, never from message content.
-                Segment::Template(t) => self.tok.encode_into(t, false, true, &mut out),
-                Segment::Content(c) => self.tok.encode_into(c, false, false, &mut out),
-            }
-        }
+        Segment::encode(&self.tok, &segs, &mut out);
         Ok(out)
     }
 
@@ -259,6 +253,11 @@ impl Engine for LocalEngine {
 
     fn tool_syntax(&self) -> Option<ToolSyntax> {
         self.template.tool_syntax()
+    }
+
+    fn added_bos_text(&self) -> Option<String> {
+        let bos = self.tok.bos_id().filter(|_| self.tok.add_bos_default())?;
+        self.tok.token_text(bos).map(str::to_string)
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {

@@ -22,7 +22,8 @@ pub async fn tokenize(
 }
 
 /// `{"messages": [...]}` → `{"prompt": "..."}`: the text the chat template renders
-/// (llama.cpp server's `/apply-template`), for clients that tokenize or log it themselves.
+/// (llama.cpp server's `/apply-template`), for clients that tokenize or log it themselves;
+/// like llama-server's, without a leading BOS text the tokenizer adds itself.
 pub async fn apply_template(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ApplyTemplateRequest>,
@@ -31,7 +32,18 @@ pub async fn apply_template(
     // this endpoint takes messages only).
     let native = state.engine.tool_syntax().is_some();
     let messages = super::chat::convert_messages(req.messages, native)?;
-    let prompt = crate::offload::run(&state, move |e| e.render_chat(&messages, None)).await??;
+    let prompt = crate::offload::run(&state, move |e| {
+        let prompt = e.render_chat(&messages, None)?;
+        // As llama-server: without the BOS text the tokenizer adds again, so that
+        // `/tokenize` of the result with `add_special` has one BOS.
+        Ok::<_, crate::engine::EngineError>(match e.added_bos_text() {
+            Some(bos) if !bos.is_empty() && prompt.starts_with(&bos) => {
+                prompt[bos.len()..].to_string()
+            }
+            _ => prompt,
+        })
+    })
+    .await??;
     Ok(Json(json!({ "prompt": prompt })))
 }
 
