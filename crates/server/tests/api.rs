@@ -71,6 +71,9 @@ async fn chat_accepts_text_parts_and_rejects_other_parts() {
         {"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]}]});
     let r = post(&app, "/v1/chat/completions", &msgs).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Parts are joined by newlines, as llama.cpp joins them.
+    let r = post(&app, "/apply-template", &msgs).await.json();
+    assert!(r["prompt"].as_str().unwrap().contains("Hi \nthere"), "{r}");
     let img = json!({"messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "x"}}]}]});
     let e = post(&app, "/v1/chat/completions", &img)
@@ -239,6 +242,51 @@ async fn logprobs_are_reported() {
     post(&app, "/v1/chat/completions", &bad)
         .await
         .error(StatusCode::BAD_REQUEST);
+    // A stop string's tokens, removed from the text, have no logprobs either (streamed
+    // or not): "Hel" "lo" ", wor" and then "ld" completes the stop "world".
+    let body = chat_body(json!({"logprobs": true, "stop": "world"}));
+    let v = post(&app, "/v1/chat/completions", &body).await.json();
+    let tokens: Vec<&str> = v["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["token"].as_str().unwrap())
+        .collect();
+    assert_eq!(v["choices"][0]["message"]["content"], "Hello, ");
+    assert_eq!(tokens, ["Hel", "lo", ", wor"]);
+    let mut body = body;
+    body["stream"] = json!(true);
+    let data = post(&app, "/v1/chat/completions", &body).await.sse();
+    let streamed: Vec<String> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .flat_map(|c| {
+            let lp = c["choices"][0]["logprobs"]["content"].clone();
+            lp.as_array().cloned().unwrap_or_default()
+        })
+        .map(|t| t["token"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(streamed, ["Hel", "lo", ", wor"]);
+}
+
+#[tokio::test]
+async fn seed_minus_one_is_random_and_other_negatives_are_refused() {
+    let app = app();
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"seed": -1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let e = post(
+        &app,
+        "/v1/chat/completions",
+        &chat_body(json!({"seed": -2})),
+    )
+    .await
+    .error(StatusCode::BAD_REQUEST);
+    assert_eq!(e["param"], "seed", "{e}");
 }
 
 #[tokio::test]

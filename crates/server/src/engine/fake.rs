@@ -182,6 +182,7 @@ impl Engine for FakeEngine {
                 .map(|j| TopLogprob {
                     id: j as u32,
                     text: format!("alt{j}"),
+                    bytes: format!("alt{j}").into_bytes(),
                     logprob: -(j as f32) - 0.25,
                 })
                 .collect();
@@ -189,6 +190,7 @@ impl Engine for FakeEngine {
                 text: text.clone(),
                 id: 1000 + i as u32,
                 logprob: req.logprobs.map(|_| -0.5),
+                bytes: text.clone().into_bytes(),
                 top_logprobs: top,
             };
             if req.events.send(ev).is_err() {

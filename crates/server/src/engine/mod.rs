@@ -59,6 +59,10 @@ pub trait Engine: Send + Sync + 'static {
         messages: &[ChatMessage],
         tools: Option<&Value>,
     ) -> Result<String, EngineError>;
+    /// The BOS token's text when the model's tokenizer adds BOS to a prompt itself.
+    fn added_bos_text(&self) -> Option<String> {
+        None
+    }
     /// The tool-call syntax of the model's own chat template, when the template renders
     /// tools itself in a syntax wren parses (see [`ToolSyntax`]); `None`: describe the
     /// tools in the system turn instead.
@@ -158,6 +162,8 @@ pub struct GenRequest {
 pub struct TopLogprob {
     pub id: u32,
     pub text: String,
+    /// The token's own bytes (`text` is them read as UTF-8, lossily).
+    pub bytes: Vec<u8>,
     pub logprob: f32,
 }
 
@@ -196,6 +202,9 @@ pub enum Event {
         id: u32,
         /// Log-probability of `id` (only when logprobs were asked for).
         logprob: Option<f32>,
+        /// The token's own bytes (only when logprobs were asked for): part of a character
+        /// split across tokens, where `text` may be empty or hold the whole character.
+        bytes: Vec<u8>,
         top_logprobs: Vec<TopLogprob>,
     },
     /// Generation ended normally. Last event.

@@ -433,7 +433,7 @@ impl Worker {
             let _ = s.step.finish(session);
             let rest = s.decoder.flush();
             if !rest.is_empty() {
-                let _ = s.events.send(token_event(rest, id, None));
+                let _ = s.events.send(token_event(tok, rest, id, None));
             }
             let done = Event::Done {
                 finish_reason: FinishReason::Stop,
@@ -450,7 +450,7 @@ impl Worker {
         if last {
             text.push_str(&s.decoder.flush());
         }
-        if s.events.send(token_event(text, id, lp)).is_err() {
+        if s.events.send(token_event(tok, text, id, lp)).is_err() {
             let _ = s.step.finish(session);
             self.finish(i, None);
             return None;
@@ -493,15 +493,21 @@ fn chunk_len(left: usize, chunk: usize) -> usize {
     }
 }
 
-fn token_event(text: String, id: u32, lp: Option<(f32, Vec<TopLogprob>)>) -> Event {
-    let (logprob, top_logprobs) = match lp {
-        Some((l, top)) => (Some(l), top),
-        None => (None, Vec::new()),
+fn token_event(
+    tok: &Tokenizer,
+    text: String,
+    id: u32,
+    lp: Option<(f32, Vec<TopLogprob>)>,
+) -> Event {
+    let (logprob, top_logprobs, bytes) = match lp {
+        Some((l, top)) => (Some(l), top, tok.token_bytes(id).to_vec()),
+        None => (None, Vec::new(), Vec::new()),
     };
     Event::Token {
         text,
         id,
         logprob,
+        bytes,
         top_logprobs,
     }
 }
@@ -515,6 +521,7 @@ fn logprob_info(tok: &Tokenizer, logits: &[f32], id: u32, k: usize) -> (f32, Vec
         .map(|(id, logprob)| TopLogprob {
             id,
             text: tok.decode(&[id]),
+            bytes: tok.token_bytes(id).to_vec(),
             logprob,
         })
         .collect();

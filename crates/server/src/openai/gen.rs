@@ -46,10 +46,19 @@ pub fn new_id(prefix: &str) -> String {
 /// must lie in OpenAI's ranges.
 pub fn sampling(c: &GenBody) -> Result<SamplingParams, ApiError> {
     let d = SamplingParams::llama_cpp(0);
-    let seed = c.seed.unwrap_or_else(|| {
-        let t = SystemTime::now().duration_since(UNIX_EPOCH);
-        t.map_or(0, |d| d.as_nanos() as u64)
-    });
+    let seed = match c.seed {
+        Some(s) if s >= 0 => s as u64,
+        Some(-1) | None => {
+            let t = SystemTime::now().duration_since(UNIX_EPOCH);
+            t.map_or(0, |d| d.as_nanos() as u64)
+        }
+        Some(s) => {
+            return Err(ApiError::invalid_param(
+                "seed",
+                format!("seed {s}: use a non-negative integer, or -1 for a random one"),
+            ))
+        }
+    };
     let p = SamplingParams {
         temperature: c.temperature.unwrap_or(d.temperature),
         top_k: c.top_k.map_or(d.top_k, |k| k as usize),
@@ -200,6 +209,8 @@ pub fn start(
 #[derive(Clone, Debug)]
 pub struct TokenLp {
     pub text: String,
+    /// The token's own bytes.
+    pub bytes: Vec<u8>,
     pub logprob: f32,
     pub top: Vec<TopLogprob>,
 }
@@ -253,12 +264,14 @@ impl Generation {
                 text,
                 logprob,
                 top_logprobs,
+                bytes,
                 ..
             }) => {
                 self.tokens += 1;
                 if let Some(logprob) = logprob {
                     self.pending_lp.push(TokenLp {
                         text: text.clone(),
+                        bytes,
                         logprob,
                         top: top_logprobs,
                     });
@@ -266,6 +279,9 @@ impl Generation {
                 let out = self.stop.push(&text);
                 self.emit(out.text);
                 if out.hit {
+                    // The tokens whose text only the removed stop string holds are not
+                    // part of the reply (as llama-server trims them).
+                    self.pending_lp.clear();
                     // Closing the receiver tells the engine to stop this sequence now.
                     self.rx.close();
                     let usage = Usage {

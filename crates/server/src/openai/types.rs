@@ -35,7 +35,8 @@ pub struct GenBody {
     pub top_p: Option<f32>,
     pub top_k: Option<u32>,
     pub min_p: Option<f32>,
-    pub seed: Option<u64>,
+    /// `-1` (llama.cpp's convention) or unset: a random seed.
+    pub seed: Option<i64>,
     pub stop: Option<Stop>,
     pub presence_penalty: Option<f32>,
     pub frequency_penalty: Option<f32>,
