@@ -127,17 +127,28 @@ class E2E:
         else:
             require("city" in json.loads(call.function.arguments), f"{call}")
 
+    def check_calls(self, c, seed):
+        """The calls of a reply: all valid when it finished with "tool_calls"; cut by
+        max_tokens ("length": a sampled small model may repeat parallel calls), every call
+        but the last, which may be cut short. Returns whether the reply was cut."""
+        calls = c.message.tool_calls
+        require(calls and c.finish_reason in ("tool_calls", "length"), f"seed {seed}: {c}")
+        cut = c.finish_reason == "length"
+        for call in calls[:-1] if cut else calls:
+            self.check_call(call, call.function.name)
+        return cut
+
     def tools_required(self):
-        ok = 0
+        ok = cut = 0
         for seed in range(self.n):
             r = self.chat(messages=ASK_WEATHER, tools=[WEATHER, TIME], tool_choice="required",
                           temperature=0.8, seed=seed, max_tokens=200)
             c = r.choices[0]
-            require(c.finish_reason == "tool_calls" and c.message.tool_calls, f"seed {seed}: {c}")
-            for call in c.message.tool_calls:
-                self.check_call(call, call.function.name)
+            cut += self.check_calls(c, seed)
             ok += 1
-        return f"{ok}/{self.n} valid (e.g. {c.message.tool_calls[0].function.arguments})"
+        require(cut <= self.n // 2, f"{cut}/{self.n} replies hit max_tokens")
+        return (f"{ok}/{self.n} valid, {cut} cut by max_tokens "
+                f"(e.g. {c.message.tool_calls[0].function.arguments})")
 
     def tools_named(self):
         ok = 0
@@ -157,15 +168,12 @@ class E2E:
             r = self.chat(messages=ASK_WEATHER, tools=[WEATHER], temperature=0.8, seed=seed, max_tokens=200)
             c = r.choices[0]
             if c.message.tool_calls:
-                require(c.finish_reason == "tool_calls", f"{c}")
-                for call in c.message.tool_calls:
-                    self.check_call(call)
+                self.check_calls(c, seed)
                 calls += 1
                 mixed += bool((c.message.content or "").strip())
             else:
-                # A call cut off by max_tokens stays text; a finished reply has no stray call.
-                if c.finish_reason != "length":
-                    require("<tool_call>" not in (c.message.content or ""), f"unparsed call: {c}")
+                # No call markup as text, finished or cut (a call cut short is a call).
+                require("<tool_call>" not in (c.message.content or ""), f"unparsed call: {c}")
                 texts += 1
         return (f"{calls} valid calls ({mixed} after text) + {texts} text answers of {self.n} "
                 "(auto: the model chooses)")
@@ -180,8 +188,7 @@ class E2E:
                           temperature=0.8, seed=seed, max_tokens=200)
             c = r.choices[0]
             if c.message.tool_calls:
-                for call in c.message.tool_calls:
-                    self.check_call(call)
+                self.check_calls(c, seed)
                 calls += 1
             else:
                 require(c.finish_reason == "stop", f"seed {seed}: {c}")
@@ -247,8 +254,7 @@ class E2E:
         def tool(seed):
             r = self.chat(messages=ASK_WEATHER, tools=[WEATHER], tool_choice="required", temperature=0.8,
                           seed=seed, max_tokens=200)
-            for call in r.choices[0].message.tool_calls:
-                self.check_call(call)
+            self.check_calls(r.choices[0], seed)
             return True
 
         def free(seed):
