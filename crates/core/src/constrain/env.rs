@@ -86,10 +86,19 @@ impl GrammarEnv {
     /// A fresh constraint for `grammar`; errors (a schema llguidance cannot compile,
     /// a bad regex or grammar) name the problem.
     pub fn constraint(&self, grammar: &Grammar) -> Result<Constraint, String> {
-        let parser = self
-            .factory
-            .create_parser(grammar.to_llg())
-            .map_err(|e| format!("invalid {}: {e}", grammar.kind()))?;
+        let parser = self.factory.create_parser(grammar.to_llg()).map_err(|e| {
+            let mut m = e.to_string();
+            // llguidance's hint names a compile option no request can set.
+            const HINT: &str = "Enable 'coerce_one_of' option to approximate oneOf with anyOf";
+            if m.contains(HINT) {
+                m = m.replace(
+                    HINT,
+                    "(a oneOf whose branches may overlap): use anyOf if matching several \
+                         branches is acceptable",
+                );
+            }
+            format!("invalid {}: {m}", grammar.kind())
+        })?;
         Ok(Constraint::new(parser, self.eog_token(), self.vocab_size))
     }
 

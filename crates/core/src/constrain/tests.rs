@@ -120,6 +120,11 @@ fn bad_grammars_are_errors() {
     let e = Grammar::from_grammar_text("word ::= [a-z]+\n").unwrap_err();
     assert!(e.contains("root"), "{e}");
     assert!(Grammar::from_grammar_text("  \n").is_err());
+    // A oneOf that may match twice: the message says what to do in the request.
+    let overlap = Grammar::JsonSchema(serde_json::json!(
+        {"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]}));
+    let e = env.constraint(&overlap).unwrap_err();
+    assert!(e.contains("anyOf") && !e.contains("coerce_one_of"), "{e}");
 }
 
 #[test]
