@@ -345,3 +345,16 @@ fn speculation_verifies_every_sequence_in_one_pass() {
     assert_eq!(collect(&mut r).0, want[0][..10]);
     assert_eq!(e.stats().drafted, before);
 }
+
+/// `/apply-template` drops the BOS text the tokenizer adds itself: the engine says which,
+/// and so does the engine the server starts with while the model loads, once it is set.
+#[test]
+fn the_added_bos_text_is_known_through_the_loading_wrapper() {
+    use wren_server::engine::pending::PendingEngine;
+    let e: Arc<dyn Engine> = Arc::new(engine(1));
+    assert_eq!(e.added_bos_text().as_deref(), Some("<bos>"));
+    let p = PendingEngine::new(e.info().clone());
+    assert_eq!(p.added_bos_text(), None);
+    p.set(e.clone());
+    assert_eq!(p.added_bos_text().as_deref(), Some("<bos>"));
+}

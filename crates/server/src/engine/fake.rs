@@ -102,6 +102,10 @@ impl FakeEngine {
 }
 
 impl Engine for FakeEngine {
+    fn added_bos_text(&self) -> Option<String> {
+        None // its rendered prompts carry no BOS text
+    }
+
     fn info(&self) -> &EngineInfo {
         &self.info
     }

@@ -59,10 +59,9 @@ pub trait Engine: Send + Sync + 'static {
         messages: &[ChatMessage],
         tools: Option<&Value>,
     ) -> Result<String, EngineError>;
-    /// The BOS token's text when the model's tokenizer adds BOS to a prompt itself.
-    fn added_bos_text(&self) -> Option<String> {
-        None
-    }
+    /// The BOS token's text when the model's tokenizer adds BOS to a prompt itself
+    /// (no default: a wrapper that forgot it would silently say none).
+    fn added_bos_text(&self) -> Option<String>;
     /// The tool-call syntax of the model's own chat template, when the template renders
     /// tools itself in a syntax wren parses (see [`ToolSyntax`]); `None`: describe the
     /// tools in the system turn instead.

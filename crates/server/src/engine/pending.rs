@@ -59,6 +59,9 @@ impl Engine for PendingEngine {
     ) -> Result<String, EngineError> {
         self.get()?.render_chat(messages, tools)
     }
+    fn added_bos_text(&self) -> Option<String> {
+        self.inner.get().and_then(|e| e.added_bos_text())
+    }
     fn tool_syntax(&self) -> Option<ToolSyntax> {
         self.inner.get().and_then(|e| e.tool_syntax())
     }
