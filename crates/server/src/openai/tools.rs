@@ -484,6 +484,23 @@ mod tests {
     }
 
     #[test]
+    fn a_function_without_parameters_takes_no_arguments() {
+        let t: Tool = serde_json::from_value(json!(
+            {"type": "function", "function": {"name": "now"}}))
+        .unwrap();
+        let tools = Tools {
+            functions: vec![t.function],
+            mode: Mode::Required,
+            ..weather()
+        };
+        let call = |args: &str| {
+            format!("<tool_call>\n{{\"name\": \"now\", \"arguments\": {args}}}\n</tool_call>")
+        };
+        assert!(grammar_accepts(&tools, &call("{}")));
+        assert!(!grammar_accepts(&tools, &call(r#"{"time": "noon"}"#)));
+    }
+
+    #[test]
     fn response_format_shapes_the_text_answer() {
         let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>";
         for syntax in [ToolSyntax::Hermes, ToolSyntax::Llama3Json] {
