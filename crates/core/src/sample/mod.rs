@@ -167,6 +167,9 @@ impl Sampler {
         let p = &self.params;
         let ov = &mut self.overrides;
         penalty_overrides(logits, history, p, &mut self.window, ov);
+        if p.is_greedy() && ov.is_empty() {
+            return argmax(logits);
+        }
         let cands = &mut self.cands;
         let k = if p.is_greedy() { 1 } else { p.top_k };
         if k > 0 && k < logits.len() {
@@ -225,6 +228,17 @@ impl Sampler {
     }
 }
 
+/// Logits [`top_k_into`] skips at once when none is above its threshold.
+const BLOCK: usize = 16;
+
+/// Whether a logit of `block` is above `thresh` (a NaN is not): one vectorized pass.
+fn any_above(block: &[f32], thresh: f32) -> bool {
+    match <&[f32; BLOCK]>::try_from(block) {
+        Ok(whole) => whole.iter().fold(false, |hit, &v| hit | (v > thresh)),
+        Err(_) => block.iter().any(|&v| v > thresh),
+    }
+}
+
 /// Puts into `out` (unordered) the `k` best candidates of `logits` with the
 /// penalty overrides `ov` (sorted by id) applied, NaNs as `-inf`.
 ///
@@ -238,17 +252,25 @@ fn top_k_into(logits: &[f32], ov: &[(u32, f32)], k: usize, out: &mut Vec<(u32, f
     out.clear();
     let mut thresh = f32::NEG_INFINITY;
     let mut have_thresh = false;
-    for (i, &v) in logits.iter().enumerate() {
-        // A value equal to the threshold loses the tie (larger id).
-        if have_thresh && (v <= thresh || v.is_nan()) {
+    for (b, block) in logits.chunks(BLOCK).enumerate() {
+        // Once the threshold is set almost every block lies below it, and is skipped
+        // with one vectorized comparison (a NaN is never above it, as below).
+        if have_thresh && !any_above(block, thresh) {
             continue;
         }
-        out.push((i as u32, if v.is_nan() { f32::NEG_INFINITY } else { v }));
-        if out.len() == cap {
-            out.select_nth_unstable_by(kk - 1, best_first);
-            out.truncate(kk);
-            thresh = out[kk - 1].1;
-            have_thresh = true;
+        for (j, &v) in block.iter().enumerate() {
+            // A value equal to the threshold loses the tie (larger id).
+            if have_thresh && (v <= thresh || v.is_nan()) {
+                continue;
+            }
+            let i = b * BLOCK + j;
+            out.push((i as u32, if v.is_nan() { f32::NEG_INFINITY } else { v }));
+            if out.len() == cap {
+                out.select_nth_unstable_by(kk - 1, best_first);
+                out.truncate(kk);
+                thresh = out[kk - 1].1;
+                have_thresh = true;
+            }
         }
     }
     if !ov.is_empty() {

@@ -308,35 +308,3 @@ fn scratch_buffers_are_reused() {
         );
     }
 }
-
-/// Speed check on a Gemma-3-sized vocabulary; run with `--ignored`.
-#[test]
-#[ignore]
-fn speed_large_vocab() {
-    let logits = random_logits(262_144, 1);
-    let history: Vec<u32> = (0..64).map(|i| i * 4000).collect();
-    for (name, top_k, min_p) in [
-        ("top-k 40", 40, 0.05),
-        ("no top-k", 0, 0.05),
-        ("no top-k no min-p", 0, 0.0),
-    ] {
-        let params = SamplingParams {
-            temperature: 0.8,
-            top_k,
-            min_p,
-            repeat_penalty: 1.1,
-            ..SamplingParams::default()
-        };
-        let mut s = Sampler::new(params, logits.len());
-        s.sample(&logits, &history);
-        let n = 200;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(s.sample(&logits, &history));
-        }
-        println!(
-            "{name}: {:.3} ms/call",
-            t.elapsed().as_secs_f64() * 1e3 / n as f64
-        );
-    }
-}
