@@ -1,7 +1,8 @@
 //! All of wren's numerical kernels: ggml block formats (layout, (de)quantization, scalar
 //! reference dot products), f32 vector kernels, and the SIMD versions dispatched at run
-//! time (`isa`). Knows nothing about models. `unsafe` is allowed only in `isa/` and in the
-//! one block-cast helper of `formats/`, each with a `SAFETY:` note.
+//! time (`isa`). Knows nothing about models. `unsafe` is allowed only in `isa/`, in the
+//! block cast of `formats/` (and each format's `unsafe impl Block`), and in `ops/`'s calls
+//! into `isa/` after run-time detection, each with a `SAFETY:` note.
 
 pub mod formats;
 pub mod isa;

@@ -3,8 +3,8 @@
 use crate::error::Result;
 use crate::kv::{CacheOptions, KvCache, LayerCache};
 
-/// A cache with one layer per entry of `windows`: `Some(w)` keeps a ring of the last `w`
-/// positions (sliding-window layers), `None` the whole context (and the block summaries
+/// A cache with one layer per entry of `windows`: `Some(w)` keeps a ring of `w` + 128
+/// positions, the last `w` attended (sliding-window layers; the slack lets a draft roll back), `None` the whole context (and the block summaries
 /// of sparse attention, when `opts` turns it on).
 pub fn new_cache(
     opts: &CacheOptions,
