@@ -14,7 +14,7 @@ and describes it in `manifest.json` ("bytes_source" says where `bytes` came from
   - "gguf_quantize": gguf.quants.quantize(input) (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0)
   - "numpy_ref_quantize": no gguf support at all (Q8_1, Q8_K); this script's numpy port of
     ggml's quantize_row_q8_1_ref / quantize_row_q8_K_ref, dequantized as q*d
-  - "random_valid": gguf can only dequantize (Q2_K..Q6_K): random block bytes with finite
+  - "random_valid": gguf can only dequantize (Q2_K..Q6_K, IQ4_NL, IQ4_XS): random block bytes with finite
     f16 scales, dequantized by gguf.quants.dequantize
 The output is committed; the Rust tests do not need Python.
 """
@@ -36,7 +36,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "
 
 GGUF_QUANTIZE = ["F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0"]
 NUMPY_QUANTIZE = ["Q8_1", "Q8_K"]
-GGUF_DEQUANT_ONLY = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
+GGUF_DEQUANT_ONLY = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"]
 
 # Block geometry. gguf-py's GGML_QUANT_SIZES still lists Q8_1 as 40 bytes (the old
 # `float d, s` layout); ggml's block_q8_1 has been `ggml_half d, s; int8_t qs[32]` = 36 bytes
@@ -44,7 +44,8 @@ GGUF_DEQUANT_ONLY = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"]
 SIZES = {**{t.name: v for t, v in GGML_QUANT_SIZES.items()}, "Q8_1": (32, 36)}
 
 # Byte offsets of the f16 fields of each k-quant block (see ggml-common.h).
-F16_FIELDS = {"Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+F16_FIELDS = {"Q2_K": [80, 82], "Q3_K": [108], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
+              "IQ4_NL": [0], "IQ4_XS": [0]}
 
 
 def make_inputs(rng: np.random.Generator) -> np.ndarray:

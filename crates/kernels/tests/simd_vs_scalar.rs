@@ -7,7 +7,8 @@ mod common;
 use common::{row_bytes, Rng};
 use wren_kernels::formats::f16::F16Le;
 use wren_kernels::formats::{
-    cast_blocks, cast_blocks_mut, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1, q8_k,
+    cast_blocks, cast_blocks_mut, iq4_nl, iq4_xs, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0,
+    q8_1, q8_k,
 };
 use wren_kernels::isa::{
     isa, packed_dequantize_row, packed_rows_tokens_with, packed_rows_with, quantize_row_with,
@@ -20,7 +21,7 @@ use wren_kernels::isa::{
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
 /// Formats with SIMD kernels.
-const FORMATS: [GgmlType; 8] = [
+const FORMATS: [GgmlType; 10] = [
     GgmlType::Q8_0,
     GgmlType::Q4_0,
     GgmlType::Q5_0,
@@ -29,6 +30,8 @@ const FORMATS: [GgmlType; 8] = [
     GgmlType::Q4K,
     GgmlType::Q5K,
     GgmlType::Q6K,
+    GgmlType::IQ4NL,
+    GgmlType::IQ4XS,
 ];
 
 fn simd_tiers() -> Vec<Isa> {
@@ -51,6 +54,8 @@ fn scalar_dot(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
         GgmlType::Q4K => q4_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q5K => q5_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q6K => q6_k::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::IQ4NL => iq4_nl::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::IQ4XS => iq4_xs::vec_dot(cast_blocks(w), cast_blocks(a)),
         _ => unreachable!(),
     }
 }
@@ -59,6 +64,7 @@ fn scalar_dot(ty: GgmlType, w: &[u8], a: &[u8]) -> f32 {
 fn scale_fields(ty: GgmlType) -> &'static [usize] {
     match ty {
         GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => &[0],
+        GgmlType::IQ4NL | GgmlType::IQ4XS => &[0],
         GgmlType::Q4_1 | GgmlType::Q5_1 => &[0, 2],
         GgmlType::Q4K | GgmlType::Q5K => &[0, 2],
         GgmlType::Q6K => &[208],
@@ -238,6 +244,11 @@ fn adversarial_blocks_exact_with_unit_scales() {
                     }
                     if ty == GgmlType::Q6K {
                         b[192..208].fill(0xFF); // scale −1
+                    }
+                    if ty == GgmlType::IQ4XS {
+                        // Block scales 31 − 32 = −1 (low nibbles 0xF, high bits 01).
+                        b[2..4].fill(0x55);
+                        b[4..8].fill(0xFF);
                     }
                 }
                 for q in [127i8, -128, -127, 1, 0] {

@@ -6,8 +6,8 @@ mod common;
 use common::{rmse_budget, row_bytes, Rng};
 use wren_kernels::formats::f16::F16Le;
 use wren_kernels::formats::{
-    cast_blocks, cast_blocks_mut, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, q8_1,
-    q8_k,
+    cast_blocks, cast_blocks_mut, iq4_nl, iq4_xs, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k,
+    q6_k, q8_0, q8_1, q8_k,
 };
 use wren_kernels::{dequantize_row, quantize_row, vec_dot, vec_dot_type, GgmlType};
 
@@ -168,6 +168,15 @@ fn unit_scales(ty: GgmlType, bytes: &mut [u8]) {
         GgmlType::Q8K => cast_blocks_mut::<q8_k::BlockQ8K>(bytes)
             .iter_mut()
             .for_each(|b| b.d = 1.0f32.to_le_bytes()),
+        GgmlType::IQ4NL => cast_blocks_mut::<iq4_nl::BlockIq4Nl>(bytes)
+            .iter_mut()
+            .for_each(|b| b.d = one),
+        // Every block scale 33 (stored as 1 in the low nibble, 2 in the high bits): × 1.
+        GgmlType::IQ4XS => cast_blocks_mut::<iq4_xs::BlockIq4Xs>(bytes)
+            .iter_mut()
+            .for_each(|b| {
+                (b.d, b.scales_h, b.scales_l) = (one, [0xAA, 0xAA], [0x11; 4]);
+            }),
         GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => unreachable!(),
     }
 }

@@ -19,6 +19,8 @@ use crate::GgmlType;
 pub mod bf16;
 pub mod f16;
 pub mod f32;
+pub mod iq4_nl;
+pub mod iq4_xs;
 pub(crate) mod k_common;
 pub mod q2_k;
 pub mod q3_k;
@@ -122,6 +124,8 @@ pub(crate) fn dequantize_scalar(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
         GgmlType::Q5K => q5_k::dequantize(cast_blocks(src), dst),
         GgmlType::Q6K => q6_k::dequantize(cast_blocks(src), dst),
         GgmlType::Q8K => q8_k::dequantize(cast_blocks(src), dst),
+        GgmlType::IQ4NL => iq4_nl::dequantize(cast_blocks(src), dst),
+        GgmlType::IQ4XS => iq4_xs::dequantize(cast_blocks(src), dst),
     }
 }
 
@@ -150,6 +154,8 @@ pub fn quantize_row(ty: GgmlType, src: &[f32], dst: &mut [u8]) {
         GgmlType::Q5K => q5_k::quantize(src, cast_blocks_mut(dst)),
         GgmlType::Q6K => q6_k::quantize(src, cast_blocks_mut(dst)),
         GgmlType::Q8K => q8_k::quantize(src, cast_blocks_mut(dst)),
+        GgmlType::IQ4NL => iq4_nl::quantize(src, cast_blocks_mut(dst)),
+        GgmlType::IQ4XS => iq4_xs::quantize(src, cast_blocks_mut(dst)),
     }
 }
 
@@ -163,10 +169,10 @@ pub fn vec_dot_type(ty: GgmlType) -> GgmlType {
         GgmlType::F32 => GgmlType::F32,
         GgmlType::F16 => GgmlType::F16,
         GgmlType::BF16 => GgmlType::BF16,
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => GgmlType::Q8_0,
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 | GgmlType::IQ4NL => GgmlType::Q8_0,
         GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q8_1 => GgmlType::Q8_1,
         GgmlType::Q2K | GgmlType::Q3K | GgmlType::Q4K => GgmlType::Q8K,
-        GgmlType::Q5K | GgmlType::Q6K | GgmlType::Q8K => GgmlType::Q8K,
+        GgmlType::Q5K | GgmlType::Q6K | GgmlType::Q8K | GgmlType::IQ4XS => GgmlType::Q8K,
     }
 }
 
@@ -198,5 +204,7 @@ pub fn vec_dot(ty: GgmlType, n: usize, w: &[u8], a: &[u8]) -> f32 {
         GgmlType::Q5K => q5_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q6K => q6_k::vec_dot(cast_blocks(w), cast_blocks(a)),
         GgmlType::Q8K => q8_k::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::IQ4NL => iq4_nl::vec_dot(cast_blocks(w), cast_blocks(a)),
+        GgmlType::IQ4XS => iq4_xs::vec_dot(cast_blocks(w), cast_blocks(a)),
     }
 }

@@ -8,6 +8,7 @@ use super::x86_64::{avx2_dequant as d2, avx2_quant as v2, avx512_kquants as v5k}
 use super::Isa;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::{cast_blocks, cast_blocks_mut};
+use crate::formats::{iq4_nl::BlockIq4Nl, iq4_xs::BlockIq4Xs};
 use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
 use crate::formats::{q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K};
 use crate::formats::{q8_1::BlockQ8_1, q8_k::BlockQ8K};
@@ -40,6 +41,20 @@ unsafe fn q4_1_avx2(w: &[u8], a: &[u8], out: &mut [f32]) {
 }
 rows!(q5_1_avx2, BlockQ5_1, BlockQ8_1, v2::vec_dot_q5_1_q8_1);
 rows!(q4_k_avx2, BlockQ4K, BlockQ8K, v2::vec_dot_q4_k_q8_k);
+// The non-linear formats: one kernel for every x86 tier from AVX2 up (rowwise and batched
+// products run it per token, so they equal one-token products bit for bit).
+rows!(
+    iq4_nl_avx2,
+    BlockIq4Nl,
+    BlockQ8_0,
+    super::x86_64::avx2_iq4::vec_dot_iq4_nl_q8_0
+);
+rows!(
+    iq4_xs_avx2,
+    BlockIq4Xs,
+    BlockQ8K,
+    super::x86_64::avx2_iq4::vec_dot_iq4_xs_q8_k
+);
 rows!(q5_k_avx2, BlockQ5K, BlockQ8K, v2::vec_dot_q5_k_q8_k);
 /// Q6_K rows at the AVX2 and plain AVX-512 tiers: the multi-token kernel
 /// (`avx2_multi_k`) for one token, so that batched and speculative verify products equal
@@ -161,6 +176,14 @@ pub(super) fn kernels(t: Isa, ty: GgmlType) -> Kernels {
         },
         GgmlType::Q6K => Kernels {
             rows: pick(q6_k_vnni, q6_k_avx2),
+            ..none
+        },
+        GgmlType::IQ4NL => Kernels {
+            rows: Some(iq4_nl_avx2),
+            ..none
+        },
+        GgmlType::IQ4XS => Kernels {
+            rows: Some(iq4_xs_avx2),
             ..none
         },
         GgmlType::Q8_1 => Kernels {

@@ -21,6 +21,7 @@ pub fn rmse_budget(ty: GgmlType) -> f64 {
         GgmlType::Q5_0 => 0.085,
         GgmlType::Q4K => 0.10,
         GgmlType::Q4_0 => 0.12,
+        GgmlType::IQ4NL | GgmlType::IQ4XS => 0.12,
         GgmlType::Q4_1 => 0.16,
         GgmlType::Q3K => 0.21,
         GgmlType::Q2K => 0.42,

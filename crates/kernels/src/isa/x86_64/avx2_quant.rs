@@ -92,7 +92,7 @@ pub fn q8_0_has_min(a: &[BlockQ8_0]) -> bool {
 /// saturates.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dot_i8_sign(x: __m256i, y: __m256i) -> __m256i {
+pub(crate) fn dot_i8_sign(x: __m256i, y: __m256i) -> __m256i {
     let p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
     _mm256_madd_epi16(p, _mm256_set1_epi16(1))
 }
@@ -125,7 +125,7 @@ fn q8_0_block<const EXACT: bool>(x: &BlockQ8_0, y: &BlockQ8_0) -> __m256i {
 /// accumulators so consecutive blocks do not wait on each other's FMA.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn sum_q8_0_blocks<X>(
+pub(crate) fn sum_q8_0_blocks<X>(
     w: &[X],
     a: &[BlockQ8_0],
     dx: impl Fn(&X) -> F16Le,

@@ -5,6 +5,7 @@
 pub mod avx2;
 pub mod avx2_attn;
 pub mod avx2_dequant;
+pub mod avx2_iq4;
 pub mod avx2_lanes;
 pub mod avx2_multi;
 pub mod avx2_multi_k;
