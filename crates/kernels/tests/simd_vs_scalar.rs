@@ -766,6 +766,8 @@ fn dequantizers_bit_identical() {
         (GgmlType::Q4_0, block_counts().map(|b| b * 32).collect()),
         (GgmlType::Q4_1, block_counts().map(|b| b * 32).collect()),
         (GgmlType::Q5_1, block_counts().map(|b| b * 32).collect()),
+        (GgmlType::IQ4NL, block_counts().map(|b| b * 32).collect()),
+        (GgmlType::IQ4XS, block_counts().map(|b| b * 256).collect()),
     ];
     for (ty, lens) in cases {
         for n in lens {
@@ -777,6 +779,8 @@ fn dequantizers_bit_identical() {
                     GgmlType::Q8_0 => q8_0::dequantize(cast_blocks(&src), &mut want),
                     GgmlType::Q4_0 => q4_0::dequantize(cast_blocks(&src), &mut want),
                     GgmlType::Q4_1 => q4_1::dequantize(cast_blocks(&src), &mut want),
+                    GgmlType::IQ4NL => iq4_nl::dequantize(cast_blocks(&src), &mut want),
+                    GgmlType::IQ4XS => iq4_xs::dequantize(cast_blocks(&src), &mut want),
                     _ => q5_1::dequantize(cast_blocks(&src), &mut want),
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

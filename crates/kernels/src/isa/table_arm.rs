@@ -1,10 +1,12 @@
 //! The aarch64 entries of the kernel table ([`super::table`]): NEON and dotprod for every
-//! format's rows and 4-token kernels, i8mm 2×2 tiles for the 32-element formats, NEON
+//! format's rows and 4-token kernels (IQ4_NL and IQ4_XS included, `aarch64::iq4`), i8mm
+//! 2×2 tiles for the 32-element formats, NEON
 //! (de)quantizers at every ARM tier.
 
 use super::quant::each_row;
 use super::table::{Kernels, TileDot, TOKENS};
 use crate::formats::{cast_blocks, cast_blocks_mut};
+use crate::formats::{iq4_nl::BlockIq4Nl, iq4_xs::BlockIq4Xs};
 use crate::formats::{q4_0::BlockQ4_0, q4_1::BlockQ4_1, q5_0::BlockQ5_0, q5_1::BlockQ5_1};
 use crate::formats::{q4_k::BlockQ4K, q5_k::BlockQ5K, q6_k::BlockQ6K};
 use crate::formats::{q8_0::BlockQ8_0, q8_1::BlockQ8_1, q8_k::BlockQ8K};
@@ -138,6 +140,8 @@ pub(super) fn kernels(t: Isa, ty: GgmlType) -> Kernels {
         GgmlType::Q4K => kq::<BlockQ4K>(t),
         GgmlType::Q5K => kq::<BlockQ5K>(t),
         GgmlType::Q6K => kq::<BlockQ6K>(t),
+        GgmlType::IQ4NL => k32::<BlockIq4Nl>(t),
+        GgmlType::IQ4XS => kq::<BlockIq4Xs>(t),
         GgmlType::Q8_1 => Kernels {
             quantize: Some(q8_1),
             ..Kernels::default()

@@ -134,6 +134,20 @@ convert!(dequantize_q8_0, u8, f32, d2::dequantize_q8_0, d);
 convert!(dequantize_q4_0, u8, f32, d2::dequantize_q4_0, d);
 convert!(dequantize_q4_1, u8, f32, d2::dequantize_q4_1, d);
 convert!(dequantize_q5_1, u8, f32, d2::dequantize_q5_1, d);
+convert!(
+    dequantize_iq4_nl,
+    u8,
+    f32,
+    super::x86_64::avx2_iq4::dequantize_iq4_nl,
+    d
+);
+convert!(
+    dequantize_iq4_xs,
+    u8,
+    f32,
+    super::x86_64::avx2_iq4::dequantize_iq4_xs,
+    d
+);
 
 /// The kernels of x86 tier `t` (AVX2 or higher) for `ty`.
 pub(super) fn kernels(t: Isa, ty: GgmlType) -> Kernels {
@@ -180,10 +194,12 @@ pub(super) fn kernels(t: Isa, ty: GgmlType) -> Kernels {
         },
         GgmlType::IQ4NL => Kernels {
             rows: Some(iq4_nl_avx2),
+            dequantize: Some(dequantize_iq4_nl),
             ..none
         },
         GgmlType::IQ4XS => Kernels {
             rows: Some(iq4_xs_avx2),
+            dequantize: Some(dequantize_iq4_xs),
             ..none
         },
         GgmlType::Q8_1 => Kernels {

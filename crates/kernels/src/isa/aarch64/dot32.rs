@@ -75,7 +75,7 @@ pub trait W32: Block {
 
 /// Low and high nibbles of 16 packed bytes (elements 0..16, 16..32).
 #[inline(always)]
-unsafe fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
+pub(super) unsafe fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
     // SAFETY: NEON is the aarch64 baseline; callers are NEON (or higher-tier) kernels and uphold any pointer contract in the doc comment.
     unsafe {
         // SAFETY: 16 readable bytes.

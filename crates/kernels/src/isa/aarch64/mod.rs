@@ -20,5 +20,6 @@ pub mod dot;
 pub mod dot32;
 pub mod f32ops;
 pub mod i8mm;
+pub mod iq4;
 pub mod kquants;
 pub mod quantize;

@@ -78,3 +78,47 @@ pub unsafe fn vec_dot_iq4_xs_q8_k(w: &[BlockIq4Xs], a: &[BlockQ8K]) -> f32 {
     }
     hsum_ps(acc)
 }
+
+/// `v`'s 32 values (bytes, element order) times `d` into `y[..32]`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scaled_block(v: __m256i, d: __m256, y: &mut [f32]) {
+    let y = &mut y[..32];
+    let halves = [_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)];
+    for (h, v) in halves.iter().enumerate() {
+        for (k, p) in [*v, _mm_srli_si128::<8>(*v)].iter().enumerate() {
+            let f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(*p));
+            // SAFETY: `y` holds 32 floats; 16h + 8k + 8 <= 32; unaligned store.
+            unsafe { _mm256_storeu_ps(y.as_mut_ptr().add(16 * h + 8 * k), _mm256_mul_ps(f, d)) };
+        }
+    }
+}
+
+/// IQ4_NL blocks to f32, bit-identical to `iq4_nl::dequantize` (one multiply each).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dequantize_iq4_nl(blocks: &[BlockIq4Nl], out: &mut [f32]) {
+    let t = table();
+    for (b, y) in blocks.iter().zip(out.chunks_exact_mut(32)) {
+        scaled_block(values(t, &b.qs), _mm256_set1_ps(b.d.to_f32()), y);
+    }
+}
+
+/// IQ4_XS super-blocks to f32, bit-identical to `iq4_xs::dequantize` (the block scale
+/// `d·(ls − 32)` first, then one multiply each).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dequantize_iq4_xs(blocks: &[BlockIq4Xs], out: &mut [f32]) {
+    let t = table();
+    for (b, y) in blocks.iter().zip(out.chunks_exact_mut(QK_K)) {
+        let d = b.d.to_f32();
+        for (ib, yb) in y.chunks_exact_mut(32).enumerate() {
+            let qs: &[u8; 16] = b.qs[16 * ib..16 * ib + 16].try_into().unwrap();
+            scaled_block(values(t, qs), _mm256_set1_ps(d * b.scale(ib) as f32), yb);
+        }
+    }
+}
