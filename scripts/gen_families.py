@@ -23,6 +23,12 @@ Run by hand in its own virtualenv (torch stays out of CI):
 
 llama-cpp-python (0.3.36, built in the bench venv) provides the quantizer and the llama.cpp
 logits; its pure-Python package is imported from that venv's site-packages.
+
+`--requant TYPE[,TYPE] family ...` needs no torch: it quantizes a family's committed F16
+file to more llama.cpp types (IQ4_NL, IQ4_XS, ...) and adds their llama.cpp references to
+its ref.json, leaving the rest as it is:
+
+  ~/.cache/wren/bench-venv/bin/python scripts/gen_families.py --requant IQ4_NL,IQ4_XS llama3
 """
 
 import ctypes
@@ -36,8 +42,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
-import transformers
+
+try:  # not needed by --requant
+    import torch
+    import transformers
+except ImportError:
+    torch = transformers = None
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "crates/core/tests/data/families"
@@ -50,6 +60,7 @@ VOCAB = 320
 N_TOKENS = 64
 N_GREEDY = 24
 QUANTS = {"Q8_0": 7, "Q4_K_M": 15}  # llama_ftype values
+MORE_QUANTS = {"IQ4_NL": 25, "IQ4_XS": 30}  # for --requant
 
 
 def common(**kw):
@@ -491,7 +502,27 @@ def versions():
     return v
 
 
+def requant(name, types):
+    """Quantizes family `name`'s F16 file to `types` and adds their llama.cpp references."""
+    out = OUT / name
+    ref = json.loads((out / "ref.json").read_text())
+    for q in types:
+        path = out / f"{name}.{q}.gguf"
+        quantize(out / f"{name}.F16.gguf", path, {**QUANTS, **MORE_QUANTS}[q])
+        ref["llama_cpp"][q] = llama_refs(path, ref["tokens"])
+        print(f"{name} {q}: {path.stat().st_size} bytes")
+    ref.setdefault("requant_commands", []).append(
+        "~/.cache/wren/bench-venv/bin/python scripts/gen_families.py --requant "
+        + ",".join(types) + " " + name
+    )
+    (out / "ref.json").write_text(json.dumps(ref, indent=1, default=str) + "\n")
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--requant"]:
+        for n in sys.argv[3:]:
+            requant(n, sys.argv[2].split(","))
+        sys.exit(0)
     torch.set_num_threads(2)
     names = sys.argv[1:] or list(FAMILIES)
     for i, n in enumerate(FAMILIES):

@@ -6,7 +6,7 @@
 //! - the exact path against PyTorch's f32 logits on the F16 file (whose weights are
 //!   exactly PyTorch's: the generator rounded them to f16 values): mean |Δlogit| ≤ 1e-3;
 //! - the default path (session defaults) against llama.cpp on the F16, Q8_0 and Q4_K_M
-//!   files: top-1 equal at ≥ 99% of the positions where llama.cpp's top-1/top-2 margin
+//!   files (and IQ4_NL, IQ4_XS where the references have them): top-1 equal at ≥ 99% of the positions where llama.cpp's top-1/top-2 margin
 //!   exceeds 0.5, and greedy continuations equal up to llama.cpp's first near-tie.
 
 use std::path::{Path, PathBuf};
@@ -160,7 +160,12 @@ fn check(family: &str) {
     eprintln!("{family} F16 exact vs PyTorch: mean |Δ| {mean:.2e}, max |Δ| {mx:.2e}");
     assert!(mean <= 1e-3, "{family}: exact path mean |Δlogit| {mean}");
     let mut greedy_compared = 0;
-    for w in WEIGHTS {
+    // The llama.cpp types every family has, then any more its references hold
+    // (`gen_families.py --requant`: IQ4_NL and IQ4_XS for llama3 and qwen2).
+    let json = refs(family).json;
+    let more = json["llama_cpp"].as_object().unwrap().keys();
+    let more = more.map(|k| k.as_str()).filter(|k| !WEIGHTS.contains(k));
+    for w in WEIGHTS.into_iter().chain(more) {
         let (agree, clear, same, compared) = default_vs_llama(family, w);
         greedy_compared += compared;
         eprintln!(
