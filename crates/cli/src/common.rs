@@ -47,7 +47,7 @@ pub struct TemplateOpts {
     /// model file's own. A template that renders `tools` in a syntax wren parses
     /// (Hermes `<tool_call>`, Llama 3 JSON) is also used for tool calls.
     #[arg(long = "chat-template-file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub template_file: Option<PathBuf>,
 }
 
 /// `--kv-type` and the block-sparse attention flags.
@@ -150,7 +150,7 @@ impl Loaded {
     /// The chat template of `--chat-template-file`, else the model's own, else its
     /// architecture's known turn format.
     pub fn chat_template(&self, opts: &TemplateOpts) -> Result<wren_core::chat::ChatTemplate> {
-        let from_file = match &opts.file {
+        let from_file = match &opts.template_file {
             Some(p) => Some(
                 std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read the chat template {}", p.display()))?,
@@ -173,7 +173,7 @@ impl Loaded {
             &text_of(self.tok.bos_id()),
             &text_of(self.tok.eos_id()),
         )?;
-        Ok(match &opts.file {
+        Ok(match &opts.template_file {
             Some(p) => t.described_as(format!("chat template from {}", p.display())),
             None => t,
         })

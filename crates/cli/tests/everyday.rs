@@ -1,6 +1,6 @@
 //! Everyday commands: models by name (`list`, `show`, `rm`, `pull`), `info` never
 //! downloading, `run`'s llama.cpp habits (`-p`, `--system`, `-n 0`, `--json`),
-//! `detokenize`, `bench -o`, and a description for every flag. Tests that need the real
+//! `detokenize`, `bench -o`, piped `chat`, and a description for every flag. Tests that need the real
 //! models are ignored by default (scripts/test.sh runs them).
 
 use std::path::{Path, PathBuf};
@@ -275,6 +275,34 @@ fn run_habits_from_llama_cpp() {
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("Paris"), "{}", text(&o.stdout));
+    // --chat-template-file replaces the model's template (it once collided with -f, the
+    // prompt file, and could not be used with a prompt).
+    let tpl = c.0.join("tpl.jinja");
+    std::fs::write(
+        &tpl,
+        "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}\
+         {% if add_generation_prompt %}[assistant]{% endif %}",
+    )
+    .unwrap();
+    let smol = ["-m", "smollm2-135m-instruct"];
+    let o = wren_in(
+        &c.0,
+        &[
+            &["run", "-n", "0", "--json"][..],
+            &smol,
+            &["--chat-template-file"],
+        ]
+        .concat()
+        .into_iter()
+        .chain([tpl.to_str().unwrap(), "--system", "Be brief.", "Hi"])
+        .collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let rendered = "[system]Be brief.[user]Hi[assistant]";
+    let ids = wren_in(&c.0, &[&["tokenize"][..], &smol, &[rendered]].concat());
+    let ids: Vec<u32> = serde_json::from_str(text(&ids.stdout).trim()).unwrap();
+    assert_eq!(v["prompt_tokens"], ids.len(), "{}", text(&o.stderr));
     // detokenize inverts tokenize.
     let ids = text(&wren_in(&c.0, &["tokenize", "--no-bos", "Hello world"]).stdout);
     let o = wren_in(&c.0, &["detokenize", ids.trim()]);
@@ -533,4 +561,45 @@ fn speculative_run_gives_the_same_text() {
     );
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("1..=32"), "{}", text(&o.stderr));
+}
+
+#[test]
+#[ignore = "needs the real SmolLM2 model (scripts/test.sh fetches it)"]
+fn piped_chat_keeps_the_conversation_a_message_too_long_for_the_context_would_lose() {
+    use std::io::Write;
+    let c = Cache::new("chat");
+    c.link(&SMOLLM2_135M_INSTRUCT);
+    let saved = c.0.join("conv.json");
+    let chat = |args: &[&str], input: &str| {
+        let mut p = Command::new(env!("CARGO_BIN_EXE_wren"))
+            .args(args)
+            .env("WREN_CACHE_DIR", &c.0)
+            .env_remove("WREN_MODEL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        p.wait_with_output().unwrap()
+    };
+    let long = "word ".repeat(600);
+    let input = format!("My name is Bob.\n{long}\n/save {}\n", saved.display());
+    let o = chat(&["chat", "--greedy", "-n", "8", "--ctx", "512"], &input);
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("not sent, the conversation is unchanged"),
+        "{err}"
+    );
+    assert!(err.contains("reply cut at -n 8 tokens"), "{err}");
+    // The first exchange survives the refused message (it was once trimmed away).
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let msgs = v["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2, "{v}");
+    assert_eq!(msgs[0]["content"], "My name is Bob.");
+    // -n 0 would leave no room for a reply: refused, not a hidden one-token reply.
+    let o = chat(&["chat", "-n", "0"], "hi\n");
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("chat needs -n of at least 1"));
 }

@@ -92,6 +92,9 @@ fn parse(line: &str) -> Command<'_> {
 }
 
 pub fn main(a: Args) -> Result<()> {
+    if a.max_tokens == 0 {
+        anyhow::bail!("-n 0 leaves no room for a reply: chat needs -n of at least 1");
+    }
     let mut params = a.sampling.params()?;
     a.spec.config()?;
     if a.greedy {
@@ -208,36 +211,40 @@ fn reply(
     conv: &mut Conversation,
     text: String,
 ) -> Result<()> {
-    conv.messages
+    // Leave room for a reply; drop the oldest turns until the prompt fits. The trimming
+    // is tried on a copy: a message that does not fit even alone leaves the
+    // conversation as it was.
+    let mut next = conv.clone();
+    next.messages
         .push(wren_core::chat::ChatMessage::new("user", text));
-    // Leave room for a reply; drop the oldest turns until the prompt fits.
     let budget = session
         .ctx()
         .saturating_sub(a.max_tokens.min(session.ctx() / 2));
     let mut dropped = 0;
     let tokens = loop {
-        let segs = tmpl.render_segments(&conv.rendered(), None, true)?;
+        let segs = tmpl.render_segments(&next.rendered(), None, true)?;
         let t = tokenize_segments(&l.tok, &segs);
-        if t.len() <= budget || conv.messages.len() <= 1 {
+        if t.len() <= budget || next.messages.len() <= 1 {
             break t;
         }
-        dropped += conv.drop_oldest_exchange();
+        dropped += next.drop_oldest_exchange();
     };
+    if tokens.len() >= session.ctx() {
+        eprintln!(
+            "[wren] this message alone is {} tokens, more than the {}-token context; not sent, \
+             the conversation is unchanged (raise --ctx)",
+            tokens.len(),
+            session.ctx()
+        );
+        return Ok(());
+    }
     if dropped > 0 {
         eprintln!(
             "[wren] history trimmed: dropped the {dropped} oldest message(s) to fit the {}-token context",
             session.ctx()
         );
     }
-    if tokens.len() >= session.ctx() {
-        eprintln!(
-            "[wren] this message alone is {} tokens, more than the {}-token context; not sent (raise --ctx)",
-            tokens.len(),
-            session.ctx()
-        );
-        conv.messages.pop();
-        return Ok(());
-    }
+    *conv = next;
     // Reuse the longest cached prefix the new prompt shares (rewinding the cache to it
     // when that fits), at least one token short of the prompt; otherwise start over.
     let hist = session.history();
@@ -256,8 +263,7 @@ fn reply(
     let mut answer = String::new();
     let max_new = a
         .max_tokens
-        .min(session.ctx() - session.history().len() - new.len())
-        .max(1);
+        .min(session.ctx() - session.history().len() - new.len());
     interrupt::clear();
     let spec = a.spec.config()?;
     let (finish, st) = generate(session, &l.tok, sampler, spec, &new, max_new, |piece, _| {
@@ -276,8 +282,15 @@ fn reply(
             st.generated
         );
     } else {
+        let cut = match finish {
+            Finish::Length if max_new == a.max_tokens => {
+                format!(" | reply cut at -n {max_new} tokens")
+            }
+            Finish::Length | Finish::Context => " | reply cut: the context is full".to_string(),
+            _ => String::new(),
+        };
         eprintln!(
-            "[wren] {} tokens, decode {:.1} tok/s{}",
+            "[wren] {} tokens, decode {:.1} tok/s{}{cut}",
             st.generated,
             st.decode_tps(),
             describe_spec(&spec, &st.spec)
