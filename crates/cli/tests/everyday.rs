@@ -1,7 +1,7 @@
 //! Everyday commands: models by name (`list`, `show`, `rm`, `pull`), `info` never
 //! downloading, `run`'s llama.cpp habits (`-p`, `--system`, `-n 0`, `--json`),
-//! `detokenize`, `bench -o`, piped `chat`, and a description for every flag. Tests that need the real
-//! models are ignored by default (scripts/test.sh runs them).
+//! `detokenize`, `bench -o`, piped `chat`, and a description for every flag. Tests that
+//! need the real models are ignored by default (scripts/test.sh runs them).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
