@@ -4,9 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use wren_core::catalog::{self, CatalogModel};
-use wren_core::paths::{default_model_path, DEFAULT_MODEL};
 
 /// A model file and, when it came from the catalogue, its name.
 #[derive(Clone, Debug)]
@@ -25,13 +24,9 @@ impl ModelRef {
     }
 }
 
-/// Where catalogue model `m` lives: `$WREN_MODEL` overrides the default model's path.
+/// Where catalogue model `m` lives (in the cache directory).
 pub fn catalog_path(m: &CatalogModel) -> PathBuf {
-    if m.name == DEFAULT_MODEL.name {
-        default_model_path()
-    } else {
-        m.path()
-    }
+    m.path()
 }
 
 /// Resolves `arg` (or `default` when absent), downloading a catalogue model on first use.
@@ -45,12 +40,6 @@ pub fn resolve(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Mod
         Named::Catalog(m) => {
             let path = catalog_path(m);
             if !path.is_file() {
-                if m.name == DEFAULT_MODEL.name && path != m.path() {
-                    bail!(
-                        "WREN_MODEL points to {}, which does not exist",
-                        path.display()
-                    );
-                }
                 crate::fetch::ensure_model(m)?;
             }
             Ok(ModelRef {
@@ -109,9 +98,13 @@ enum Named {
     Hub(crate::hub::HubName),
 }
 
+/// What `arg` names; without one, `$WREN_MODEL` (read as `-m` would be), else `default`.
 fn classify(arg: Option<&Path>, default: &'static CatalogModel) -> Result<Named> {
     let Some(p) = arg else {
-        return Ok(Named::Catalog(default));
+        return match std::env::var_os("WREN_MODEL").filter(|v| !v.is_empty()) {
+            Some(m) => classify(Some(Path::new(&m)), default).context("in $WREN_MODEL"),
+            None => Ok(Named::Catalog(default)),
+        };
     };
     if p.is_file() {
         return Ok(Named::File(p.to_path_buf()));

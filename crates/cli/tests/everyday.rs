@@ -603,3 +603,31 @@ fn piped_chat_keeps_the_conversation_a_message_too_long_for_the_context_would_lo
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("chat needs -n of at least 1"));
 }
+
+#[test]
+fn wren_model_names_the_model_without_m_and_never_a_catalogue_entry() {
+    let c = Cache::new("envmodel");
+    let with = |model: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wren"))
+            .args(args)
+            .env("WREN_CACHE_DIR", &c.0)
+            .env("WREN_MODEL", model)
+            .output()
+            .unwrap()
+    };
+    // A missing file is named, not reported as the default model missing.
+    let missing = c.0.join("nowhere.gguf");
+    let o = with(&missing, &["show"]);
+    let err = text(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("$WREN_MODEL") && err.contains("nowhere.gguf"),
+        "{err}"
+    );
+    // `rm` of the default catalogue model removes its cache copy only: the file that
+    // $WREN_MODEL names is the user's own (it was once taken as the default model's path).
+    let mine = c.0.join("mine.gguf");
+    std::fs::write(&mine, b"not a model").unwrap();
+    let o = with(&mine, &["rm", GEMMA3_270M.name]);
+    assert!(mine.is_file(), "{}", text(&o.stderr));
+}
