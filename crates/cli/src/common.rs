@@ -266,45 +266,79 @@ impl ModelOpts {
     }
 }
 
+/// `-n` of `run` and `chat`: a token count, or -1 for no limit but the context (llama.cpp's
+/// `-n -1`).
+pub fn token_limit(s: &str) -> std::result::Result<usize, String> {
+    if s.trim() == "-1" {
+        return Ok(usize::MAX);
+    }
+    s.trim().parse().map_err(|_| {
+        format!(
+            "{s} is not a token count (a non-negative integer, or -1 for no limit but the context)"
+        )
+    })
+}
+
 /// Sampling flags shared by `run` and `chat`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct SamplingOpts {
     /// Temperature; 0 means greedy.
-    #[arg(long = "temp", default_value_t = 0.8)]
+    #[arg(long = "temp", allow_negative_numbers = true, default_value_t = 0.8)]
     pub temperature: f32,
     /// Keep the k most likely tokens (0 = off).
-    #[arg(long = "top-k", default_value_t = 40)]
+    #[arg(long = "top-k", allow_negative_numbers = true, default_value_t = 40)]
     pub top_k: usize,
     /// Nucleus sampling threshold (1 = off).
-    #[arg(long = "top-p", default_value_t = 0.95)]
+    #[arg(long = "top-p", allow_negative_numbers = true, default_value_t = 0.95)]
     pub top_p: f32,
     /// Drop tokens below this fraction of the best token's probability (0 = off).
-    #[arg(long = "min-p", default_value_t = 0.05)]
+    #[arg(long = "min-p", allow_negative_numbers = true, default_value_t = 0.05)]
     pub min_p: f32,
     /// Penalize repeated tokens (1 = off).
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    #[arg(
+        long = "repeat-penalty",
+        allow_negative_numbers = true,
+        default_value_t = 1.0
+    )]
     pub repeat_penalty: f32,
     /// How many recent tokens the penalties look at.
-    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    #[arg(
+        long = "repeat-last-n",
+        allow_negative_numbers = true,
+        default_value_t = 64
+    )]
     pub repeat_last_n: usize,
     /// Penalize tokens already present in the recent window, once each (0 = off).
-    #[arg(long = "presence-penalty", default_value_t = 0.0)]
+    #[arg(
+        long = "presence-penalty",
+        allow_negative_numbers = true,
+        default_value_t = 0.0
+    )]
     pub presence_penalty: f32,
     /// Penalize recent tokens in proportion to how often they occur (0 = off).
-    #[arg(long = "frequency-penalty", default_value_t = 0.0)]
+    #[arg(
+        long = "frequency-penalty",
+        allow_negative_numbers = true,
+        default_value_t = 0.0
+    )]
     pub frequency_penalty: f32,
-    /// Random seed (runs with the same seed and settings give the same text).
-    #[arg(long = "seed")]
-    pub seed: Option<u64>,
+    /// Random seed (runs with the same seed and settings give the same text); -1 or
+    /// unset: a new one each run.
+    #[arg(long = "seed", allow_negative_numbers = true)]
+    pub seed: Option<i64>,
 }
 
 impl SamplingOpts {
     pub fn params(&self) -> Result<SamplingParams> {
-        let seed = self.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now()
+        let seed = match self.seed {
+            Some(s) if s >= 0 => s as u64,
+            None | Some(-1) => std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-        });
+                .map_or(0, |d| d.as_nanos() as u64),
+            Some(s) => {
+                anyhow::bail!("--seed {s}: use a non-negative integer, or -1 for a random one")
+            }
+        };
         let p = SamplingParams {
             temperature: self.temperature,
             top_k: self.top_k,

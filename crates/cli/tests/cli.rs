@@ -68,6 +68,47 @@ fn malformed_model_gives_one_clean_error() {
 }
 
 #[test]
+fn negative_values_reach_their_flags() {
+    // clap took `-1` for an unknown flag and suggested `-- -1`, which makes it the prompt.
+    // Negative values now reach the flag and its own check (no model is loaded for these).
+    let cases: [(&[&str], &str); 4] = [
+        (&["run", "--temp", "-1", "x"], "temperature must be >= 0"),
+        (
+            &["run", "--seed", "-2", "x"],
+            "use a non-negative integer, or -1",
+        ),
+        (&["run", "-n", "-5", "x"], "-5 is not a token count"),
+        (&["chat", "-n", "-5"], "-5 is not a token count"),
+    ];
+    for (args, want) in cases {
+        let o = wren(args);
+        let err = stderr(&o);
+        assert!(!o.status.success() && err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("unexpected argument"), "{args:?}: {err}");
+    }
+    // Negative penalties are valid (OpenAI's range is -2..2): they parse, and the run
+    // gets as far as the temperature check.
+    let o = wren(&[
+        "run",
+        "--presence-penalty",
+        "-0.5",
+        "--frequency-penalty",
+        "-1",
+    ]);
+    let o2 = wren(&["run", "--presence-penalty", "-0.5", "--temp", "-1", "x"]);
+    assert!(
+        !stderr(&o).contains("unexpected argument"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o2).contains("temperature must be"),
+        "{}",
+        stderr(&o2)
+    );
+}
+
+#[test]
 fn bad_kv_flags_are_refused_with_the_valid_values() {
     for cmd in ["run", "chat", "perplexity", "bench", "serve", "logits"] {
         let o = wren(&[cmd, "--kv-type", "q3"]);

@@ -25,8 +25,14 @@ pub struct Args {
     /// A system prompt (change it later with /system TEXT).
     #[arg(short = 's', long = "system")]
     pub system: Option<String>,
-    /// Tokens per reply at most.
-    #[arg(short = 'n', long = "max-tokens", default_value_t = 512)]
+    /// Tokens per reply at most (-1: until the end of the reply or a full context).
+    #[arg(
+        short = 'n',
+        long = "max-tokens",
+        default_value_t = 512,
+        value_parser = crate::common::token_limit,
+        allow_negative_numbers = true
+    )]
     pub max_tokens: usize,
     /// Greedy decoding (same as --temp 0).
     #[arg(long)]

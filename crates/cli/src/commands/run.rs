@@ -29,8 +29,15 @@ pub struct Args {
     /// template (system + user turns; the prompt is then not echoed).
     #[arg(long = "system", value_name = "TEXT")]
     pub system: Option<String>,
-    /// Tokens to generate at most (0: evaluate the prompt only, generate nothing).
-    #[arg(short = 'n', long = "max-tokens", default_value_t = 256)]
+    /// Tokens to generate at most (0: evaluate the prompt only, generate nothing; -1: until
+    /// the end of generation or a full context).
+    #[arg(
+        short = 'n',
+        long = "max-tokens",
+        default_value_t = 256,
+        value_parser = crate::common::token_limit,
+        allow_negative_numbers = true
+    )]
     pub max_tokens: usize,
     /// Greedy decoding (same as --temp 0).
     #[arg(long)]
