@@ -441,8 +441,9 @@ pub struct SpecOpts {
     /// Most tokens drafted per step (1..=32).
     #[arg(long = "draft-max", default_value_t = 8)]
     pub draft_max: usize,
-    /// FR drafting: tokens of the reduced head (default: a sixteenth of the vocabulary,
-    /// 2,048..=32,768).
+    /// FR drafting: tokens of the reduced head (0: a sixteenth of the vocabulary, clamped
+    /// to 2,048..=32,768; other counts as given, at most the vocabulary and the frequency
+    /// table's length).
     #[arg(long = "draft-vocab", default_value_t = 0)]
     pub draft_vocab: usize,
 }

@@ -29,6 +29,9 @@ pub fn main(mut a: Args) -> Result<()> {
     if ctx < 4 {
         anyhow::bail!("--ctx must be at least 4 for perplexity");
     }
+    if a.chunks == Some(0) {
+        anyhow::bail!("--chunks 0 scores nothing; give at least 1 (or leave it out for all)");
+    }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
     let mut session = a.model.session(&l)?;

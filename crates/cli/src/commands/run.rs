@@ -45,8 +45,10 @@ pub struct Args {
     /// Do not prepend the BOS token.
     #[arg(long = "no-bos")]
     pub no_bos: bool,
-    /// Parse special-token text (e.g. `<start_of_turn>`) in the prompt into control tokens.
-    #[arg(long)]
+    /// Parse special-token text (e.g. `<start_of_turn>`) in the prompt into control tokens
+    /// (not with --system, whose prompt is a chat message: message text never becomes a
+    /// control token).
+    #[arg(long, conflicts_with = "system")]
     pub special: bool,
     /// Do not echo the prompt before the continuation.
     #[arg(long = "no-echo")]
@@ -138,7 +140,10 @@ pub fn main(a: Args) -> Result<()> {
             .encode(&prompt, !a.no_bos && l.tok.add_bos_default(), a.special),
     };
     if tokens.is_empty() {
-        anyhow::bail!("the prompt is empty (no tokens); give some text or leave BOS on");
+        if a.no_bos {
+            anyhow::bail!("the prompt is empty (no tokens); give some text or leave BOS on");
+        }
+        anyhow::bail!("the prompt is empty (no tokens); give some text");
     }
     if tokens.len() > session.ctx() {
         anyhow::bail!(
