@@ -68,10 +68,11 @@ fn malformed_model_gives_one_clean_error() {
 }
 
 #[test]
-fn negative_values_reach_their_flags() {
+fn negative_and_empty_values_are_refused_by_their_flags() {
     // clap took `-1` for an unknown flag and suggested `-- -1`, which makes it the prompt.
     // Negative values now reach the flag and its own check (no model is loaded for these).
-    let cases: [(&[&str], &str); 4] = [
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let cases: [(&[&str], &str); 6] = [
         (&["run", "--temp", "-1", "x"], "temperature must be >= 0"),
         (
             &["run", "--seed", "-2", "x"],
@@ -79,6 +80,15 @@ fn negative_values_reach_their_flags() {
         ),
         (&["run", "-n", "-5", "x"], "-5 is not a token count"),
         (&["chat", "-n", "-5"], "-5 is not a token count"),
+        // And two values that were accepted and gave nothing (PPL = NaN) or were ignored.
+        (
+            &["perplexity", "-f", manifest, "--chunks", "0"],
+            "--chunks 0 scores nothing",
+        ),
+        (
+            &["run", "--special", "--system", "s", "x"],
+            "cannot be used with",
+        ),
     ];
     for (args, want) in cases {
         let o = wren(args);
