@@ -210,6 +210,15 @@ impl ModelOpts {
                 model.info().vocab_size
             );
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.threads > cores {
+            // The workers spin through a pass: more of them than cores take turns on them.
+            eprintln!(
+                "[wren] warning: {} threads on {cores} cores; expect it to be much slower \
+                 than -t {cores}",
+                self.threads
+            );
+        }
         let pool = thread_pool(self.threads)?;
         Ok(Loaded {
             source,
