@@ -7,14 +7,14 @@ use crate::common::ModelOpts;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Comma-separated token ids.
-    #[arg(long, conflicts_with = "text", value_delimiter = ',')]
-    pub tokens: Option<Vec<u32>>,
+    /// Token ids: `2,818,5279`, `2 818 5279` or `[2, 818, 5279]` (as `wren detokenize`).
+    #[arg(long, conflicts_with = "text")]
+    pub tokens: Option<String>,
     /// Text to tokenize (with BOS unless --no-bos).
     #[arg(long)]
     pub text: Option<String>,
-    /// With --text: do not prepend the BOS token.
-    #[arg(long = "no-bos")]
+    /// With --text: do not prepend the BOS token (--tokens are evaluated as given).
+    #[arg(long = "no-bos", conflicts_with = "tokens")]
     pub no_bos: bool,
     /// Logits per position.
     #[arg(long, default_value_t = 10)]
@@ -24,8 +24,13 @@ pub struct Args {
 }
 
 pub fn main(a: Args) -> Result<()> {
+    let ids = a
+        .tokens
+        .as_deref()
+        .map(super::detokenize::parse_ids)
+        .transpose()?;
     let l = a.model.load(&wren_core::paths::DEFAULT_MODEL)?;
-    let tokens = match (&a.tokens, &a.text) {
+    let tokens = match (&ids, &a.text) {
         (Some(t), _) => t.clone(),
         (None, Some(s)) => l.tok.encode(s, !a.no_bos && l.tok.add_bos_default(), false),
         (None, None) => anyhow::bail!("give --tokens 2,818,... or --text \"...\""),
