@@ -303,6 +303,17 @@ fn run_habits_from_llama_cpp() {
     let ids = wren_in(&c.0, &[&["tokenize"][..], &smol, &[rendered]].concat());
     let ids: Vec<u32> = serde_json::from_str(text(&ids.stdout).trim()).unwrap();
     assert_eq!(v["prompt_tokens"], ids.len(), "{}", text(&o.stderr));
+    // logits takes ids as detokenize does; --no-bos does not apply to given ids.
+    let a = wren_in(&c.0, &["logits", "--top", "1", "--tokens", "2,818"]);
+    let b = wren_in(&c.0, &["logits", "--top", "1", "--tokens", "[2, 818]"]);
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert_eq!(text(&a.stdout), text(&b.stdout), "{}", text(&b.stderr));
+    let o = wren_in(&c.0, &["logits", "--no-bos", "--tokens", "2,818"]);
+    assert!(
+        text(&o.stderr).contains("cannot be used with"),
+        "{}",
+        text(&o.stderr)
+    );
     // detokenize inverts tokenize.
     let ids = text(&wren_in(&c.0, &["tokenize", "--no-bos", "Hello world"]).stdout);
     let o = wren_in(&c.0, &["detokenize", ids.trim()]);
