@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use wren_kernels::formats::f16::F16Le;
+use wren_kernels::isa::Isa;
 use wren_kernels::{quantize_row, vec_dot_type, GgmlType};
 
 /// Round-trip budget: `rms(dequantize(quantize(x)) − x) / rms(x)` must stay below this for
@@ -127,4 +128,24 @@ pub fn activations(ty: GgmlType, tokens: usize, n: usize, rng: &mut Rng) -> Vec<
         }
     }
     a
+}
+
+/// The SIMD tiers this CPU supports (said once on stderr: `scripts/test_aarch64.sh` checks
+/// the line).
+pub fn simd_tiers() -> Vec<Isa> {
+    static T: std::sync::OnceLock<Vec<Isa>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let t: Vec<Isa> = Isa::all_supported()
+            .into_iter()
+            .filter(|&t| t != Isa::Scalar)
+            .collect();
+        eprintln!("SIMD tiers tested: {:?} (detected {:?})", t, Isa::detect());
+        t
+    })
+    .clone()
+}
+
+/// Block counts 1..=9 plus longer ragged rows.
+pub fn block_counts() -> impl Iterator<Item = usize> {
+    (1..=9).chain([17, 31, 40])
 }
