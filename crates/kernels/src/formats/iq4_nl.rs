@@ -59,8 +59,7 @@ pub fn dequantize(blocks: &[BlockIq4Nl], out: &mut [f32]) {
 pub fn quantize(x: &[f32], out: &mut [BlockIq4Nl]) {
     assert_eq!(x.len(), out.len() * QK, "IQ4_NL quantize: length mismatch");
     for (xb, b) in x.chunks_exact(QK).zip(out.iter_mut()) {
-        let (mut h, mut l) = (0u16, [0u8; 0]);
-        b.d = quantize_super_block(xb, -1, &mut b.qs, &mut h, &mut l);
+        b.d = quantize_super_block(xb, -1, &mut b.qs, &mut []).0;
     }
 }
 
@@ -115,15 +114,15 @@ fn best_index(x: f32) -> u8 {
 /// super-block `x` of 32 (IQ4_NL) or 256 (IQ4_XS) elements: each block's scale is the
 /// least-squares one for its nearest indices, searched over `2·ntry + 1` starting scales
 /// (`ntry < 0`: none); a super-block of several blocks then stores 6-bit block scales of
-/// one f16 scale (`scales_l` / `scales_h`, IQ4_XS) and requantizes with them. Writes the
-/// packed indices into `q4` (`x.len() / 2` bytes) and returns the f16 scale.
+/// one f16 scale (`scales_l` and the returned high bits, IQ4_XS) and requantizes with them.
+/// Writes the packed indices into `q4` (`x.len() / 2` bytes); returns the f16 scale and the
+/// block scales' high bits (0 for a single block).
 pub(super) fn quantize_super_block(
     x: &[f32],
     ntry: i32,
     q4: &mut [u8],
-    scales_h: &mut u16,
     scales_l: &mut [u8],
-) -> F16Le {
+) -> (F16Le, u16) {
     const BS: usize = 32;
     let nb = x.len() / BS;
     let mut l = [0u8; 256];
@@ -174,11 +173,9 @@ pub(super) fn quantize_super_block(
             max_scale = d;
         }
     }
-    let dh;
-    if nb > 1 {
-        *scales_h = 0;
+    let mut scales_h = 0u16;
+    let dh = if nb > 1 {
         let d = -max_scale / 32.0;
-        dh = F16Le::from_f32(d);
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         for ib in 0..nb {
             let ls = nearest_int(id * scales[ib]).clamp(-32, 31);
@@ -193,10 +190,10 @@ pub(super) fn quantize_super_block(
             } else {
                 scales_l[ib / 2] |= (ls & 0xF) << 4;
             }
-            *scales_h |= u16::from(ls >> 4) << (2 * (ib % 8));
+            scales_h |= u16::from(ls >> 4) << (2 * (ib % 8));
         }
+        F16Le::from_f32(d)
     } else {
-        dh = F16Le::from_f32(scales[0]);
         if ntry > 0 {
             let id = if scales[0] != 0.0 {
                 1.0 / scales[0]
@@ -207,13 +204,14 @@ pub(super) fn quantize_super_block(
                 l[j] = best_index(id * x[j]);
             }
         }
-    }
+        F16Le::from_f32(scales[0])
+    };
     for i in 0..x.len() / 32 {
         for j in 0..16 {
             q4[16 * i + j] = l[32 * i + j] | (l[32 * i + 16 + j] << 4);
         }
     }
-    dh
+    (dh, scales_h)
 }
 
 #[cfg(test)]

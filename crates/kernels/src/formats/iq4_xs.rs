@@ -86,9 +86,8 @@ pub fn quantize(x: &[f32], out: &mut [BlockIq4Xs]) {
         "IQ4_XS quantize: length mismatch"
     );
     for (xb, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
-        let mut h = 0u16;
-        b.d = quantize_super_block(xb, 7, &mut b.qs, &mut h, &mut b.scales_l);
-        b.scales_h = h.to_le_bytes();
+        let (d, h) = quantize_super_block(xb, 7, &mut b.qs, &mut b.scales_l);
+        (b.d, b.scales_h) = (d, h.to_le_bytes());
     }
 }
 
