@@ -14,22 +14,15 @@ use common::*;
 use wren_core::linear::Compute;
 use wren_core::session::{thread_pool, Session};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let (k, n) = (env("K", 0), env("N", 100).max(1));
+    let (k, n) = (env_usize("K", 0), env_usize("N", 100).max(1));
     let subject = if std::env::var("GEMMA").is_ok() {
         gemma3()
     } else {
         smollm2()
     };
     let (_f, model) = subject.load();
-    let pool = thread_pool(env("WREN_THREADS", 0)).unwrap();
+    let pool = thread_pool(env_usize("WREN_THREADS", 0)).unwrap();
     let mut s = Session::new(model.clone(), 1024, pool, Compute::Auto).unwrap();
     let vocab = model.info().vocab_size as u64;
     let tok = |i: u64| ((i * 7919 + 13) % (vocab - 300) + 200) as u32;

@@ -4,19 +4,17 @@
 //! Env: `V` vocabulary (default 262,144, Gemma 3's), `N` picks (default 2,000).
 //! `cargo run --release -p wren-core --example pick_time`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
+
+use common::env_usize;
 
 use wren_core::sample::{Sampler, SamplingParams};
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let (v, n) = (env("V", 262_144), env("N", 2000).max(1));
+    let (v, n) = (env_usize("V", 262_144), env_usize("N", 2000).max(1));
     // Logits shaped like a model's: mostly small, a few large, the maximum in a random place.
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {

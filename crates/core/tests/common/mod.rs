@@ -150,3 +150,11 @@ pub fn argmax(v: &[f32]) -> u32 {
     }
     best as u32
 }
+
+/// Environment variable `name` as a number (the examples' settings), else `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
